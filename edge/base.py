@@ -1,0 +1,45 @@
+"""The estimator API shared by every learner in `edge`, mirroring River's.
+
+A learner sees one example at a time: `learn_one(x, y)` updates it at once and
+`predict_proba_one(x)` scores the next example with what it has learned so far.
+Features are a sparse dict from feature key to value. State is a plain dict that
+survives a JSON round trip exactly, so the browser can keep it in IndexedDB.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Hashable
+
+Features = dict[Hashable, float]
+State = dict[str, Any]
+
+
+class Classifier(abc.ABC):
+    """A binary online classifier."""
+
+    @abc.abstractmethod
+    def learn_one(self, x: Features, y: bool) -> None:
+        """Update the model with one labelled example."""
+
+    @abc.abstractmethod
+    def predict_proba_one(self, x: Features) -> dict[bool, float]:
+        """Return the probability of each label for `x`."""
+
+    def predict_one(self, x: Features) -> bool:
+        """Return the most likely label for `x`."""
+        proba = self.predict_proba_one(x)
+        return proba[True] > proba[False]
+
+
+class Stateful(abc.ABC):
+    """An object whose whole state is a JSON-able dict."""
+
+    @abc.abstractmethod
+    def to_dict(self) -> State:
+        """Return the state as a dict of JSON types that `from_dict` restores exactly."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_dict(cls, state: State) -> "Stateful":
+        """Rebuild an object from what `to_dict` returned."""

@@ -1,0 +1,5 @@
+"""Linear models with River's API."""
+
+from edge.linear_model.log_reg import LogisticRegression
+
+__all__ = ["LogisticRegression"]

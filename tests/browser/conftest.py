@@ -1,0 +1,42 @@
+"""Real Chromium driven by Playwright; each test gets a fresh profile (empty IndexedDB)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = os.environ.get("P13N_CHROMIUM", "/usr/bin/chromium")
+# As root in a sandboxed machine, with no network: no sandbox, no background traffic.
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+BOOT_TIMEOUT_MS = 60_000  # a generous bound for a cold Pyodide boot on a busy CI machine
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"no Chromium at {CHROMIUM}: install it (make test does) or set P13N_CHROMIUM")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    page.console_messages_seen = []
+    page.on("console", lambda m: page.console_messages_seen.append((m.type, m.text)))
+    page.on("pageerror", lambda e: page.console_messages_seen.append(("pageerror", str(e))))
+    return page

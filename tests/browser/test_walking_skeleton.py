@@ -1,0 +1,69 @@
+"""One script tag personalizes the demo shop in real Chromium, end to end."""
+
+from __future__ import annotations
+
+from tests.browser.conftest import BOOT_TIMEOUT_MS
+
+PICKS = '[data-p13n-slot="picks"]'
+PAGE_ORDER = ["tent", "helmet", "bottle"]
+
+
+def open_demo(page, server) -> None:
+    page.goto(f"{server.url}/demo/")
+    page.wait_for_selector(f'{PICKS}[data-p13n-state="personalized"]', timeout=BOOT_TIMEOUT_MS)
+
+
+def picks_order(page) -> list[str]:
+    return page.eval_on_selector_all(f"{PICKS} [data-p13n-variant]", "els => els.map(e => e.dataset.p13nVariant)")
+
+
+def click_and_wait_until_saved(page, variant: str) -> None:
+    page.click(f'{PICKS} [data-p13n-variant="{variant}"]')
+    page.wait_for_function("p13n.stats.learned === 1 && p13n.stats.unsaved === 0")
+
+
+def saved_state(page) -> dict:
+    return page.evaluate("""() => new Promise((resolve, reject) => {
+        const open = indexedDB.open("p13n");
+        open.onsuccess = () => {
+            const get = open.result.transaction("engine-state").objectStore("engine-state").get("demo");
+            get.onsuccess = () => resolve(JSON.parse(get.result));
+            get.onerror = () => reject(get.error);
+        };
+    })""")
+
+
+def test_clicks_reorder_the_slot_and_the_model_survives_reloads(page, server):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+
+    open_demo(page, server)
+    assert picks_order(page) == PAGE_ORDER  # nothing learned yet
+
+    for _ in range(3):
+        click_and_wait_until_saved(page, "bottle")
+        page.reload()
+        open_demo(page, server)
+        assert picks_order(page)[0] == "bottle"
+
+    state = saved_state(page)
+    assert state["decisions_made"] >= 4 and state["model"]["weights"]
+
+    page.reload()  # a reload with no click still starts from the saved model
+    open_demo(page, server)
+    assert picks_order(page)[0] == "bottle"
+    assert [m for m in page.console_messages_seen if m[0] in ("error", "pageerror")] == []
+    # Pyodide, the engine and the global model all come from our own origin.
+    assert requests and all(url.startswith(server.url) for url in requests)
+    assert any(url.endswith("/p13n/pyodide/pyodide.asm.wasm") for url in requests)
+
+
+def test_the_page_keeps_its_default_content_when_the_worker_fails(page, server):
+    page.route("**/p13n/worker.js", lambda route: route.fulfill(status=500, body="boom"))
+    logged_by_p13n = lambda m: m.type == "error" and "[p13n]" in m.text  # noqa: E731
+    with page.expect_console_message(logged_by_p13n, timeout=BOOT_TIMEOUT_MS) as message:
+        page.goto(f"{server.url}/demo/")
+    assert "worker failed" in message.value.text
+    assert picks_order(page) == PAGE_ORDER
+    assert page.is_visible(f'{PICKS} [data-p13n-variant="tent"]')
+    assert page.get_attribute(PICKS, "data-p13n-state") is None

@@ -1,0 +1,67 @@
+"""A real sync server on a loopback port, started the way a user starts it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlite_utils
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SITE = "test-site"
+
+
+@dataclasses.dataclass
+class RunningServer:
+    url: str
+    db_path: Path
+
+    def db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self.db_path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not become healthy in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> RunningServer:
+    if not (ROOT / "dist" / "personalize.js").exists():
+        pytest.fail("dist/ is not built: run `python build.py` (make test does)")
+    db_path = tmp_path_factory.mktemp("server") / "p13n.db"
+    cli = [sys.executable, "-m", "sync_server"]
+    subprocess.run([*cli, "create-site", TEST_SITE, "--db", str(db_path)], check=True, cwd=ROOT)
+    port = free_port()
+    process = subprocess.Popen(
+        [*cli, "serve", "--port", str(port), "--db", str(db_path), "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process)
+        yield RunningServer(url, db_path)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
