@@ -3,11 +3,19 @@
     python build.py            # incremental; unchanged inputs give identical bytes
 
 dist/
-  personalize.js   the snippet a page loads (bundled, minified)
-  worker.js        the module worker that runs the engine
-  edge.zip         the `edge` Python package, unpacked by the worker
-  pyodide/         Pyodide's core runtime, copied from npm's package
-  manifest.json    every file with its size and SRI hash (sha384), and the snippet's gzipped size
+  personalize.js          the snippet a page loads (bundled, minified); its name never changes
+  worker.HASH.js          the module worker that runs the engine
+  edge.HASH.zip           the `edge` Python package, unpacked by the worker
+  pyodide.HASH/           Pyodide's core runtime, copied from npm's package
+  *.br, *.gz              precompressed copies, served to clients that accept them
+  manifest.json           every file with its size and SRI hash (sha384), the entry points,
+                          and the snippet's gzipped size
+
+HASH is the start of the SHA-256 of the content, so every name but personalize.js is immutable:
+the server may let browsers cache those files for a year. Each file names the next one (the
+snippet names the worker, the worker names the archive and Pyodide's folder), so one short-lived
+file, personalize.js, is all a browser needs to revalidate. dist/ belongs to the build: files
+an earlier build wrote and this one did not are removed.
 """
 
 from __future__ import annotations
@@ -25,15 +33,36 @@ import time
 import zipfile
 from pathlib import Path
 
+import brotli
+
 ROOT = Path(__file__).resolve().parent
 PYODIDE = ROOT / "node_modules" / "pyodide"
 ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps keep the archive's bytes reproducible
+HASH_CHARS = 12
+COMPRESSIBLE = {".js", ".mjs", ".wasm", ".json", ".zip"}  # Pyodide's stdlib zip stores most files uncompressed
+ENCODINGS = {
+    ".br": lambda data: brotli.compress(data, quality=11),
+    ".gz": lambda data: gzip.compress(data, 9, mtime=0),
+}
 
 
 class BuildError(Exception):
     """A build step could not run; the message says what to do."""
+
+
+def content_hash(*blobs: bytes) -> str:
+    digest = hashlib.sha256()
+    for blob in blobs:
+        digest.update(hashlib.sha256(blob).digest())
+    return digest.hexdigest()[:HASH_CHARS]
+
+
+def hashed(name: str, data: bytes) -> str:
+    """`edge.zip` → `edge.3f2a9c1b7d04.zip`: a new name whenever the content changes."""
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}.{content_hash(data)}{dot}{suffix}"
 
 
 def write_if_changed(path: Path, data: bytes) -> None:
@@ -46,15 +75,17 @@ def write_if_changed(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def copy_pyodide(dist: Path) -> None:
+def copy_pyodide(dist: Path) -> str:
+    """Copy Pyodide's core into a folder named by its content; return the folder's name."""
     if not PYODIDE.is_dir():
         raise BuildError("node_modules/pyodide is missing: run `npm ci` first")
+    folder = "pyodide." + content_hash(*((PYODIDE / name).read_bytes() for name in PYODIDE_FILES))
     for name in PYODIDE_FILES:
-        source, target = PYODIDE / name, dist / "pyodide" / name
-        if not (target.exists() and target.stat().st_size == source.stat().st_size
-                and target.read_bytes() == source.read_bytes()):
+        source, target = PYODIDE / name, dist / folder / name
+        if not (target.exists() and target.stat().st_size == source.stat().st_size):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
+    return folder
 
 
 def edge_archive() -> bytes:
@@ -69,36 +100,91 @@ def edge_archive() -> bytes:
     return buffer.getvalue()
 
 
-def bundle(entry: str, fmt: str) -> bytes:
-    """Bundle one of browser_pkg's ES module trees with esbuild."""
+def bundle(entry: str, fmt: str, constants: dict[str, object]) -> bytes:
+    """Bundle one of browser_pkg's ES module trees with esbuild, baking in `constants`."""
     if not ESBUILD.exists():
         raise BuildError("esbuild is missing: run `npm ci` first")
     command = [str(ESBUILD), str(ROOT / "browser_pkg" / "src" / entry), "--bundle", "--minify",
-               f"--format={fmt}", "--target=es2020", "--legal-comments=none", "--log-level=warning"]
+               f"--format={fmt}", "--target=es2020", "--legal-comments=none", "--log-level=warning",
+               *(f"--define:{name}={json.dumps(value)}" for name, value in constants.items())]
     result = subprocess.run(command, capture_output=True, cwd=ROOT)
     if result.returncode:
         raise BuildError(f"esbuild failed on {entry}:\n{result.stderr.decode()}")
     return result.stdout
 
 
-def manifest(dist: Path) -> bytes:
+def write_hashed(dist: Path, name: str, data: bytes) -> str:
+    path = hashed(name, data)
+    write_if_changed(dist / path, data)
+    return path
+
+
+def compress(path: Path) -> None:
+    """Write `path.br` and `path.gz` next to `path` unless they are already newer than it."""
+    data = None
+    for suffix, encode in ENCODINGS.items():
+        target = path.with_name(path.name + suffix)
+        if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
+            continue
+        data = data if data is not None else path.read_bytes()
+        write_if_changed(target, encode(data))
+        print(".", end="", flush=True)
+
+
+def built_files(dist: Path) -> list[Path]:
+    return sorted(p for p in dist.rglob("*") if p.is_file() and p.suffix not in ENCODINGS and p.name != "manifest.json")
+
+
+def precompress(dist: Path) -> None:
+    for path in built_files(dist):
+        if path.suffix in COMPRESSIBLE:
+            compress(path)
+
+
+def remove_stale(dist: Path, entry_points: dict[str, str]) -> None:
+    """Delete what earlier builds wrote that this build did not: old hashed names pile up otherwise."""
+    keep = {"personalize.js", "manifest.json", entry_points["worker"], entry_points["edge"]}
+    for path in sorted(dist.rglob("*"), reverse=True):  # children before their folders
+        name = path.relative_to(dist).as_posix()
+        base = name.removesuffix(".br").removesuffix(".gz")
+        if base in keep or base.startswith(entry_points["pyodide"]):
+            continue
+        path.rmdir() if path.is_dir() else path.unlink()
+
+
+def manifest(dist: Path, entry_points: dict[str, str]) -> bytes:
     files = {}
-    for path in sorted(p for p in dist.rglob("*") if p.is_file() and p.name != "manifest.json"):
+    for path in built_files(dist):
         data = path.read_bytes()
         digest = base64.b64encode(hashlib.sha384(data).digest()).decode()
-        files[path.relative_to(dist).as_posix()] = {"size": len(data), "integrity": f"sha384-{digest}"}
+        entry = {"size": len(data), "integrity": f"sha384-{digest}"}
+        for suffix, encoding in ((".br", "br"), (".gz", "gzip")):
+            compressed = path.with_name(path.name + suffix)
+            if compressed.exists():
+                entry[encoding] = compressed.stat().st_size
+        files[path.relative_to(dist).as_posix()] = entry
     snippet = (dist / "personalize.js").read_bytes()
-    summary = {"files": files, "snippet_gzip_bytes": len(gzip.compress(snippet, 9, mtime=0))}
+    summary = {"files": files, "entry_points": entry_points,
+               "snippet_gzip_bytes": len(gzip.compress(snippet, 9, mtime=0))}
     return json.dumps(summary, indent=2, sort_keys=True).encode() + b"\n"
 
 
 def build(dist: Path) -> dict:
+    names: dict[str, str] = {}
+
+    def bundle_worker() -> None:
+        assets = {"pyodide": names["pyodide"] + "/", "edge": names["edge"]}
+        names["worker"] = write_hashed(dist, "worker.js", bundle("worker/worker.js", "esm", {"P13N_ASSETS": assets}))
+
     steps = [
-        ("copy Pyodide core", lambda: copy_pyodide(dist)),
-        ("pack edge.zip", lambda: write_if_changed(dist / "edge.zip", edge_archive())),
-        ("bundle personalize.js", lambda: write_if_changed(dist / "personalize.js", bundle("snippet/index.js", "iife"))),
-        ("bundle worker.js", lambda: write_if_changed(dist / "worker.js", bundle("worker/worker.js", "esm"))),
-        ("write manifest.json", lambda: write_if_changed(dist / "manifest.json", manifest(dist))),
+        ("copy Pyodide core", lambda: names.update(pyodide=copy_pyodide(dist))),
+        ("pack edge.zip", lambda: names.update(edge=write_hashed(dist, "edge.zip", edge_archive()))),
+        ("bundle worker.js", bundle_worker),
+        ("bundle personalize.js", lambda: write_if_changed(
+            dist / "personalize.js", bundle("snippet/index.js", "iife", {"P13N_WORKER": names["worker"]}))),
+        ("remove stale files", lambda: remove_stale(dist, names)),
+        ("precompress (brotli, gzip)", lambda: precompress(dist)),
+        ("write manifest.json", lambda: write_if_changed(dist / "manifest.json", manifest(dist, names))),
     ]
     for number, (name, step) in enumerate(steps, 1):
         started = time.perf_counter()

@@ -3,6 +3,6 @@
 Standard library only, so the same code runs in CPython and in Pyodide in the browser.
 """
 
-from edge.engine import Config, Decision, Personalizer
+from edge.engine import HOLDOUT, OFF, PERSONALIZED, Config, Decision, Personalizer
 
-__all__ = ["Config", "Decision", "Personalizer"]
+__all__ = ["HOLDOUT", "OFF", "PERSONALIZED", "Config", "Decision", "Personalizer"]

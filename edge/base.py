@@ -43,3 +43,23 @@ class Stateful(abc.ABC):
     @abc.abstractmethod
     def from_dict(cls, state: State) -> "Stateful":
         """Rebuild an object from what `to_dict` returned."""
+
+
+def to_pairs(table: dict) -> list[list]:
+    """A per-feature table as `[key, value]` pairs, ready for JSON.
+
+    A JSON object would turn integer feature keys into strings; pairs keep them, and
+    `dict(pairs)` turns them back into the table.
+
+    >>> import json
+    >>> pairs = to_pairs({7: 0.5, "topic:news": -1.25})
+    >>> dict(json.loads(json.dumps(pairs)))
+    {7: 0.5, 'topic:news': -1.25}
+    """
+    return [[key, value] for key, value in table.items()]
+
+
+def check_state_name(state: State, expected: str) -> None:
+    """Refuse a state dict that describes some other kind of object."""
+    if state.get("name") != expected:
+        raise ValueError(f"state describes {state.get('name')!r}, not {expected!r}")

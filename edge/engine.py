@@ -1,36 +1,79 @@
-"""The personalizer: rank a slot's candidates for this visitor and learn from what they do.
+"""The personalizer: rank a page's slots for this visitor and learn from what they do.
 
->>> p = Personalizer()
+Time is passed in (`at`, seconds, e.g. `Date.now() / 1000`), never read from a clock:
+the visitor's profile fades with it, and a replay decides the same way every time.
+
+>>> p = Personalizer(Config(policy="greedy"))
 >>> hero = [{"id": "a", "features": ["topic:news"]}, {"id": "b", "features": ["topic:sports"]}]
->>> first = p.decide("hero", hero, {"device": "mobile"})
+>>> first = p.decide("hero", hero, {"device": "mobile"}, at=0)
 >>> first.ranking          # nothing learned yet: the page's own order
 ['a', 'b']
->>> p.learn({"type": "click", "decision": first.id, "variant": "b"})
->>> p.decide("hero", hero, {"device": "mobile"}).ranking
+>>> p.learn({"type": "click", "decision": first.id, "variant": "b", "at": 5})
+>>> again = p.decide("hero", hero, {"device": "mobile"}, at=10)
+>>> again.ranking
 ['b', 'a']
+>>> again.why["b"]
+['Popular with other visitors', 'Popular with visitors on mobile']
+
+A page with several slots never shows one item twice: each slot takes what the
+slots before it left.
+
+>>> page = p.decide_page([
+...     {"slot": "hero", "candidates": hero, "size": 1},
+...     {"slot": "more", "candidates": hero},
+... ], at=20)
+>>> [d.ranking for d in page]
+[['b'], ['a']]
+
+Editors have the last word (`configure`, or the `site` part of a global model):
+
+>>> p.configure({"rules": {"slots": {"hero": {"pin": {"a": 1}}}}})
+>>> p.decide("hero", hero, at=30).ranking
+['a', 'b']
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import random
+from collections import ChainMap
+from itertools import repeat
+from typing import Any, Mapping, NamedTuple
 
-from edge import linear_model, optim
-from edge.base import State
+from edge import federated, linear_model, optim, policies
+from edge.base import Classifier, Features, State, Stateful
 from edge.features import Hasher, candidate_tokens, context_tokens, crossed_names
+from edge.profile import Profile
+from edge.site import Site
 
-SCHEMA = 1
+SCHEMA = 3
+# The visitor's group in a slot (see edge.rules): ranked by the model, the control group
+# that sees the page's order, or everyone's page order while the kill switch is on.
+PERSONALIZED, HOLDOUT, OFF = "personalized", "holdout", "off"
+COUNTED_ARMS = (PERSONALIZED, HOLDOUT)  # what the dashboard compares; "off" is neither
+SLOT_KEYS = {"slot", "candidates", "size"}
+KNOWN_CANDIDATES = 4096  # candidates whose tokens and buckets are remembered
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """How the engine learns. Sites get theirs from the global model."""
+    """How the engine learns and explores. Sites get theirs from the global model."""
 
     hash_bits: int = 18
     learning_rate: float = 0.1
     l2: float = 0.0
+    policy: str = "thompson"
+    epsilon: float = 0.05  # epsilon-greedy: the share of decisions that explore
+    alpha: float = 1.0  # lin-ucb: the bound's width, in standard deviations of the logit
+    prior_precision: float = 10.0  # thompson, lin-ucb: how sure we are of a weight never seen
+    clip_norm: float = 1.0  # the L2 norm a federated delta is clipped to
+    seed: int | None = None  # None: the OS picks, so visitors do not all explore alike
     max_open_decisions: int = 32
     reasons_per_variant: int = 3
+
+    def __post_init__(self) -> None:
+        if self.policy not in policies.BY_NAME:
+            raise ValueError(f"unknown policy {self.policy!r}; expected one of {sorted(policies.BY_NAME)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
@@ -40,19 +83,58 @@ class Config:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
         return cls(**values)
 
+    def new_policy(self) -> policies.Policy:
+        if self.policy == "greedy":
+            return policies.Greedy()
+        if self.policy == "epsilon-greedy":
+            return policies.EpsilonGreedy(self.epsilon)
+        if self.policy == "lin-ucb":
+            return policies.LinUCB(self.alpha, self.prior_precision)
+        return policies.ThompsonSampling(self.prior_precision)
+
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
-    """A ranking of one slot's variants, with the features that most raised each score."""
+    """What one slot shows, best first, with each candidate's click probability, the
+    features that most raised the score of each variant shown (`reasons`), the same
+    in sentences a visitor reads (`why`), and the visitor's group in this slot.
+    Only personalized decisions have reasons: the others show the page's order."""
 
     id: str
     slot: str
     ranking: list[str]
     scores: dict[str, float]
     reasons: dict[str, list[str]]
+    why: dict[str, list[str]]
+    arm: str = PERSONALIZED
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+class _Candidate(NamedTuple):  # a tuple, as one is made per candidate per decision
+    """One candidate's features in one context, in `crossed_names` order."""
+
+    crossing: tuple[str, ...]  # the context's tokens
+    tokens: tuple[str, ...]  # the candidate's own
+    buckets: list[int]
+    features: Features  # never changed: decisions and the learner get copies
+
+    def name(self, i: int) -> str:
+        """The name of feature `i`, made only when a person will read it."""
+        if i < len(self.tokens):
+            return self.tokens[i]
+        context, token = divmod(i - len(self.tokens), len(self.tokens))
+        return crossed_names((self.crossing[context],), (self.tokens[token],))[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class _SlotRequest:
+    """One slot of a page, checked and turned into hashed features."""
+
+    slot: str
+    size: int
+    candidates: dict[str, _Candidate]  # variant -> its features, in the page's order
 
 
 class Personalizer:
@@ -61,53 +143,192 @@ class Personalizer:
     Every variant shown in a decision is an impression. A click on it is a positive
     example, learned at once; variants of that decision never clicked become negative
     examples when the slot is decided again (the visitor moved on).
+
+    The visit's context tokens are what the page says (`edge.features`), what the
+    visitor did (`edge.profile`: interests, decayed views and clicks) and the segments
+    they are in (`edge.segments`). The site's editor rules (`edge.rules`) then arrange
+    every slot and put the visitor in its personalized or holdout group, by the
+    engine's own pseudonymous `visitor` id.
+
+    `learner` replaces the built-in `LogisticRegression` (then `learning_rate` and
+    `l2` do not apply): any linear classifier with `learn_one`, `predict_proba_one`,
+    `weights` and `intercept` works, River's `LogisticRegression` included. Only the
+    built-in one has JSON state and can merge global models.
     """
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, learner: Classifier | None = None) -> None:
         self.config = config or Config()
-        self.model = linear_model.LogisticRegression(
+        self.model = learner if learner is not None else linear_model.LogisticRegression(
             optimizer=optim.SGD(self.config.learning_rate), l2=self.config.l2
         )
-        self.global_version: int | None = None
+        self.policy = self.config.new_policy()
+        self.rng = random.Random(self.config.seed)
+        self.visitor = _new_visitor(self.rng)
+        self.profile = Profile()
+        self.site = Site()
+        self.base: federated.GlobalModel | None = None  # the global model last merged
+        self.start = federated.LinearModel()  # the local model right after that merge
+        self.samples = 0  # examples learned since then
         self.decisions_made = 0
-        # decision id -> {"slot": str, "shown": {variant: [[bucket, value], ...]}, "clicked": [variant]}
+        # decision id -> {"slot", "arm", "shown": {variant: [buckets, values]},
+        #                 "features": {variant: its own features}, "clicked": [variant]}
+        # Replaced, never changed in place, so a `to_dict` taken earlier stays as it was.
         self.open_decisions: dict[str, dict] = {}
+        self.counts: dict[tuple[str, str, str], tuple[int, int]] = {}  # (slot, variant, arm) -> (impressions, clicks)
         self._hash = Hasher(self.config.hash_bits)
+        self._known: dict[tuple, tuple[tuple[str, ...], list[int]]] = {}  # see `_tokens`
 
-    def decide(self, slot: str, candidates: list[dict], context: dict | None = None) -> Decision:
-        """Rank `candidates` for this visit, best first; ties keep the page's order."""
+    @property
+    def global_version(self) -> int | None:
+        return self.base.version if self.base else None
+
+    # Deciding
+
+    def decide(
+        self, slot: str, candidates: list[dict], context: dict | None = None, *, at: float, size: int | None = None
+    ) -> Decision:
+        """Rank `candidates` for a visit at time `at`, best first; `size` of them are shown (default all)."""
+        return self.decide_page([{"slot": slot, "candidates": candidates, "size": size}], context, at=at)[0]
+
+    def decide_page(self, slots: list[dict], context: dict | None = None, *, at: float) -> list[Decision]:
+        """Decide several slots of one page, never showing an item (by id) in two of them.
+
+        Each slot is `{"slot", "candidates", "size"?}`, as `decide` takes them.
+        Slots are filled in the order given, so list the most valuable first.
+        """
+        if not isinstance(slots, list) or not slots:
+            raise ValueError(f"a page needs a non-empty list of slots, got {slots!r}")
+        crossing = self._visit_tokens(context or {}, at)
+        keys = list(map(self._hash.key, crossing))
+        requests = [self._read_slot(spec, crossing, keys) for spec in slots]
+        names = [r.slot for r in requests]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"slot {name!r} appears twice on the page")
+
+        for request in requests:
+            self._close_decisions(request.slot)
+        shown_on_page: set[str] = set()
+        decisions = []
+        for request in requests:
+            decision = self._decide_slot(request, shown_on_page)
+            shown_on_page.update(decision.ranking)
+            decisions.append(decision)
+        self._forget_oldest_decisions()
+        return decisions
+
+    def _visit_tokens(self, context: dict, at: float) -> tuple[str, ...]:
+        """What the page says about the visit, what the visitor did, and their segments."""
+        profile = self.profile.features(at)  # checks `at`
+        tokens = context_tokens(context) + self.profile.tokens(at)
+        # A ChainMap reads the few profile features segments ask for; a merged dict would compute all.
+        tokens += self.site.segments.tokens(ChainMap(context, profile))
+        return tuple(dict.fromkeys(tokens))  # an interest may come from both the page and the profile
+
+    def _read_slot(self, spec: object, crossing: tuple[str, ...], keys: list[int]) -> _SlotRequest:
+        if not isinstance(spec, dict):
+            raise ValueError(f"each slot must be an object, got {spec!r}")
+        unknown = spec.keys() - SLOT_KEYS
+        if unknown:
+            raise ValueError(f"slot has unknown keys {sorted(unknown)}; expected some of {sorted(SLOT_KEYS)}")
+        slot, candidates = spec.get("slot"), spec.get("candidates")
         if not isinstance(slot, str) or not slot:
             raise ValueError(f"slot must be a non-empty string, got {slot!r}")
         if not isinstance(candidates, list) or not candidates:
             raise ValueError(f"slot {slot!r} needs a non-empty list of candidates")
-        ctx = context_tokens(context or {})
-        named = {}
-        for candidate in candidates:
-            tokens = candidate_tokens(slot, candidate)
-            if candidate["id"] in named:
-                raise ValueError(f"slot {slot!r} has two candidates with id {candidate['id']!r}")
-            named[candidate["id"]] = crossed_names(ctx, tokens)
-        self._close_decisions(slot)
+        size = spec.get("size")
+        size = len(candidates) if size is None else size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size of slot {slot!r} must be a whole number >= 1, got {size!r}")
 
-        scores, reasons, shown = {}, {}, {}
-        for variant, names in named.items():
-            x = {self._hash(name): 1.0 for name in names}
-            scores[variant] = self.model.predict_proba_one(x)[True]
-            reasons[variant] = self._reasons(names)
-            shown[variant] = [[bucket, value] for bucket, value in x.items()]
-        ranking = sorted(named, key=lambda v: -scores[v])
+        featurized: dict[str, _Candidate] = {}
+        for candidate in candidates:
+            if not isinstance(candidate, dict):
+                raise ValueError(f"candidate in slot {slot!r} must be an object, got {candidate!r}")
+            tokens, own = self._tokens(slot, candidate)
+            if candidate["id"] in featurized:
+                raise ValueError(f"slot {slot!r} has two candidates with id {candidate['id']!r}")
+            # The buckets of `crossed_names(crossing, tokens)`, crossed by the hasher's rule
+            # without making any name: `keys` are the context tokens' cross keys.
+            buckets = own + [key ^ bucket for key in keys for bucket in own]
+            featurized[candidate["id"]] = _Candidate(crossing, tokens, buckets, dict.fromkeys(buckets, 1.0))
+        return _SlotRequest(slot, size, featurized)
+
+    def _tokens(self, slot: str, candidate: dict) -> tuple[tuple[str, ...], list[int]]:
+        """The candidate's tokens and their buckets, checked once: pages show the same
+        candidates again and again, so they are remembered by what describes them."""
+        features = candidate.get("features")
+        try:
+            key = (slot, candidate.get("id"), tuple(features) if isinstance(features, list) else features)
+            known = self._known.get(key)
+        except TypeError:  # unhashable, so not a valid candidate: `candidate_tokens` says why
+            key, known = None, None
+        if known is None:
+            tokens = tuple(candidate_tokens(slot, candidate))
+            known = tokens, list(map(self._hash, tokens))
+            if len(self._known) >= KNOWN_CANDIDATES:
+                self._known.clear()
+            self._known[key] = known
+        return known
+
+    def _decide_slot(self, request: _SlotRequest, shown_on_page: set[str]) -> Decision:
+        candidates = {v: c.features for v, c in request.candidates.items() if v not in shown_on_page}
+        ranking = self.policy.rank(candidates, self.model, self.rng)
+        arranged = self.site.rules.apply(request.slot, list(candidates), ranking.scores, self.visitor)
+        shown, arm = arranged.ranking[: request.size], arranged.group
 
         self.decisions_made += 1
-        decision_id = f"{slot}#{self.decisions_made}"
-        self.open_decisions[decision_id] = {"slot": slot, "shown": shown, "clicked": []}
-        self._forget_oldest_decisions()
-        return Decision(decision_id, slot, ranking, scores, reasons)
+        decision_id = f"{request.slot}#{self.decisions_made}"
+        self.open_decisions[decision_id] = {
+            "slot": request.slot,
+            "arm": arm,
+            "shown": {v: [list(candidates[v]), list(candidates[v].values())] for v in shown},
+            "features": {v: list(request.candidates[v].tokens[:-1]) for v in shown},  # the variant's name aside
+            "clicked": [],
+        }
+        for variant in shown:
+            self._count(request.slot, variant, arm, impressions=1)
+        if arm == PERSONALIZED:
+            weights = policies.readable_weights(self.model)
+            reasons = {v: self._reasons(request.candidates[v], weights) for v in shown}
+        else:
+            reasons = {v: [] for v in shown}
+        why = {v: self.site.explainer.explain(names) for v, names in reasons.items()}
+        return Decision(decision_id, request.slot, shown, ranking.probabilities, reasons, why, arm)
+
+    def _reasons(self, candidate: _Candidate, weights: Mapping) -> list[str]:
+        contributions = list(map(weights.get, candidate.buckets, repeat(0.0)))
+        top = sorted(range(len(contributions)), key=contributions.__getitem__, reverse=True)
+        return [candidate.name(i) for i in top[: self.config.reasons_per_variant] if contributions[i] > 0]
+
+    # Learning
 
     def learn(self, event: dict) -> None:
-        """Learn from a visitor's action on a decision, e.g. `{"type": "click", ...}`."""
+        """Learn from what the visitor did at time `at`:
+
+        - `{"type": "click", "decision", "variant", "at"}`: they clicked a variant shown;
+        - `{"type": "view", "features": [...], "at"}`: they opened content with these features.
+        """
+        if not isinstance(event, dict):
+            raise ValueError(f"event must be an object, got {event!r}")
         kind = event.get("type")
-        if kind != "click":
-            raise ValueError(f"unknown event type {kind!r}; expected 'click'")
+        if kind == "click":
+            self._learn_click(event)
+        elif kind == "view":
+            features = event.get("features")
+            if not isinstance(features, list):
+                raise ValueError(f"a view event needs 'features' as a list of strings, got {features!r}")
+            self.profile.see(features, event.get("at"))
+        else:
+            raise ValueError(f"unknown event type {kind!r}; expected 'click' or 'view'")
+
+    def declare(self, interests: list[str]) -> None:
+        """Replace the interests the visitor declared (in the preferences widget)."""
+        if not isinstance(interests, list):
+            raise ValueError(f"interests must be a list of words, got {interests!r}")
+        self.profile.declare(interests)
+
+    def _learn_click(self, event: dict) -> None:
         decision = self.open_decisions.get(event.get("decision"))
         if decision is None:
             raise ValueError(f"no open decision {event.get('decision')!r} to learn from")
@@ -116,15 +337,22 @@ class Personalizer:
             raise ValueError(f"variant {variant!r} was not shown in decision {event['decision']!r}")
         if variant in decision["clicked"]:
             return  # a second click on the same impression teaches nothing new
-        decision["clicked"].append(variant)
-        self.model.learn_one(dict(decision["shown"][variant]), True)
+        self.profile.click(decision["features"][variant], event.get("at"))  # first: it checks `at`
+        self.open_decisions[event["decision"]] = {**decision, "clicked": [*decision["clicked"], variant]}
+        self._count(decision["slot"], variant, decision["arm"], clicks=1)
+        self._learn(dict(zip(*decision["shown"][variant])), True)
 
-    def adopt_global(self, model: dict) -> None:
-        """Start from the site's global model, as a first-time visitor does."""
-        self.model = linear_model.LogisticRegression.from_dict(
-            {**self.model.to_dict(), "intercept": model["intercept"], "weights": model["weights"]}
-        )
-        self.global_version = model["version"]
+    def _learn(self, x: Features, y: bool) -> None:
+        self.model.learn_one(x, y)
+        # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
+        self.policy.update(x, self.model.predict_proba_one(x)[True])
+        self.samples += 1
+
+    def _count(self, slot: str, variant: str, arm: str, impressions: int = 0, clicks: int = 0) -> None:
+        if arm not in COUNTED_ARMS:
+            return
+        seen, clicked = self.counts.get((slot, variant, arm), (0, 0))
+        self.counts[(slot, variant, arm)] = (seen + impressions, clicked + clicks)
 
     def _close_decisions(self, slot: str) -> None:
         for decision_id in [d for d, v in self.open_decisions.items() if v["slot"] == slot]:
@@ -136,34 +364,167 @@ class Personalizer:
 
     def _close(self, decision_id: str) -> None:
         decision = self.open_decisions.pop(decision_id)
-        for variant, x in decision["shown"].items():
+        for variant, (buckets, values) in decision["shown"].items():
             if variant not in decision["clicked"]:
-                self.model.learn_one(dict(x), False)
+                self._learn(dict(zip(buckets, values)), False)
 
-    def _reasons(self, names: list[str]) -> list[str]:
-        weights = self.model.weights
-        contributions = [(weights.get(self._hash(n), 0.0), n) for n in names]
-        positive = sorted((c for c in contributions if c[0] > 0), reverse=True)
-        return [name for _, name in positive[: self.config.reasons_per_variant]]
+    # Federating
+
+    def counters(self) -> list[dict[str, Any]]:
+        """Impressions and clicks per slot, variant and arm (personalized or holdout)."""
+        return [
+            {"slot": slot, "variant": variant, "arm": arm, "impressions": seen, "clicks": clicked}
+            for (slot, variant, arm), (seen, clicked) in sorted(self.counts.items())
+        ]
+
+    def delta(self) -> dict[str, Any]:
+        """The update for `POST /v1/sites/{site}/updates`: what this visitor's model learned
+        since it last merged a global model, clipped to `clip_norm`, with its sample count."""
+        if self.base is None:
+            raise ValueError("no global model merged yet, so there is no version to send a delta against")
+        if not self.samples:
+            raise ValueError(f"nothing learned since global model version {self.base.version}")
+        local = federated.LinearModel(self.model.intercept, self.model.weights)
+        change = federated.clip(federated.delta(local, self.start), self.config.clip_norm)
+        return {"base_version": self.base.version, "samples": self.samples, "delta": change}
+
+    def configure(self, site: dict) -> None:
+        """Take the site's settings: editor rules, segments and wording (see `edge.site`)."""
+        self.site = Site.from_dict(site)
+
+    def merge_global(self, model: dict) -> None:
+        """Take a newer global model, keeping what this visitor learned on their own.
+
+        A new visitor's engine starts this way, from the global weights and precisions.
+        The model's optional `site` part holds the site's settings, as `configure` takes them.
+        """
+        new = federated.GlobalModel.parse(model, buckets=1 << self.config.hash_bits)
+        site = Site.from_dict(model["site"]) if "site" in model else self.site
+        if self.base is not None and new.version < self.base.version:
+            raise ValueError(f"global model version {new.version} is older than version {self.base.version}, merged already")
+        if not isinstance(self.model, linear_model.LogisticRegression):
+            raise TypeError(f"merging a global model needs the built-in LogisticRegression, not {type(self.model).__name__}")
+        old = self.base or federated.LinearModel()
+        local = self.model.to_dict()
+        weights = federated.merge(self.model.weights, old.weights, new.weights)
+        intercept = new.intercept + (local["intercept"] - old.intercept)
+        self.model = linear_model.LogisticRegression.from_dict({**local, "intercept": intercept, "weights": list(weights.items())})
+        if isinstance(self.policy, policies.ConfidencePolicy):
+            old_precisions = self.base.precisions if self.base else {}
+            prior = self.policy.prior_precision
+            self.policy.precisions = federated.merge(self.policy.precisions, old_precisions, new.precisions, default=prior)
+        self.base, self.start, self.samples = new, federated.LinearModel(intercept, weights), 0
+        self.site = site
+
+    # State
 
     def to_dict(self) -> State:
+        """The whole state as JSON types; `from_dict` restores it exactly (built-in learner only)."""
+        if not isinstance(self.model, Stateful):
+            raise TypeError(f"{type(self.model).__name__} has no JSON state; only the built-in LogisticRegression has")
         return {
             "schema": SCHEMA,
             "config": dataclasses.asdict(self.config),
             "model": self.model.to_dict(),
-            "global_version": self.global_version,
+            "policy": self.policy.to_dict(),
+            "rng": _rng_state(self.rng),
+            "visitor": self.visitor,
+            "profile": self.profile.to_dict(),
+            "site": self.site.to_dict(),
+            "global": self.base.to_dict() if self.base else None,
+            "start": self.start.to_dict(),
+            "samples": self.samples,
             "decisions_made": self.decisions_made,
-            "open_decisions": self.open_decisions,
+            "open_decisions": dict(self.open_decisions),
+            "counters": self.counters(),
         }
 
     @classmethod
     def from_dict(cls, state: State) -> "Personalizer":
-        schema = state.get("schema")
-        if schema != SCHEMA:
-            raise ValueError(f"engine state has schema {schema!r}; this engine reads schema {SCHEMA}")
+        """Restore an engine from `to_dict`'s output, migrating state an older engine saved."""
+        state = upgrade(state)
         engine = cls(Config.from_dict(state["config"]))
         engine.model = linear_model.LogisticRegression.from_dict(state["model"])
-        engine.global_version = state["global_version"]
+        engine.policy = policies.from_dict(state["policy"])
+        version, internal, gauss_next = state["rng"]
+        engine.rng.setstate((version, tuple(internal), gauss_next))
+        engine.visitor = state["visitor"]
+        engine.profile = Profile.from_dict(state["profile"])
+        engine.site = Site.from_dict(state["site"])
+        if state["global"] is not None:
+            engine.base = federated.GlobalModel.parse(state["global"], buckets=1 << engine.config.hash_bits)
+        engine.start = federated.LinearModel.from_dict(state["start"])
+        engine.samples = state["samples"]
         engine.decisions_made = state["decisions_made"]
-        engine.open_decisions = state["open_decisions"]
+        engine.open_decisions = dict(state["open_decisions"])
+        engine.counts = {(c["slot"], c["variant"], c["arm"]): (c["impressions"], c["clicks"]) for c in state["counters"]}
         return engine
+
+
+def upgrade(state: State) -> State:
+    """Bring state saved by an older engine up to this engine's schema."""
+    schema = state.get("schema") if isinstance(state, dict) else None
+    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+        raise ValueError(f"engine state has no valid schema, got {schema!r}")
+    if schema > SCHEMA:
+        raise ValueError(f"engine state has schema {schema}, newer than this engine's {SCHEMA}: it was saved by a newer engine")
+    while state["schema"] < SCHEMA:
+        state = UPGRADES[state["schema"]](state)
+    return state
+
+
+def _upgrade_from_schema_1(state: State) -> State:
+    """Schema 1 kept no policy, counters or global weights.
+
+    It recorded only the global version it started from, so the model as migrated
+    stands in for that global model: learning from now on is federated, and what came
+    before stays the visitor's own until a merge replaces that stand-in.
+    """
+    config = Config.from_dict(state["config"])
+    model = state["model"]
+    start = {"intercept": model["intercept"], "weights": model["weights"]}
+    version = state["global_version"]
+    return {
+        "schema": 2,
+        "config": dataclasses.asdict(config),
+        "model": model,
+        "policy": config.new_policy().to_dict(),
+        "rng": _rng_state(random.Random(config.seed)),
+        "global": None if version is None else {"version": version, **start, "precisions": []},
+        "start": start,
+        "samples": 0,
+        "decisions_made": state["decisions_made"],
+        "open_decisions": {d: _open_decision_from_schema_1(v) for d, v in state["open_decisions"].items()},
+        "counters": [],
+    }
+
+
+def _open_decision_from_schema_1(decision: dict) -> dict:
+    shown = {v: [[b for b, _ in pairs], [x for _, x in pairs]] for v, pairs in decision["shown"].items()}
+    return {**decision, "arm": PERSONALIZED, "shown": shown}
+
+
+def _upgrade_from_schema_2(state: State) -> State:
+    """Schema 2 had no visitor id, profile or site settings, and its open decisions
+    kept no variant's own features: a click on one still teaches the model, not the profile."""
+    return {
+        **state,
+        "schema": 3,
+        "visitor": _new_visitor(random.Random()),
+        "profile": Profile().to_dict(),
+        "site": Site().to_dict(),
+        "open_decisions": {d: {**v, "features": {variant: [] for variant in v["shown"]}} for d, v in state["open_decisions"].items()},
+    }
+
+
+UPGRADES = {1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2}
+
+
+def _new_visitor(rng: random.Random) -> str:
+    """A random pseudonymous id: it only decides the visitor's holdout group."""
+    return f"{rng.getrandbits(64):016x}"
+
+
+def _rng_state(rng: random.Random) -> list:
+    version, internal, gauss_next = rng.getstate()
+    return [version, list(internal), gauss_next]

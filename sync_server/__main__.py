@@ -1,11 +1,15 @@
-"""python -m sync_server serve|create-site …"""
+"""python -m sync_server serve|create-site|set-origins|list-sites …"""
 
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from pathlib import Path
 
 from sync_server.config import Settings
+
+SITE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -13,7 +17,11 @@ def serve(args: argparse.Namespace) -> None:
 
     from sync_server.app import create_app
 
-    settings = Settings(db_path=args.db, dist_dir=args.dist, demo_dir=None if args.no_demo else Settings.demo_dir)
+    settings = Settings(
+        db_path=args.db, dist_dir=args.dist, demo_dir=None if args.no_demo else Settings.demo_dir,
+        secret_key_path=args.secret_key,
+        ip_rate=args.ip_rate, ip_burst=args.ip_burst, visitor_rate=args.visitor_rate, visitor_burst=args.visitor_burst,
+    )
     if not (settings.dist_dir / "personalize.js").exists():
         raise SystemExit(f"{settings.dist_dir} has no bundle: run `python build.py` first")
     app = create_app(settings)
@@ -21,15 +29,87 @@ def serve(args: argparse.Namespace) -> None:
     if settings.demo_dir is not None:
         print(f"Demo shop:  {base}/demo/")
     print(f"Admin:      {base}/admin")
+    if settings.demo_dir is not None:
+        _print_demo_admin(app.state.store)
     print(f"Database:   {settings.db_path}")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _print_demo_admin(store) -> None:
+    from sync_server.admin.accounts import DEMO_ADMIN, ensure_demo_admin
+
+    password = ensure_demo_admin(store)
+    if password is None:
+        print("            sign in with an admin account (`create-admin NAME` adds one)")
+    else:
+        print(f"            sign in as {DEMO_ADMIN!r} with password {password!r} (made just now)")
+
+
+def create_admin(args: argparse.Namespace) -> None:
+    import getpass
+
+    from sync_server.admin import accounts
+    from sync_server.storage import Store
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("The same again: ") != password:
+            raise SystemExit("the passwords differ; no admin was added")
+    try:
+        accounts.create_admin(Store(args.db), args.name, password)
+    except ValueError as error:
+        raise SystemExit(f"{error}; no admin was added") from None
+    print(f"admin {args.name!r} can sign in at /admin/login")
 
 
 def create_site(args: argparse.Namespace) -> None:
     from sync_server.storage import Store
 
-    Store(args.db).create_site(args.site, hash_bits=args.hash_bits)
-    print(f"site {args.site!r} is ready")
+    store = Store(args.db)
+    store.create_site(args.site, hash_bits=args.hash_bits)
+    if args.origins:
+        store.set_site_origins(args.site, args.origins)
+    print(f"site {args.site!r} is ready; pages may call it from {_origins_text(store, args.site)}")
+
+
+def set_origins(args: argparse.Namespace) -> None:
+    from sync_server.storage import Store, UnknownSite
+
+    store = Store(args.db)
+    try:
+        store.set_site_origins(args.site, args.origins)
+    except UnknownSite:
+        raise SystemExit(f"no site {args.site!r} in {args.db}: add it with create-site") from None
+    print(f"site {args.site!r}: pages may call it from {_origins_text(store, args.site)}")
+
+
+def list_sites(args: argparse.Namespace) -> None:
+    from sync_server.storage import Store
+
+    store = Store(args.db)
+    for site in store.sites():
+        print(f"{site['site']}\thash_bits={site['hash_bits']}\torigins: {_origins_text(store, site['site'])}")
+
+
+def _origins_text(store, site: str) -> str:
+    return ", ".join(store.site_origins(site)) or "its own origin only (the demo pages)"
+
+
+def _site_key(text: str) -> str:
+    if not SITE_KEY.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"a site key is 1 to 64 letters, digits, '-' or '_', got {text!r}")
+    return text
+
+
+def _origin(text: str) -> str:
+    from sync_server.origins import parse_origin
+
+    try:
+        return parse_origin(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,14 +122,38 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--dist", type=Path, default=Settings.dist_dir, help="the built bundle (default: dist/)")
     run.add_argument("--no-demo", action="store_true", help="serve no demo pages and create no demo site")
     run.add_argument("--log-level", default="info")
+    run.add_argument("--secret-key", type=Path, help="key file for visitors' secret hashes, made on first "
+                     "start (default: beside the database, DB.key); keep it, and keep it out of DB backups")
+    run.add_argument("--ip-rate", type=float, default=Settings.ip_rate,
+                     help="/v1 requests per second per client IP (default: %(default)s; 0: no limit)")
+    run.add_argument("--ip-burst", type=int, default=Settings.ip_burst, help="(default: %(default)s)")
+    run.add_argument("--visitor-rate", type=float, default=Settings.visitor_rate,
+                     help="consent and profile requests per second per visitor (default: %(default)s)")
+    run.add_argument("--visitor-burst", type=int, default=Settings.visitor_burst, help="(default: %(default)s)")
     run.set_defaults(handler=serve)
 
     site = commands.add_parser("create-site", help="add a site with an empty global model")
-    site.add_argument("site")
+    site.add_argument("site", type=_site_key)
     site.add_argument("--hash-bits", type=int, default=18)
+    site.add_argument("--origin", dest="origins", type=_origin, action="append", default=[],
+                      help="an origin whose pages may call the site, e.g. https://shop.example (repeatable)")
     site.set_defaults(handler=create_site)
 
-    for command in (run, site):
+    origins = commands.add_parser("set-origins", help="replace the origins whose pages may call a site")
+    origins.add_argument("site", type=_site_key)
+    origins.add_argument("origins", nargs="*", type=_origin, metavar="ORIGIN",
+                         help="e.g. https://shop.example; none: only the server's own origin")
+    origins.set_defaults(handler=set_origins)
+
+    listing = commands.add_parser("list-sites", help="show every site and its allowed origins")
+    listing.set_defaults(handler=list_sites)
+
+    admin = commands.add_parser("create-admin", help="add an account that can sign in to the admin dashboard")
+    admin.add_argument("name")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admin.set_defaults(handler=create_admin)
+
+    for command in (run, site, origins, listing, admin):
         command.add_argument("--db", type=Path, default=Settings.db_path, help="SQLite file (default: data/p13n.db)")
     args = parser.parse_args(argv)
     args.handler(args)

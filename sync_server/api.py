@@ -6,60 +6,59 @@ import hashlib
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from sync_server import metrics
+from sync_server.checks import json_body
 from sync_server.errors import ApiError
+from sync_server.rounds import RoundState
 from sync_server.storage import Store, UnknownSite
 from sync_server.updates import parse_update
 
 
-def _store(request: Request) -> Store:
-    return request.app.state.store
-
-
-def _site(request: Request) -> dict:
+def _rounds(request: Request) -> RoundState:
     site = request.path_params["site"]
     try:
-        return _store(request).site(site)
+        return request.app.state.ingest.site(site)
     except UnknownSite:
         raise ApiError(404, "unknown_site", f"no site with key {site!r}") from None
 
 
 async def global_model(request: Request) -> Response:
-    """The newest global model; devices revalidate it cheaply with If-None-Match."""
-    site = _site(request)
-    model = _store(request).latest_model(site["site"])
-    body = orjson.dumps({**model, "hash_bits": site["hash_bits"]})
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    """The newest global model and how to take part; devices revalidate it with If-None-Match."""
+    body, etag = _published_model(request.app.state.model_answers, request.app.state.store, _rounds(request))
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60, must-revalidate"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
 
+def _published_model(answers: dict, store: Store, state: RoundState) -> tuple[bytes, str]:
+    """The model answer and its ETag, built once per version and config (weights can be many)
+    and kept in `answers`, by site."""
+    key = (state.version, state.config, state.accepting)
+    if answers.get(state.site, (None,))[0] != key:
+        intercept, weights = store.model(state.site, state.version)
+        body = orjson.dumps({
+            "site": state.site, "version": state.version, "intercept": intercept, "weights": weights,
+            "hash_bits": state.buckets.bit_length() - 1,
+            "federation": {**state.config.for_devices(), "accepting_updates": state.accepting},
+        })
+        answers[state.site] = (key, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    return answers[state.site][1:]
+
+
 async def post_update(request: Request) -> Response:
-    """Accept one device's model delta; 202 means it is stored durably."""
-    site = _site(request)
-    body = await _read_body(request)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {error}") from None
-    store = _store(request)
-    latest = store.latest_model(site["site"])["version"]
-    update = parse_update(payload, 1 << site["hash_bits"], latest)
-    update_id = store.add_update(site["site"], update)
-    return JSONResponse({"accepted": update_id}, status_code=202)
-
-
-async def _read_body(request: Request) -> bytes:
-    limit = request.app.state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "too_large", f"body is {declared} bytes; the limit is {limit}")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "too_large", f"body is over the limit of {limit} bytes")
-    return body
+    """Accept one device's model delta; 202 means it is committed to disk."""
+    ingest = request.app.state.ingest
+    state = _rounds(request)
+    if not state.accepting:
+        raise ApiError(409, "privacy_budget_spent", f"site {state.site!r} has spent its privacy budget "
+                       f"(epsilon {state.epsilon:.3g} of {state.config.epsilon_budget}); training has stopped")
+    payload = await json_body(request)
+    if isinstance(payload, dict) and type(payload.get("base_version")) is int and payload["base_version"] > state.version:
+        state = ingest.refresh(state.site)  # another server process may have published that version
+    update = parse_update(payload, state.buckets, state.version, state.config.max_staleness)
+    update_id = await ingest.submit(state.site, update)
+    metrics.UPDATES_ACCEPTED.labels(state.site).inc()
+    return Response(orjson.dumps({"accepted": update_id}), status_code=202, media_type="application/json")

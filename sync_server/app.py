@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sync_server import api, pages
+from sync_server import admin, api, consent, metrics, openapi, pages, profiles
+from sync_server.auth import VisitorSecrets
+from sync_server.bodylimit import BodyLimit
 from sync_server.config import Settings
 from sync_server.errors import ApiError, api_error_response, http_error_response
+from sync_server.ingest import Ingest
+from sync_server.origins import SiteOrigins
+from sync_server.ratelimit import LimitPerIP, RateLimiter
+from sync_server.static import BundleFiles
 from sync_server.storage import Store
 
 
@@ -18,18 +28,42 @@ def create_app(settings: Settings | None = None) -> Starlette:
     store = Store(settings.db_path)
     routes = [
         Route("/healthz", pages.healthz),
-        Route("/admin", pages.admin),
+        *admin.routes(),
         Route("/v1/sites/{site}/model", api.global_model, methods=["GET"]),
         Route("/v1/sites/{site}/updates", api.post_update, methods=["POST"]),
-        Mount("/p13n", StaticFiles(directory=settings.dist_dir, check_dir=False), name="p13n"),
+        Route("/v1/consent", consent.post_consent, methods=["POST"]),
+        Route("/v1/profiles/{visitor}", profiles.Profile),
+        Route("/openapi.json", openapi.openapi_document),
+        Route("/metrics", metrics.metrics_page),
+        Mount("/p13n", BundleFiles(directory=settings.dist_dir, check_dir=False), name="p13n"),
     ]
     if settings.demo_dir is not None:
         store.create_site(settings.demo_site)
         routes.append(Mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo"))
+    ingest = Ingest(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ingest.start()  # the writer thread that commits updates and closes rounds
+        yield
+        ingest.stop()
+
+    # Outermost first: time everything; CORS headers even on refusals; then the limits.
+    middleware = [Middleware(metrics.RequestTimer), Middleware(SiteOrigins, store=store)]
+    if settings.ip_rate:
+        middleware.append(Middleware(LimitPerIP, limiter=RateLimiter(settings.ip_rate, settings.ip_burst)))
+    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={ApiError: api_error_response, HTTPException: http_error_response},
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.secrets = VisitorSecrets.from_key_file(settings.secret_key_path or settings.db_path.with_suffix(".key"))
+    app.state.login_limiter = admin.LoginLimiter()
+    app.state.visitor_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
+    app.state.ingest = ingest
+    app.state.model_answers = {}
     return app

@@ -17,3 +17,9 @@ class Settings:
     demo_dir: Path | None = ROOT / "browser_pkg" / "demo"
     demo_site: str = "demo"
     max_body_bytes: int = 1_000_000
+    max_profile_bytes: int = 64_000  # a profile's JSON; the body above caps every request
+    secret_key_path: Path | None = None  # the key of visitors' secret hashes (auth.py); None: DB.key
+    ip_rate: float = 50.0  # /v1 requests per second per client IP, refilled continuously (0: no limit)
+    ip_burst: int = 200  # ... and at most this many at once
+    visitor_rate: float = 0.5  # consent and profile requests per second per visitor
+    visitor_burst: int = 20

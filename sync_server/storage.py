@@ -6,24 +6,46 @@ nodes) can take its place behind the same methods.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import sqlite3
 import time
+from array import array
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator
 
+import numpy as np
+import orjson
 import sqlite_utils
 
-from sync_server.updates import Update
+from sync_server.aggregation import Delta
+from sync_server.rounds import RoundConfig, RoundState
+from sync_server.updates import Counter, Update
+
+if TYPE_CHECKING:
+    from sync_server.consent import Consent
+
+IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # array("i") and array("d")
 
 
 class UnknownSite(LookupError):
     """No site has that key."""
 
 
+class AdminExists(ValueError):
+    """An admin account with that name already exists."""
+
+
+class NoSyncConsent(PermissionError):
+    """The visitor's latest consent does not grant `sync`, so no profile may be stored."""
+
+
 class Store:
     """Sites, their global model versions, and the updates devices sent."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used from the event loop and the CLI; never two threads at once.
         self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
@@ -40,12 +62,9 @@ class Store:
             {"site": str, "version": int, "intercept": float, "weights": str, "created_at": float},
             pk=("site", "version"), foreign_keys=[("site", "sites")], if_not_exists=True,
         )
-        self.db["updates"].create(
-            {"id": int, "site": str, "base_version": int, "samples": int, "intercept": float,
-             "idx": str, "val": str, "received_at": float},
-            pk="id", foreign_keys=[("site", "sites")], if_not_exists=True,
-        )
-        self.db["updates"].create_index(["site", "base_version"], if_not_exists=True)
+        self._create_round_tables()
+        self._create_visitor_tables()
+        self._create_admin_tables()
 
     def create_site(self, site: str, hash_bits: int = 18) -> None:
         """Add a site with an empty global model (version 0); an existing site is kept."""
@@ -72,15 +91,343 @@ class Store:
         self.site(site)
         row = next(self.db["models"].rows_where("site = ?", [site], order_by="version desc", limit=1))
         return {"site": site, "version": row["version"], "intercept": row["intercept"],
-                "weights": json.loads(row["weights"])}
+                "weights": orjson.loads(row["weights"])}
 
-    def add_update(self, site: str, update: Update) -> int:
-        """Store one device update durably and return its id."""
-        row = {"site": site, "base_version": update.base_version, "samples": update.samples,
-               "intercept": update.intercept, "idx": json.dumps(update.idx),
-               "val": json.dumps(update.val), "received_at": time.time()}
+    # Federated rounds: device updates, per-site round configs, closed rounds and their analytics.
+    # A delta's buckets and values are stored as packed int32 and float64 arrays (machine byte
+    # order): a 300-weight update fits one 4 KiB page, where JSON text would spill over.
+
+
+    def _create_round_tables(self) -> None:
+        self.db["updates"].create(
+            {"id": int, "site": str, "round": int, "base_version": int, "samples": int, "intercept": float,
+             "idx": bytes, "val": bytes, "counters": str, "update_id": str, "received_at": float},
+            pk="id", foreign_keys=[("site", "sites")], if_not_exists=True,
+        )
+        self.db["updates"].create_index(["site", "round"], if_not_exists=True)
+        # A replayed update_id is refused; updates without one (NULL) never collide.
+        self.db["updates"].create_index(["site", "update_id"], unique=True, if_not_exists=True)
+        self.db["round_configs"].create({"site": str, "config": str}, pk="site", if_not_exists=True)
+        self.db["rounds"].create(
+            {"site": str, "version": int, "closed_at": float, "reason": str, "devices": int,
+             "noise_multiplier": float, "clip_norm": float, "learning_rate": float, "aggregator": str,
+             "epsilon": float, "delta": float},
+            pk=("site", "version"), foreign_keys=[("site", "sites")], if_not_exists=True,
+        )
+        self.db["round_counters"].create(
+            {"site": str, "version": int, "slot": str, "variant": str, "arm": str,
+             "impressions": float, "clicks": float},
+            pk=("site", "version", "slot", "variant", "arm"), if_not_exists=True,
+        )
+
+    def round_config(self, site: str) -> RoundConfig:
+        """How `site` runs its rounds (the defaults until someone configures it)."""
+        self.site(site)
+        rows = list(self.db["round_configs"].rows_where("site = ?", [site]))
+        return RoundConfig(**json.loads(rows[0]["config"])) if rows else RoundConfig()
+
+    def set_round_config(self, site: str, config: RoundConfig) -> None:
+        self.site(site)
         with self.db.conn:
-            return self.db["updates"].insert(row).last_pk
+            self.db["round_configs"].upsert({"site": site, "config": json.dumps(dataclasses.asdict(config))},
+                                            pk="site")
+
+    def round_state(self, site: str) -> RoundState:
+        """Where `site`'s rounds stand, read from the tables: the truth every server process shares."""
+        buckets = 1 << self.site(site)["hash_bits"]
+        sigmas = [r[0] for r in self.db.execute(
+            "SELECT noise_multiplier FROM rounds WHERE site = ? ORDER BY version", [site])]
+        round_, pending, opened_at = self.open_round(site)
+        return RoundState(site, buckets, round_ - 1, self.round_config(site), sigmas, pending, opened_at)
+
+    def open_round(self, site: str) -> tuple[int, int, float | None]:
+        """The open round of `site`: its number, its updates so far, and when the first came."""
+        round_ = self._open_round_number(site)
+        pending, opened_at = self.db.execute(
+            "SELECT count(*), min(received_at) FROM updates WHERE site = ? AND round = ?", [site, round_]
+        ).fetchone()
+        return round_, pending, opened_at
+
+    def _open_round_number(self, site: str) -> int:
+        return self.db.execute("SELECT max(version) + 1 FROM models WHERE site = ?", [site]).fetchone()[0]
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """A transaction that takes SQLite's write lock at once (BEGIN IMMEDIATE): what it reads
+        stays true until it commits, however many server processes share the file."""
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.conn.execute("COMMIT")
+
+    def add_updates(self, updates: list[tuple[str, Update]]) -> list[int | None]:
+        """Store (site, update) pairs in the open rounds, in one transaction; the id of each,
+        or None for a replay (an update_id the site already has).
+
+        A handful of statements for the whole batch, whatever its size: every call into
+        SQLite lets go of the GIL, and getting it back from a busy event loop is slow.
+        """
+        ids: list[int | None] = []
+        rows, now = [], time.time()
+        with self.writing():
+            rounds = {site: self._open_round_number(site) for site, _ in updates}
+            seen = self._known_update_ids(updates)
+            next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM updates").fetchone()[0]
+            for site, u in updates:
+                if u.update_id is not None:
+                    if (site, u.update_id) in seen:
+                        ids.append(None)
+                        continue
+                    seen.add((site, u.update_id))
+                counters = orjson.dumps([tuple(c) for c in u.counters]).decode() if u.counters else None
+                rows.append((next_id, site, rounds[site], u.base_version, u.samples, u.intercept,
+                             array("i", u.idx).tobytes(), array("d", u.val).tobytes(), counters, u.update_id, now))
+                ids.append(next_id)
+                next_id += 1
+            self.db.conn.executemany(
+                "INSERT INTO updates (id, site, round, base_version, samples, intercept, idx, val, counters,"
+                " update_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return ids
+
+    def _known_update_ids(self, updates: list[tuple[str, Update]]) -> set[tuple[str, str]]:
+        wanted: dict[str, list[str]] = {}
+        for site, u in updates:
+            if u.update_id is not None:
+                wanted.setdefault(site, []).append(u.update_id)
+        known = set()
+        for site, update_ids in wanted.items():
+            marks = ", ".join("?" * len(update_ids))
+            known.update(self.db.execute(f"SELECT site, update_id FROM updates WHERE site = ? AND update_id IN ({marks})",
+                                         [site, *update_ids]).fetchall())
+        return known
+
+    def round_updates(self, site: str, round_: int) -> tuple[list[Delta], list[list[Counter]]]:
+        """The deltas and the analytics counters that devices sent for round `round_`."""
+        deltas, counters = [], []
+        for intercept, idx, val, counted in self.db.execute(
+                "SELECT intercept, idx, val, counters FROM updates WHERE site = ? AND round = ?", [site, round_]):
+            deltas.append(Delta(intercept, np.frombuffer(idx, dtype=IDX), np.frombuffer(val, dtype=VAL)))
+            counters.append([Counter(*c) for c in orjson.loads(counted)] if counted else [])
+        return deltas, counters
 
     def count_updates(self, site: str) -> int:
         return self.db["updates"].count_where("site = ?", [site])
+
+    def model(self, site: str, version: int) -> tuple[float, list[list]]:
+        """The intercept and the [bucket, weight] pairs of one global model version."""
+        intercept, weights = self.db.execute(
+            "SELECT intercept, weights FROM models WHERE site = ? AND version = ?", [site, version]).fetchone()
+        return intercept, orjson.loads(weights)
+
+    def publish_round(self, site: str, round_: dict, intercept: float, weights: list[tuple[int, float]],
+                      counters: dict[tuple[str, str, str], list[float]]) -> None:
+        """Record a closed round, its new model version and its analytics, all or nothing."""
+        version = round_["version"]
+        with self.db.atomic():
+            self.db["models"].insert({"site": site, "version": version, "intercept": intercept,
+                                      "weights": orjson.dumps(weights).decode(), "created_at": round_["closed_at"]})
+            self.db["rounds"].insert({"site": site, **round_})
+            self.db["round_counters"].insert_all(
+                {"site": site, "version": version, "slot": slot, "variant": variant, "arm": arm,
+                 "impressions": impressions, "clicks": clicks}
+                for (slot, variant, arm), (impressions, clicks) in counters.items())
+
+    def rounds(self, site: str) -> list[dict]:
+        """Every closed round of `site`, oldest first: participation, noise and ε after it."""
+        return list(self.db["rounds"].rows_where("site = ?", [site], order_by="version"))
+
+    def round_counters(self, site: str, version: int) -> list[dict]:
+        """The (noisy, if configured) impressions and clicks that round `version` published."""
+        return list(self.db["round_counters"].rows_where("site = ? AND version = ?", [site, version],
+                                                         order_by="slot, variant, arm"))
+
+    # Visitors and sites' origins: consent history, profiles (only while `sync` is granted), erasure.
+
+    def _create_visitor_tables(self) -> None:
+        self.db["site_origins"].create(
+            {"site": str, "origin": str}, pk=("site", "origin"), foreign_keys=[("site", "sites")],
+            if_not_exists=True,
+        )
+        self.db["visitors"].create(
+            {"site": str, "visitor": str, "secret_hash": str, "registered_at": float},
+            pk=("site", "visitor"), foreign_keys=[("site", "sites")], if_not_exists=True,
+        )
+        self.db["consents"].create(
+            {"id": int, "site": str, "visitor": str, "policy_version": str, "personalize": bool,
+             "improve": bool, "sync": bool, "recorded_at": float},
+            pk="id", if_not_exists=True,
+        )
+        self.db["consents"].create_index(["site", "visitor"], if_not_exists=True)
+        self.db["profiles"].create(
+            {"site": str, "visitor": str, "document": str, "updated_at": float},
+            pk=("site", "visitor"), if_not_exists=True,
+        )
+        # The audit of erasures holds no personal data: no visitor id, nothing derived from one.
+        self.db["erasures"].create(
+            {"id": int, "site": str, "reason": str, "profile": bool, "consents": int, "erased_at": float},
+            pk="id", if_not_exists=True,
+        )
+
+    def site_origins(self, site: str) -> list[str]:
+        """The origins whose pages may call `site`'s API (besides the server's own)."""
+        self.site(site)
+        return [row["origin"] for row in self.db["site_origins"].rows_where("site = ?", [site], order_by="origin")]
+
+    def set_site_origins(self, site: str, origins: Iterable[str]) -> None:
+        """Replace `site`'s allowed origins."""
+        self.site(site)
+        with self.db.conn:
+            self.db["site_origins"].delete_where("site = ?", [site])
+            self.db["site_origins"].insert_all(({"site": site, "origin": origin} for origin in origins), ignore=True)
+
+    def visitor(self, site: str, visitor: str) -> dict | None:
+        """The visitor's registration (their secret's hash), or None if the server holds nothing."""
+        rows = self.db["visitors"].rows_where("site = ? AND visitor = ?", [site, visitor])
+        return next(rows, None)
+
+    def record_consent(self, site: str, secret_hash: str, consent: Consent) -> tuple[dict, bool]:
+        """Append `consent` to the visitor's history, registering them on their first one.
+
+        Consent without `sync` erases the visitor's profile in the same transaction.
+        Returns the stored record and whether a profile was erased.
+        """
+        row = {"site": site, **dataclasses.asdict(consent), "recorded_at": time.time()}
+        with self.db.conn:
+            self.db["visitors"].insert(
+                {"site": site, "visitor": consent.visitor, "secret_hash": secret_hash,
+                 "registered_at": row["recorded_at"]},
+                ignore=True,
+            )
+            self.db["consents"].insert(row)
+            profile_erased = not consent.sync and self._delete_visitor_rows("profiles", site, consent.visitor) > 0
+            if profile_erased:
+                self._audit_erasure(site, "sync_revoked", profile=True, consents=0)
+        return row, profile_erased
+
+    def consents(self, site: str, visitor: str) -> list[dict]:
+        """The visitor's consent history, oldest first; the last one is in force."""
+        return list(self.db["consents"].rows_where("site = ? AND visitor = ?", [site, visitor], order_by="id"))
+
+    def profile(self, site: str, visitor: str) -> dict | None:
+        """The visitor's stored profile (`document`, JSON text, and `updated_at`), if any."""
+        return next(self.db["profiles"].rows_where("site = ? AND visitor = ?", [site, visitor]), None)
+
+    def save_profile(self, site: str, visitor: str, document: str) -> float:
+        """Store the visitor's profile and return when; NoSyncConsent unless their consent grants `sync`."""
+        updated_at = time.time()
+        with self.db.conn:
+            latest = self.db.execute(
+                "SELECT sync FROM consents WHERE site = ? AND visitor = ? ORDER BY id DESC LIMIT 1", [site, visitor]
+            ).fetchone()
+            if latest is None or not latest[0]:
+                raise NoSyncConsent(visitor)
+            self.db["profiles"].upsert(
+                {"site": site, "visitor": visitor, "document": document, "updated_at": updated_at},
+                pk=("site", "visitor"),
+            )
+        return updated_at
+
+    def erase_visitor(self, site: str, visitor: str) -> dict:
+        """Forget the visitor (profile, consent history, secret) and audit it without personal data."""
+        with self.db.conn:
+            profile = self._delete_visitor_rows("profiles", site, visitor) > 0
+            consents = self._delete_visitor_rows("consents", site, visitor)
+            self._delete_visitor_rows("visitors", site, visitor)
+            self._audit_erasure(site, "visitor_request", profile=profile, consents=consents)
+        return {"profile": profile, "consents": consents}
+
+    def erasures(self, site: str) -> list[dict]:
+        """The audit of erasures on `site`, oldest first."""
+        return list(self.db["erasures"].rows_where("site = ?", [site], order_by="id"))
+
+    def _delete_visitor_rows(self, table: str, site: str, visitor: str) -> int:
+        return self.db.execute(f"DELETE FROM [{table}] WHERE site = ? AND visitor = ?", [site, visitor]).rowcount
+
+    def _audit_erasure(self, site: str, reason: str, profile: bool, consents: int) -> None:
+        self.db["erasures"].insert(
+            {"site": site, "reason": reason, "profile": profile, "consents": consents, "erased_at": time.time()}
+        )
+
+    # Admins: their accounts and sign-in sessions, the editor rules they set, and the audit log
+    # of every change they make. Sessions are kept by the SHA-256 of their token, so a leaked
+    # database holds no usable session.
+
+    def _create_admin_tables(self) -> None:
+        self.db["admins"].create({"name": str, "password_hash": str, "created_at": float}, pk="name",
+                                 if_not_exists=True)
+        self.db["admin_sessions"].create(
+            {"token_hash": str, "admin": str, "csrf_token": str, "expires_at": float},
+            pk="token_hash", foreign_keys=[("admin", "admins")], if_not_exists=True,
+        )
+        self.db["editor_rules"].create(
+            {"site": str, "version": int, "document": str, "admin": str, "created_at": float},
+            pk=("site", "version"), foreign_keys=[("site", "sites")], if_not_exists=True,
+        )
+        self.db["admin_audit"].create(
+            {"id": int, "site": str, "admin": str, "action": str, "detail": str, "at": float},
+            pk="id", if_not_exists=True,
+        )
+        self.db["admin_audit"].create_index(["site"], if_not_exists=True)
+
+    def create_admin(self, name: str, password_hash: str) -> None:
+        """Add an admin account; AdminExists if the name is taken."""
+        try:
+            with self.db.conn:
+                self.db["admins"].insert({"name": name, "password_hash": password_hash, "created_at": time.time()})
+        except sqlite3.IntegrityError:
+            raise AdminExists(name) from None
+
+    def admin(self, name: str) -> dict | None:
+        return next(self.db["admins"].rows_where("name = ?", [name]), None)
+
+    def count_admins(self) -> int:
+        return self.db["admins"].count
+
+    def create_admin_session(self, token_hash: str, admin: str, csrf_token: str, expires_at: float) -> None:
+        with self.db.conn:
+            self.db["admin_sessions"].delete_where("expires_at < ?", [time.time()])
+            self.db["admin_sessions"].insert(
+                {"token_hash": token_hash, "admin": admin, "csrf_token": csrf_token, "expires_at": expires_at})
+
+    def admin_session(self, token_hash: str) -> dict | None:
+        """The unexpired session with that token hash, or None."""
+        rows = self.db["admin_sessions"].rows_where("token_hash = ? AND expires_at >= ?", [token_hash, time.time()])
+        return next(rows, None)
+
+    def delete_admin_session(self, token_hash: str) -> None:
+        with self.db.conn:
+            self.db["admin_sessions"].delete_where("token_hash = ?", [token_hash])
+
+    def editor_rules(self, site: str) -> tuple[int, dict]:
+        """The newest version of `site`'s editor rules and its document (version 0: no rules)."""
+        self.site(site)
+        rows = self.db["editor_rules"].rows_where("site = ?", [site], order_by="version desc", limit=1)
+        row = next(rows, None)
+        return (row["version"], orjson.loads(row["document"])) if row else (0, {})
+
+    def set_editor_rules(self, site: str, document: dict, admin: str, change: str = "rules") -> int:
+        """Store a new version of `site`'s rules (checked by the caller) and audit it as `change`;
+        its version."""
+        with self.db.atomic():
+            version = self.editor_rules(site)[0] + 1
+            self.db["editor_rules"].insert({"site": site, "version": version, "document": orjson.dumps(document).decode(),
+                                            "admin": admin, "created_at": time.time()})
+            self._audit(site, admin, f"{change} (rules v{version})", document)
+        return version
+
+    def audit(self, site: str, admin: str, action: str, detail: dict) -> None:
+        """Record that `admin` did `action` on `site`; `detail` says what it was set to."""
+        with self.db.conn:
+            self._audit(site, admin, action, detail)
+
+    def audit_log(self, site: str, limit: int = 50) -> list[dict]:
+        """The latest changes to `site`, newest first, each with its detail decoded."""
+        rows = self.db["admin_audit"].rows_where("site = ?", [site], order_by="id desc", limit=limit)
+        return [{**row, "detail": orjson.loads(row["detail"])} for row in rows]
+
+    def _audit(self, site: str, admin: str, action: str, detail: dict) -> None:
+        self.db["admin_audit"].insert({"site": site, "admin": admin, "action": action,
+                                       "detail": orjson.dumps(detail).decode(), "at": time.time()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -16,6 +18,8 @@ import sqlite_utils
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SITE = "test-site"
+TEST_ORIGIN = "https://shop.example"  # a page origin TEST_SITE allows (CORS)
+CLI = [sys.executable, "-m", "sync_server"]
 
 
 @dataclasses.dataclass
@@ -46,16 +50,18 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.
     raise RuntimeError(f"server at {url} did not become healthy in {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> RunningServer:
+def create_site(db_path: Path, site: str, *options: str) -> None:
+    subprocess.run([*CLI, "create-site", site, "--db", str(db_path), *options], check=True, cwd=ROOT)
+
+
+@contextlib.contextmanager
+def running_server(db_path: Path, *options: str) -> Iterator[RunningServer]:
+    """`python -m sync_server serve … OPTIONS` on a free loopback port, stopped afterwards."""
     if not (ROOT / "dist" / "personalize.js").exists():
         pytest.fail("dist/ is not built: run `python build.py` (make test does)")
-    db_path = tmp_path_factory.mktemp("server") / "p13n.db"
-    cli = [sys.executable, "-m", "sync_server"]
-    subprocess.run([*cli, "create-site", TEST_SITE, "--db", str(db_path)], check=True, cwd=ROOT)
     port = free_port()
     process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port), "--db", str(db_path), "--log-level", "warning"],
+        [*CLI, "serve", "--port", str(port), "--db", str(db_path), "--log-level", "warning", *options],
         cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     url = f"http://127.0.0.1:{port}"
@@ -65,3 +71,12 @@ def server(tmp_path_factory) -> RunningServer:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[RunningServer]:
+    db_path = tmp_path_factory.mktemp("server") / "p13n.db"
+    create_site(db_path, TEST_SITE, "--origin", TEST_ORIGIN)
+    # No per-IP limit here, so tests need not count their requests; test_interfaces tests it on its own server.
+    with running_server(db_path, "--ip-rate", "0") as running:
+        yield running

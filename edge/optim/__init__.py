@@ -1,14 +1,17 @@
 """Optimizers for the linear models, with River's names and numerics."""
 
+from edge.base import State
+from edge.optim.adam import Adam
 from edge.optim.base import Optimizer
+from edge.optim.ftrl import FTRLProximal
 from edge.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "from_dict"]
+__all__ = ["Adam", "FTRLProximal", "Optimizer", "SGD", "from_dict"]
 
-_BY_NAME = {"SGD": SGD}
+_BY_NAME: dict[str, type[Optimizer]] = {"Adam": Adam, "FTRLProximal": FTRLProximal, "SGD": SGD}
 
 
-def from_dict(state: dict) -> Optimizer:
+def from_dict(state: State) -> Optimizer:
     """Rebuild whichever optimizer `state` describes."""
     try:
         optimizer = _BY_NAME[state["name"]]

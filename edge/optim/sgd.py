@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from edge.base import State
-from edge.optim.base import Optimizer, Weights
+from edge.optim.base import Gradient, Optimizer, Weights
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent with a constant learning rate.
 
-    Each step moves every weight against its gradient: `w[i] -= lr * g[i]`.
+    Each step moves every weight in the gradient against it: `w[i] -= lr * g[i]`.
+    It matches `river.optim.SGD` with a constant learning rate.
+
+    Parameters
+    ----------
+    lr
+        The learning rate.
 
     >>> from edge import optim
     >>> w = {"a": 1.0}
     >>> sgd = optim.SGD(lr=0.1)
-    >>> sgd.step(w, {"a": 2.0})
+    >>> sgd.step(w, {"a": 2.0, "b": -1.0})
     >>> w
-    {'a': 0.8}
-    >>> sgd.n_iterations
-    1
+    {'a': 0.8, 'b': 0.1}
+    >>> sgd.to_dict()
+    {'name': 'SGD', 'n_iterations': 1, 'lr': 0.1}
     """
 
     def __init__(self, lr: float = 0.01) -> None:
-        super().__init__(lr)
+        super().__init__()
+        self.lr = lr
 
-    def _step(self, w: Weights, g: dict) -> None:
-        lr = self.learning_rate
+    def _step(self, w: Weights, g: Gradient) -> None:
+        lr = self.lr
         for i, gi in g.items():
             w[i] = w.get(i, 0.0) - lr * gi
-
-    def to_dict(self) -> State:
-        return {"name": "SGD", "lr": self.lr, "n_iterations": self.n_iterations}
-
-    @classmethod
-    def from_dict(cls, state: State) -> "SGD":
-        sgd = cls(lr=state["lr"])
-        sgd.n_iterations = state["n_iterations"]
-        return sgd

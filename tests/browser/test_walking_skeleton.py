@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.browser.conftest import BOOT_TIMEOUT_MS
 
 PICKS = '[data-p13n-slot="picks"]'
@@ -38,7 +40,7 @@ def test_clicks_reorder_the_slot_and_the_model_survives_reloads(page, server):
     page.on("request", lambda r: requests.append(r.url))
 
     open_demo(page, server)
-    assert picks_order(page) == PAGE_ORDER  # nothing learned yet
+    assert sorted(picks_order(page)) == sorted(PAGE_ORDER)  # nothing learned yet: the engine explores
 
     for _ in range(3):
         click_and_wait_until_saved(page, "bottle")
@@ -55,11 +57,11 @@ def test_clicks_reorder_the_slot_and_the_model_survives_reloads(page, server):
     assert [m for m in page.console_messages_seen if m[0] in ("error", "pageerror")] == []
     # Pyodide, the engine and the global model all come from our own origin.
     assert requests and all(url.startswith(server.url) for url in requests)
-    assert any(url.endswith("/p13n/pyodide/pyodide.asm.wasm") for url in requests)
+    assert any(re.search(r"/p13n/pyodide\.[0-9a-f]{12}/pyodide\.asm\.wasm$", url) for url in requests)
 
 
 def test_the_page_keeps_its_default_content_when_the_worker_fails(page, server):
-    page.route("**/p13n/worker.js", lambda route: route.fulfill(status=500, body="boom"))
+    page.route("**/p13n/worker.*.js", lambda route: route.fulfill(status=500, body="boom"))
     logged_by_p13n = lambda m: m.type == "error" and "[p13n]" in m.text  # noqa: E731
     with page.expect_console_message(logged_by_p13n, timeout=BOOT_TIMEOUT_MS) as message:
         page.goto(f"{server.url}/demo/")

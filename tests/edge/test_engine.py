@@ -1,13 +1,24 @@
-"""The personalizer ranks, learns from clicks at once, explains, and keeps its state."""
+"""The personalizer ranks, explores, learns from clicks at once, explains, federates and keeps its state.
+
+Every test that does not depend on JSON state runs against both learners: the
+built-in `edge.linear_model.LogisticRegression` and River's.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import pickle
 
 import pytest
+from river import linear_model as river_linear_model
+from river import optim as river_optim
 
-from edge import Config, Personalizer
+from edge import HOLDOUT, OFF, PERSONALIZED, Config, Personalizer
+from edge.engine import SCHEMA
 from edge.features import Hasher
+from edge.rules import draw
+from sync_server.updates import parse_update
 
 PICKS = [
     {"id": "tent", "features": ["topic:camping", "price:high"]},
@@ -15,115 +26,584 @@ PICKS = [
     {"id": "bottle", "features": "topic:hiking price:low"},
 ]
 EVENING_MOBILE = {"device": "mobile", "hour": 20, "weekday": 6, "referrer": "search", "page": "home"}
+GREEDY = Config(policy="greedy")
+NOW = 1_800_000_000.0  # seconds, as the browser's Date.now() / 1000
+HOUR, MONTH = 3600.0, 30 * 86400.0
+BUCKETS = 1 << Config().hash_bits
+hashed = Hasher(Config().hash_bits)
+
+
+@pytest.fixture(params=["builtin", "river"])
+def make(request):
+    """Build an engine with the backend under test."""
+
+    def make_engine(config: Config = GREEDY) -> Personalizer:
+        if request.param == "builtin":
+            return Personalizer(config)
+        river = river_linear_model.LogisticRegression(optimizer=river_optim.SGD(config.learning_rate), l2=config.l2)
+        return Personalizer(config, learner=river)
+
+    make_engine.backend = request.param
+    return make_engine
+
+
+def snapshot(engine: Personalizer) -> bytes:
+    """Everything bad input must leave alone (caches aside), for either backend."""
+    return pickle.dumps({k: v for k, v in vars(engine).items() if not k.startswith("_")})
 
 
 def click(engine: Personalizer, variant: str, context=EVENING_MOBILE) -> None:
-    decision = engine.decide("picks", PICKS, context)
-    engine.learn({"type": "click", "decision": decision.id, "variant": variant})
+    decision = engine.decide("picks", PICKS, context, at=NOW)
+    engine.learn({"type": "click", "decision": decision.id, "variant": variant, "at": NOW})
 
 
-def test_a_fresh_engine_keeps_the_page_order():
-    assert Personalizer().decide("picks", PICKS, EVENING_MOBILE).ranking == ["tent", "helmet", "bottle"]
+# Ranking and learning
 
 
-def test_clicks_move_a_variant_to_the_top_at_once():
-    engine = Personalizer()
+def test_a_fresh_greedy_engine_keeps_the_page_order(make):
+    assert make().decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking == ["tent", "helmet", "bottle"]
+
+
+def test_clicks_move_a_variant_to_the_top_at_once(make):
+    engine = make()
     click(engine, "bottle")
-    assert engine.decide("picks", PICKS, EVENING_MOBILE).ranking[0] == "bottle"
+    assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking[0] == "bottle"
 
 
-def test_what_is_learned_in_one_context_does_not_swamp_another():
-    engine = Personalizer()
+def test_what_is_learned_in_one_context_does_not_swamp_another(make):
+    engine = make()
     for _ in range(20):
         click(engine, "bottle", {"device": "mobile"})
         click(engine, "helmet", {"device": "desktop"})
-    assert engine.decide("picks", PICKS, {"device": "mobile"}).ranking[0] == "bottle"
-    assert engine.decide("picks", PICKS, {"device": "desktop"}).ranking[0] == "helmet"
+    assert engine.decide("picks", PICKS, {"device": "mobile"}, at=NOW).ranking[0] == "bottle"
+    assert engine.decide("picks", PICKS, {"device": "desktop"}, at=NOW).ranking[0] == "helmet"
 
 
-def test_unclicked_variants_become_negatives_when_the_slot_is_decided_again():
-    engine = Personalizer()
+def test_unclicked_variants_become_negatives_when_the_slot_is_decided_again(make):
+    engine = make()
     click(engine, "bottle")
-    scores = engine.decide("picks", PICKS, EVENING_MOBILE).scores
+    scores = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).scores
     assert scores["bottle"] > 0.5 > scores["tent"]
 
 
-def test_decisions_give_the_features_that_raised_a_score():
-    engine = Personalizer()
+def test_decisions_give_the_features_that_raised_a_score(make):
+    engine = make()
     for _ in range(3):
         click(engine, "bottle")
-    reasons = engine.decide("picks", PICKS, EVENING_MOBILE).reasons
+    reasons = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).reasons
     assert reasons["tent"] == []
     assert len(reasons["bottle"]) == Config().reasons_per_variant
     assert all("hiking" in r or "low" in r or "bottle" in r for r in reasons["bottle"])
 
 
-def test_state_round_trips_through_json_exactly():
-    engine = Personalizer()
-    for variant in ("bottle", "tent", "bottle"):
-        click(engine, variant)
-    state = json.loads(json.dumps(engine.to_dict()))
-    restored = Personalizer.from_dict(state)
-    assert restored.to_dict() == engine.to_dict()
-    assert restored.decide("picks", PICKS, EVENING_MOBILE) == engine.decide("picks", PICKS, EVENING_MOBILE)
-
-
-def test_state_from_another_schema_is_refused_clearly():
-    state = Personalizer().to_dict()
-    state["schema"] = 99
-    with pytest.raises(ValueError, match="schema 99"):
-        Personalizer.from_dict(state)
-
-
-def test_old_decisions_are_closed_so_state_stays_bounded():
-    engine = Personalizer(Config(max_open_decisions=4))
+def test_old_decisions_are_closed_so_state_stays_bounded(make):
+    engine = make(Config(policy="greedy", max_open_decisions=4))
     for i in range(10):
-        engine.decide(f"slot{i}", PICKS, {})
+        engine.decide(f"slot{i}", PICKS, {}, at=NOW)
     assert len(engine.open_decisions) == 4
 
 
-def test_the_global_model_is_where_a_new_visitor_starts():
-    hashed = Hasher(18)
-    weights = [[hashed("topic:cycling"), 2.0]]
-    engine = Personalizer()
-    engine.adopt_global({"version": 3, "intercept": -1.0, "weights": weights})
-    assert engine.global_version == 3
-    assert engine.decide("picks", PICKS, {}).ranking[0] == "helmet"
+# Exploring
 
+
+def test_thompson_sampling_is_the_default_and_is_reproducible_from_its_seed(make):
+    assert Config().policy == "thompson"
+    rankings = [[make(Config(seed=seed)).decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking for _ in range(2)] for seed in range(8)]
+    assert all(first == again for first, again in rankings)  # same seed, same decision
+    assert len({tuple(first) for first, _ in rankings}) > 1  # a fresh visitor's order is explored
+
+
+@pytest.mark.parametrize("policy", ["thompson", "lin-ucb", "epsilon-greedy", "greedy"])
+def test_every_policy_keeps_learning_what_visitors_click(make, policy):
+    engine = make(Config(policy=policy, seed=3))
+    for _ in range(30):
+        click(engine, "helmet")
+    firsts = [engine.decide(f"probe{i}", PICKS, EVENING_MOBILE, at=NOW).ranking[0] for i in range(20)]
+    assert firsts.count("helmet") >= 15
+
+
+def take_the_bottle_every_other_time(engine: Personalizer, candidates: list[dict], times: int) -> list[str]:
+    """Decide `times` times; the visitor clicks the bottle in every other decision. Returns the firsts."""
+    firsts = []
+    for i in range(times):
+        decision = engine.decide("picks", candidates, EVENING_MOBILE, at=NOW)
+        firsts.append(decision.ranking[0])
+        if i % 2 == 0:
+            engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": NOW})
+    return firsts
+
+
+NEWCOMER = {"id": "kayak", "features": ["topic:paddling", "price:high"]}
+
+
+def test_lin_ucb_tries_a_new_candidate_first_then_lets_it_fall_back(make):
+    engine = make(Config(policy="lin-ucb", alpha=1.5))
+    take_the_bottle_every_other_time(engine, PICKS, 40)
+    decision = engine.decide("picks", [*PICKS, NEWCOMER], EVENING_MOBILE, at=NOW)
+    assert decision.ranking[0] == "kayak"
+    assert decision.scores["kayak"] < decision.scores["bottle"]  # first on uncertainty, not on estimate
+    assert take_the_bottle_every_other_time(engine, [*PICKS, NEWCOMER], 5)[1:] == ["bottle"] * 4
+
+
+def test_thompson_gives_a_new_candidate_first_place_often_where_greedy_never_does(make):
+    def newcomer_first(config: Config) -> bool:
+        engine = make(config)
+        take_the_bottle_every_other_time(engine, PICKS, 40)
+        return engine.decide("picks", [*PICKS, NEWCOMER], EVENING_MOBILE, at=NOW).ranking[0] == "kayak"
+
+    assert sum(newcomer_first(Config(policy="greedy", seed=s)) for s in range(30)) == 0
+    assert 3 <= sum(newcomer_first(Config(policy="thompson", seed=s)) for s in range(30)) < 30
+
+
+# Editor rules, segments, the profile
+
+
+def test_holdout_visitors_see_the_page_order_and_are_counted_apart(make):
+    engine = make()
+    click(engine, "bottle")
+    engine.configure({"rules": {"slots": {"picks": {"holdout": 1.0}}}})
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+    assert decision.ranking == ["tent", "helmet", "bottle"] and decision.arm == HOLDOUT
+    assert decision.why == {"tent": [], "helmet": [], "bottle": []}  # nothing was personalized
+    engine.learn({"type": "click", "decision": decision.id, "variant": "tent", "at": NOW})
+    counts = {(c["variant"], c["arm"]): (c["impressions"], c["clicks"]) for c in engine.counters()}
+    assert counts[("tent", HOLDOUT)] == (1, 1)
+    assert counts[("tent", PERSONALIZED)] == (1, 0)
+    assert counts[("bottle", PERSONALIZED)] == (1, 1)
+
+
+def test_the_holdout_share_puts_that_share_of_visitors_in_holdout_for_good(make):
+    engines = [make(Config(policy="greedy", seed=seed)) for seed in range(200)]
+    for engine in engines:
+        engine.configure({"rules": {"holdout": 0.25}})
+    arms = [engine.decide("picks", PICKS, {}, at=NOW).arm for engine in engines]
+    assert arms == [HOLDOUT if draw(e.visitor, "picks") < 0.25 else PERSONALIZED for e in engines]
+    assert 30 <= arms.count(HOLDOUT) <= 70
+    assert [engine.decide("picks", PICKS, {}, at=NOW + HOUR).arm for engine in engines] == arms  # the same next visit
+
+
+def test_rules_reach_the_next_decision(make):
+    engine = make()
+    for _ in range(5):
+        click(engine, "bottle")
+    engine.configure({"rules": {"slots": {"picks": {"pin": {"helmet": 1}, "exclude": ["tent"]}}}})
+    assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking == ["helmet", "bottle"]
+    engine.configure({"rules": {"slots": {"picks": {"boost": {"tent": 10.0}}}}})
+    assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking == ["tent", "bottle", "helmet"]
+    engine.configure({})
+    assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking[0] == "bottle"
+
+
+def test_without_rules_the_policys_exploring_order_is_kept(make):
+    for seed in range(10):
+        config = Config(seed=seed)
+        decided = make(config).decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+        engine = make(config)
+        engine.configure({"rules": {"slots": {"other": {"pin": {"tent": 1}}}}})
+        assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking == decided.ranking
+
+
+def test_the_kill_switch_gives_everyone_the_page_order_and_counts_nothing(make):
+    engine = make()
+    click(engine, "bottle")
+    counted = engine.counters()
+    engine.configure({"rules": {"kill_switch": True, "slots": {"picks": {"exclude": ["tent"]}}}})
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+    assert decision.ranking == ["tent", "helmet", "bottle"] and decision.arm == OFF
+    engine.learn({"type": "click", "decision": decision.id, "variant": "helmet", "at": NOW})
+    assert engine.counters() == counted  # the dashboard compares personalized with holdout only
+
+
+def test_a_global_model_can_bring_the_sites_settings():
+    engine = Personalizer(GREEDY)
+    engine.merge_global({"version": 1, "intercept": 0.0, "weights": [],
+                         "site": {"rules": {"slots": {"picks": {"exclude": ["tent"]}}}}})
+    assert engine.decide("picks", PICKS, {}, at=NOW).ranking == ["helmet", "bottle"]
+    engine.merge_global({"version": 2, "intercept": 0.0, "weights": []})  # no site part: settings stay
+    assert sorted(engine.decide("picks", PICKS, {}, at=NOW).ranking) == ["bottle", "helmet"]
+
+
+def test_declared_interests_change_the_ranking_at_once(make):
+    engine = make()
+    for _ in range(5):  # a visitor who declared hiking clicks the bottle
+        engine.declare(["hiking"])
+        click(engine, "bottle", {})
+        engine.declare([])
+        click(engine, "tent", {})
+    assert engine.decide("picks", PICKS, {}, at=NOW).ranking[0] == "tent"
+    engine.declare(["hiking"])
+    decision = engine.decide("picks", PICKS, {}, at=NOW)
+    assert decision.ranking[0] == "bottle"
+    assert "You told us you like hiking" in decision.why["bottle"]
+
+
+def test_what_the_visitor_views_and_clicks_becomes_context_that_fades():
+    engine = Personalizer(GREEDY)
+    engine.learn({"type": "view", "features": ["topic:hiking"], "at": NOW})
+    click(engine, "bottle", {})  # hiking, cheap
+    tokens = engine._visit_tokens({}, NOW + 60)
+    assert {"session:topic:hiking", "likes:topic:hiking", "session:price:low", "likes:price:low"} <= set(tokens)
+    assert engine._visit_tokens({}, NOW + MONTH) == ("likes:topic:hiking",)
+
+
+def test_segments_of_context_and_profile_become_context_tokens(make):
+    engine = make()
+    engine.configure({"segments": {"mobile": {"feature": "device", "eq": "mobile"},
+                                   "hikers": {"feature": "likes:topic:hiking", "gte": 0.7}}})
+    assert engine._visit_tokens({"device": "mobile"}, NOW)[-1:] == ("segment:mobile",)
+    assert "segment:mobile" not in engine._visit_tokens({"device": "desktop"}, NOW)
+    click(engine, "bottle", {"device": "mobile"})
+    assert engine.model.weights[hashed("segment:mobile & topic:hiking")] > 0  # learned like any context
+    click(engine, "bottle", {})
+    assert "segment:hikers" not in engine._visit_tokens({}, NOW)
+    click(engine, "bottle", {})  # a third click makes a hiker
+    assert "segment:hikers" in engine._visit_tokens({}, NOW)
+
+
+@pytest.mark.parametrize("explain, popular", [({}, "Popular with other visitors"), ({"templates": {"popular": "Beliebt"}}, "Beliebt")])
+def test_every_personalized_decision_says_why_in_words_the_site_may_choose(make, explain, popular):
+    engine = make()
+    engine.configure({"explain": explain})
+    for _ in range(3):
+        click(engine, "bottle")
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+    assert decision.why["tent"] == [] and decision.reasons["tent"] == []
+    assert decision.why["bottle"] == [popular]  # its own features lead: what everyone clicks
+
+
+# Pages with several slots
+
+
+def test_a_page_never_shows_the_same_item_twice(make):
+    engine = make()
+    click(engine, "bottle")
+    hero, row = engine.decide_page([
+        {"slot": "picks", "candidates": PICKS, "size": 1},
+        {"slot": "row", "candidates": [PICKS[2], PICKS[0], {"id": "lamp", "features": ["topic:camping"]}]},
+    ], EVENING_MOBILE, at=NOW)
+    assert hero.ranking == ["bottle"]
+    assert "bottle" not in row.ranking and sorted(row.ranking) == ["lamp", "tent"]
+    assert set(engine.open_decisions[row.id]["shown"]) == {"lamp", "tent"}
+
+
+def test_only_the_items_shown_are_impressions(make):
+    engine = make()
+    decision = engine.decide("picks", PICKS, {}, size=2, at=NOW)
+    assert len(decision.ranking) == 2
+    assert {c["variant"] for c in engine.counters()} == set(decision.ranking)
+    left_out = ({"tent", "helmet", "bottle"} - set(decision.ranking)).pop()
+    with pytest.raises(ValueError, match=f"'{left_out}' was not shown"):
+        engine.learn({"type": "click", "decision": decision.id, "variant": left_out, "at": NOW})
+
+
+def test_a_slot_left_nothing_by_the_slots_before_it_shows_nothing(make):
+    engine = make()
+    first, second = engine.decide_page([{"slot": "a", "candidates": PICKS}, {"slot": "b", "candidates": PICKS[:1]}], at=NOW)
+    assert len(first.ranking) == 3 and second.ranking == []
+
+
+# Federating
+
+
+def test_a_new_visitor_starts_from_the_global_weights():
+    engine = Personalizer(GREEDY)
+    engine.merge_global({"version": 3, "intercept": -1.0, "weights": [[hashed("topic:cycling"), 2.0]]})
+    assert engine.global_version == 3
+    assert engine.decide("picks", PICKS, {}, at=NOW).ranking[0] == "helmet"
+
+
+def test_a_new_visitor_starts_from_the_global_precisions():
+    engine = Personalizer(Config(policy="lin-ucb"))
+    well_known = [[hashed(f), 1e6] for f in ("topic:camping", "price:high", "variant:picks/tent",
+                                               "topic:cycling", "price:mid", "variant:picks/helmet")]
+    engine.merge_global({"version": 1, "intercept": 0.0, "weights": [], "precisions": well_known})
+    assert engine.decide("picks", PICKS, {}, at=NOW).ranking[0] == "bottle"  # the one the site knows least
+
+
+def trained_from_global(config: Config = GREEDY) -> Personalizer:
+    engine = Personalizer(config)
+    engine.merge_global({"version": 2, "intercept": -0.5, "weights": [[hashed("topic:cycling"), 1.0]]})
+    for _ in range(5):
+        click(engine, "bottle")
+    return engine
+
+
+def test_the_delta_is_what_the_sync_server_accepts():
+    engine = trained_from_global()
+    update = engine.delta()
+    assert update["base_version"] == 2 and update["samples"] == 5 + 4 * 2  # clicks, and closed impressions
+    parsed = parse_update(json.loads(json.dumps(update)), buckets=BUCKETS, latest_version=2, max_staleness=0)
+    assert parsed.samples == update["samples"] and parsed.idx == update["delta"]["idx"]
+    assert hashed("topic:hiking") in parsed.idx and hashed("topic:cycling") in parsed.idx
+
+
+def test_the_delta_is_clipped_to_the_configured_norm():
+    loose = trained_from_global(Config(policy="greedy", clip_norm=1e9)).delta()["delta"]
+    tight = trained_from_global(Config(policy="greedy", clip_norm=0.25)).delta()["delta"]
+    length = math.hypot(loose["intercept"], *loose["val"])
+    assert length > 0.25
+    assert math.hypot(tight["intercept"], *tight["val"]) == pytest.approx(0.25)
+    assert tight["idx"] == loose["idx"]
+    assert tight["val"] == pytest.approx([v * 0.25 / length for v in loose["val"]])
+
+
+def test_merging_a_new_global_model_keeps_the_visitors_residual():
+    engine = trained_from_global()
+    local = dict(engine.model.weights)
+    hiking, cycling = hashed("topic:hiking"), hashed("topic:cycling")
+    engine.merge_global({"version": 3, "intercept": 0.25, "weights": [[cycling, 1.5], [hiking, -0.25]]})
+    weights = engine.model.weights
+    assert weights[cycling] == pytest.approx(1.5 + (local[cycling] - 1.0))
+    assert weights[hiking] == pytest.approx(-0.25 + local[hiking])
+    assert engine.global_version == 3
+
+
+def test_after_a_merge_the_delta_counts_only_what_was_learned_since():
+    engine = trained_from_global()
+    engine.merge_global({"version": 3, "intercept": 0.0, "weights": []})
+    with pytest.raises(ValueError, match="nothing learned since global model version 3"):
+        engine.delta()
+    click(engine, "tent")  # closes the last decision: tent and helmet were not clicked
+    update = engine.delta()
+    assert update["base_version"] == 3 and update["samples"] == 2 + 1
+    assert hashed("topic:camping") in update["delta"]["idx"] and hashed("topic:cycling") in update["delta"]["idx"]
+    assert hashed("topic:hiking") not in update["delta"]["idx"]  # the bottle was learned before the merge
+
+
+def test_a_delta_needs_a_global_model_to_be_measured_against():
+    engine = Personalizer(GREEDY)
+    click(engine, "tent")
+    with pytest.raises(ValueError, match="no global model merged yet"):
+        engine.delta()
+
+
+BAD_GLOBAL_MODELS = [
+    ({"version": 1, "weights": []}, r"missing \['intercept'\]"),
+    ({"version": -1, "intercept": 0.0, "weights": []}, "version must be a whole number"),
+    ({"version": 1, "intercept": math.nan, "weights": []}, "intercept must be a finite number"),
+    ({"version": 1, "intercept": 0.0, "weights": [[BUCKETS, 1.0]]}, r"weights\[0\] bucket must be a whole number"),
+    ({"version": 1, "intercept": 0.0, "weights": [[1, math.inf]]}, r"weights\[0\] value must be a finite number"),
+    ({"version": 1, "intercept": 0.0, "weights": [], "precisions": [[1, 0.0]]}, "must be positive"),
+    ({"version": 1, "intercept": 0.0, "weights": {}}, "must be a list of"),
+    ({"version": 1, "intercept": 0.0, "weights": [], "precisions": []}, "older than version 2"),
+]
+
+
+@pytest.mark.parametrize("model, problem", BAD_GLOBAL_MODELS, ids=[b[1] for b in BAD_GLOBAL_MODELS])
+def test_a_bad_global_model_is_refused_and_changes_nothing(model, problem):
+    engine = trained_from_global()
+    before = engine.to_dict()
+    with pytest.raises(ValueError, match=problem):
+        engine.merge_global(model)
+    assert engine.to_dict() == before
+
+
+def test_only_the_builtin_learner_can_merge_a_global_model():
+    engine = Personalizer(GREEDY, learner=river_linear_model.LogisticRegression())
+    with pytest.raises(TypeError, match="needs the built-in LogisticRegression"):
+        engine.merge_global({"version": 1, "intercept": 0.0, "weights": []})
+    assert engine.global_version is None
+
+
+# State
+
+
+SITE = {
+    "rules": {"holdout": 0.0, "slots": {"row": {"holdout": 1.0, "pin": {"bottle": 2}}}},
+    "segments": {"hikers": {"feature": "likes:topic:hiking", "gte": 0.5}},
+    "explain": {"words": {"hiking": "walking"}},
+}
+
+
+def used_engine(config: Config = Config(seed=5)) -> Personalizer:
+    engine = Personalizer(config)
+    engine.merge_global({"version": 1, "intercept": 0.0, "weights": [[hashed("topic:hiking"), 0.5]],
+                         "precisions": [[hashed("topic:hiking"), 40.0]], "site": SITE})
+    engine.declare(["trail_running"])
+    engine.learn({"type": "view", "features": ["topic:hiking"], "at": NOW - HOUR})
+    for variant in ("bottle", "tent", "bottle"):
+        click(engine, variant)
+    engine.decide("row", PICKS, {}, size=2, at=NOW)
+    return engine
+
+
+@pytest.mark.parametrize("policy", ["thompson", "lin-ucb", "epsilon-greedy", "greedy"])
+def test_state_round_trips_through_json_exactly(policy):
+    engine = used_engine(Config(policy=policy, seed=5))
+    restored = Personalizer.from_dict(json.loads(json.dumps(engine.to_dict())))
+    assert restored.to_dict() == engine.to_dict()
+    assert restored.site.to_dict() == Personalizer().site.to_dict() | SITE | {"rules": {**SITE["rules"], "kill_switch": False}}
+    # The random generator is part of the state: the restored engine explores exactly alike.
+    assert restored.decide("picks", PICKS, EVENING_MOBILE, at=NOW) == engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+    assert restored.delta() == engine.delta()
+
+
+def test_state_saved_by_schema_1_is_migrated():
+    tent = [[hashed(n), 1.0] for n in ("topic:camping", "price:high", "variant:picks/tent")]
+    schema_1 = {  # as the walking skeleton's engine saved it
+        "schema": 1,
+        "config": {"hash_bits": 18, "learning_rate": 0.1, "l2": 0.0, "max_open_decisions": 32, "reasons_per_variant": 3},
+        "model": {"name": "LogisticRegression", "optimizer": {"name": "SGD", "lr": 0.1, "n_iterations": 2},
+                  "l2": 0.0, "intercept": 0.005, "intercept_lr": 0.01, "clip_gradient": 1e12,
+                  "weights": [[hashed("topic:hiking"), 0.05], [hashed("topic:camping"), -0.05]]},
+        "global_version": 4,
+        "decisions_made": 7,
+        "open_decisions": {"picks#7": {"slot": "picks", "shown": {"tent": tent}, "clicked": []}},
+    }
+    engine = Personalizer.from_dict(json.loads(json.dumps(schema_1)))
+    state = engine.to_dict()
+    assert state["schema"] == SCHEMA == 3 and state["config"]["policy"] == "thompson"
+    assert engine.global_version == 4 and engine.model.weights[hashed("topic:hiking")] == 0.05
+    engine.learn({"type": "click", "decision": "picks#7", "variant": "tent", "at": NOW})  # old decisions stay learnable
+    assert engine.counters() == [{"slot": "picks", "variant": "tent", "arm": "personalized", "impressions": 0, "clicks": 1}]
+    assert engine.delta()["samples"] == 1  # what was learned before the migration is kept, not re-sent
+    assert Personalizer.from_dict(json.loads(json.dumps(engine.to_dict()))).to_dict() == engine.to_dict()
+
+
+def test_state_saved_by_schema_2_is_migrated():
+    engine = used_engine(Config(policy="greedy", seed=5))
+    schema_2 = {k: v for k, v in engine.to_dict().items() if k not in ("visitor", "profile", "site")}
+    schema_2["schema"] = 2
+    for decision in schema_2["open_decisions"].values():
+        del decision["features"]
+    migrated = Personalizer.from_dict(json.loads(json.dumps(schema_2)))
+    assert migrated.model.to_dict() == engine.model.to_dict() and migrated.counters() == engine.counters()
+    assert migrated.profile.tokens(NOW) == [] and migrated.site.rules.slots == {}
+    assert migrated.visitor != engine.visitor and len(migrated.visitor) == 16
+    open_decision = next(iter(migrated.open_decisions))
+    variant = next(iter(migrated.open_decisions[open_decision]["shown"]))
+    migrated.learn({"type": "click", "decision": open_decision, "variant": variant, "at": NOW})  # still learnable
+    assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
+
+
+@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 3"), ("2", "no valid schema"), (None, "no valid schema")])
+def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
+    state = Personalizer().to_dict()
+    state["schema"] = schema
+    with pytest.raises(ValueError, match=problem):
+        Personalizer.from_dict(state)
+
+
+def test_only_the_builtin_learner_has_json_state():
+    engine = Personalizer(learner=river_linear_model.LogisticRegression())
+    with pytest.raises(TypeError, match="LogisticRegression has no JSON state"):
+        engine.to_dict()
+
+
+# Bad input
 
 BAD_DECISIONS = [
     ("", PICKS, {}, "slot must be a non-empty string"),
     ("picks", [], {}, "non-empty list of candidates"),
+    ("picks", ["tent"], {}, "candidate in slot 'picks' must be an object"),
     ("picks", [{"features": ["a"]}], {}, "non-empty string 'id'"),
     ("picks", [{"id": "a"}], {}, "needs 'features' as a list of strings"),
     ("picks", [{"id": "a", "features": [3]}], {}, "needs 'features' as a list of strings"),
     ("picks", [PICKS[0], PICKS[0]], {}, "two candidates with id 'tent'"),
     ("picks", PICKS, {"colour": "red"}, "unknown context keys ['colour']"),
     ("picks", PICKS, {"hour": float("nan")}, "'hour' must be a number"),
+    ("picks", PICKS, {"hour": float("inf")}, "'hour' must be a number"),
     ("picks", PICKS, {"hour": 24}, "whole number from 0 to 23"),
     ("picks", PICKS, {"device": "big screen"}, "non-empty word"),
 ]
 
 
 @pytest.mark.parametrize("slot, candidates, context, problem", BAD_DECISIONS, ids=[b[3] for b in BAD_DECISIONS])
-def test_bad_decision_input_is_refused_and_changes_nothing(slot, candidates, context, problem):
-    engine = Personalizer()
+def test_bad_decision_input_is_refused_and_changes_nothing(make, slot, candidates, context, problem):
+    engine = make(Config(seed=1))
     click(engine, "bottle")
-    before = engine.to_dict()
+    before = snapshot(engine)
     with pytest.raises(ValueError, match=problem.replace("[", r"\[").replace("]", r"\]")):
-        engine.decide(slot, candidates, context)
-    assert engine.to_dict() == before
+        engine.decide(slot, candidates, context, at=NOW)
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize("at", [None, math.nan, "now", True])
+def test_a_decision_at_no_valid_time_is_refused_and_changes_nothing(make, at):
+    engine = make(Config(seed=1))
+    click(engine, "bottle")
+    before = snapshot(engine)
+    with pytest.raises(ValueError, match="time 'at' must be a finite number of seconds"):
+        engine.decide("picks", PICKS, EVENING_MOBILE, at=at)
+    assert snapshot(engine) == before
+
+
+BAD_PAGES = [
+    ([], "non-empty list of slots"),
+    ([{"slot": "picks", "candidates": PICKS}, {"slot": "picks", "candidates": PICKS}], "slot 'picks' appears twice"),
+    ([{"slot": "picks", "candidates": PICKS}, {"slot": "row", "candidates": PICKS, "size": 0}], "size of slot 'row'"),
+    ([{"slot": "picks", "candidates": PICKS}, {"slot": "row", "candidates": PICKS, "arm": "holdout"}], "unknown keys"),
+    ([{"slot": "picks", "candidates": PICKS}, {"slot": "row", "candidates": PICKS, "colour": 1}], "unknown keys"),
+    ([{"slot": "picks", "candidates": PICKS}, "row"], "each slot must be an object"),
+]
+
+
+@pytest.mark.parametrize("slots, problem", BAD_PAGES, ids=[b[1] for b in BAD_PAGES])
+def test_a_page_with_one_bad_slot_is_refused_whole_and_changes_nothing(make, slots, problem):
+    engine = make(Config(seed=1))
+    click(engine, "bottle")  # leaves an open decision on 'picks' that a decision would close
+    before = snapshot(engine)
+    with pytest.raises(ValueError, match=problem):
+        engine.decide_page(slots, EVENING_MOBILE, at=NOW)
+    assert snapshot(engine) == before
 
 
 @pytest.mark.parametrize("event, problem", [
+    ("click", "event must be an object"),
     ({"type": "hover"}, "unknown event type 'hover'"),
-    ({"type": "click", "decision": "picks#99", "variant": "tent"}, "no open decision 'picks#99'"),
-    ({"type": "click", "decision": "picks#1", "variant": "kayak"}, "'kayak' was not shown"),
+    ({"type": "click", "decision": "picks#99", "variant": "tent", "at": NOW}, "no open decision 'picks#99'"),
+    ({"type": "click", "decision": "picks#1", "variant": "kayak", "at": NOW}, "'kayak' was not shown"),
+    ({"type": "click", "decision": "picks#1", "variant": "tent"}, "time 'at' must be a finite number"),
+    ({"type": "click", "decision": "picks#1", "variant": "tent", "at": math.inf}, "time 'at' must be a finite number"),
+    ({"type": "view", "features": "topic:hiking", "at": NOW}, "needs 'features' as a list of strings"),
+    ({"type": "view", "features": ["topic:hiking", "two words"], "at": NOW}, "feature must be a non-empty word"),
+    ({"type": "view", "features": ["topic:hiking"]}, "time 'at' must be a finite number"),
 ])
-def test_bad_events_are_refused_and_change_nothing(event, problem):
-    engine = Personalizer()
-    engine.decide("picks", PICKS, {})
-    before = engine.to_dict()
+def test_bad_events_are_refused_and_change_nothing(make, event, problem):
+    engine = make()
+    engine.decide("picks", PICKS, {}, at=NOW)
+    before = snapshot(engine)
     with pytest.raises(ValueError, match=problem):
         engine.learn(event)
+    assert snapshot(engine) == before
+
+
+def test_a_second_click_on_one_impression_teaches_nothing_new(make):
+    engine = make()
+    decision = engine.decide("picks", PICKS, {}, at=NOW)
+    engine.learn({"type": "click", "decision": decision.id, "variant": "tent", "at": NOW})
+    before = snapshot(engine)
+    engine.learn({"type": "click", "decision": decision.id, "variant": "tent", "at": NOW})
+    assert snapshot(engine) == before
+
+
+BAD_SITES = [
+    ("rules", "site settings must be an object"),
+    ({"rules": {"slots": {"picks": {"holdout": 2}}}}, "slots.picks.holdout: must be a share from 0 to 1"),
+    ({"rules": {"slots": {"picks": {"pin": {"tent": 1}, "exclude": ["tent"]}}}}, "'tent' is both pinned and excluded"),
+    ({"segments": {"hikers": {"feature": "likes:topic:hiking", "gte": "lots"}}}, "hikers.gte: must be a finite number"),
+    ({"explain": {"templates": {"popular": "{who} likes it"}}}, "may only use {value}"),
+    ({"explain": {"templates": ["Popular"]}}, "explain.templates must be an object"),
+    ({"explain": {"tone": "warm"}}, r"explain: unknown parts \['tone'\]"),
+    ({"rules": {}, "layout": {}}, r"site settings: unknown parts \['layout'\]"),
+]
+
+
+@pytest.mark.parametrize("site, problem", BAD_SITES, ids=[b[1] for b in BAD_SITES])
+def test_bad_site_settings_are_refused_and_change_nothing(site, problem):
+    engine = used_engine()
+    before = engine.to_dict()
+    with pytest.raises(ValueError, match=problem):
+        engine.configure(site)
+    with pytest.raises(ValueError, match=problem):
+        engine.merge_global({"version": 2, "intercept": 0.0, "weights": [], "site": site})
+    assert engine.to_dict() == before
+
+
+@pytest.mark.parametrize("interests, problem", [("hiking", "interests must be a list"), (["two words"], "non-empty word")])
+def test_bad_interests_are_refused_and_change_nothing(interests, problem):
+    engine = used_engine()
+    before = engine.to_dict()
+    with pytest.raises(ValueError, match=problem):
+        engine.declare(interests)
     assert engine.to_dict() == before

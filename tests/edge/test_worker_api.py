@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 from edge import worker_api
+from edge.features import Hasher
 
 PICKS = [{"id": "a", "features": ["topic:x"]}, {"id": "b", "features": ["topic:y"]}]
+GLOBAL = {"version": 2, "intercept": 0.0, "weights": [[Hasher(18)("topic:y"), 5.0]]}
+NOW = 1_800_000_000.0
 
 
 def ask(message: dict) -> dict:
@@ -14,28 +17,85 @@ def ask(message: dict) -> dict:
 
 
 def test_saved_state_is_restored():
-    worker_api.boot(None, None)
-    decision = ask({"type": "decide", "slot": "s", "candidates": PICKS, "context": {}})
-    assert ask({"type": "track", "event": {"type": "click", "decision": decision["id"], "variant": "b"}}) == {"learned": True}
+    worker_api.boot(None, json.dumps(GLOBAL))
+    decision = ask({"type": "decide", "slot": "s", "candidates": PICKS, "context": {}, "at": NOW})
+    assert set(decision) >= {"id", "slot", "ranking", "scores", "reasons", "why", "arm"}
+    click = {"type": "click", "decision": decision["id"], "variant": "b", "at": NOW}
+    assert ask({"type": "track", "event": click}) == {"learned": True}
     saved = json.dumps(ask({"type": "state"}))
     assert json.loads(worker_api.boot(saved, None)) == {"restored": True, "warning": None}
-    assert ask({"type": "decide", "slot": "s", "candidates": PICKS})["ranking"] == ["b", "a"]
+    assert json.dumps(ask({"type": "state"})) == saved
 
 
 def test_unreadable_state_is_discarded_with_a_warning():
     booted = json.loads(worker_api.boot(json.dumps({"schema": 99}), None))
     assert booted["restored"] is False
     assert "schema 99" in booted["warning"]
-    assert ask({"type": "decide", "slot": "s", "candidates": PICKS})["ranking"] == ["a", "b"]
+    assert ask({"type": "state"})["decisions_made"] == 0
 
 
 def test_a_fresh_visitor_starts_from_the_global_model():
-    model = {"version": 2, "intercept": 0.0, "weights": []}
-    assert json.loads(worker_api.boot(None, json.dumps(model))) == {"restored": False, "warning": None}
-    assert ask({"type": "state"})["global_version"] == 2
+    assert json.loads(worker_api.boot(None, json.dumps(GLOBAL))) == {"restored": False, "warning": None}
+    assert ask({"type": "state"})["global"]["version"] == 2
+    assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "size": 1, "at": NOW})["ranking"] == ["b"]
 
 
-def test_bad_messages_get_an_error_reply():
+def test_the_site_chooses_the_policy_of_a_new_visitor():
+    worker_api.boot(None, None, json.dumps({"policy": "lin-ucb", "alpha": 2.0}))
+    assert ask({"type": "state"})["policy"]["alpha"] == 2.0
+    saved = json.dumps(ask({"type": "state"}))
+    worker_api.boot(saved, None, json.dumps({"policy": "greedy"}))
+    assert ask({"type": "state"})["policy"]["name"] == "lin-ucb"  # saved state keeps its own
+
+
+def test_a_page_is_decided_in_one_message():
     worker_api.boot(None, None)
-    assert ask({"type": "decide", "slot": "s"}) == {"error": "decide message is missing 'candidates'"}
+    reply = ask({"type": "decide_page", "context": {"device": "mobile"}, "at": NOW,
+                 "slots": [{"slot": "hero", "candidates": PICKS, "size": 1}, {"slot": "row", "candidates": PICKS}]})
+    hero, row = reply["decisions"]
+    assert len(hero["ranking"]) == 1 and row["ranking"] == [v for v in ("a", "b") if v not in hero["ranking"]]
+
+
+def test_the_device_sends_a_delta_and_merges_the_next_global_model():
+    worker_api.boot(None, json.dumps({**GLOBAL, "site": {"rules": {"holdout": 1.0}}}))
+    decision = ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})
+    assert decision["arm"] == "holdout" and decision["ranking"] == ["a", "b"]
+    ask({"type": "track", "event": {"type": "click", "decision": decision["id"], "variant": "a", "at": NOW}})
+    update = ask({"type": "delta"})
+    assert update["base_version"] == 2 and update["samples"] == 1
+    assert ask({"type": "counters"}) == {"counters": [
+        {"slot": "s", "variant": "a", "arm": "holdout", "impressions": 1, "clicks": 1},
+        {"slot": "s", "variant": "b", "arm": "holdout", "impressions": 1, "clicks": 0},
+    ]}
+    assert ask({"type": "merge_global", "model": {**GLOBAL, "version": 3}}) == {"merged": 3}
+    assert ask({"type": "delta"}) == {"error": "nothing learned since global model version 3"}
+
+
+def test_bad_messages_get_an_error_reply_and_change_nothing():
+    worker_api.boot(None, None)
+    before = ask({"type": "state"})
+    assert ask({"type": "decide", "slot": "s", "at": NOW}) == {"error": "decide message is missing 'candidates'"}
+    assert ask({"type": "decide", "slot": "s", "candidates": PICKS}) == {"error": "decide message is missing 'at'"}
+    assert "must be a list of words" in ask({"type": "preferences", "interests": "hiking"})["error"]
+    assert "must be a share from 0 to 1" in ask({"type": "configure", "site": {"rules": {"holdout": 2}}})["error"]
     assert "unknown event type" in ask({"type": "track", "event": {"type": "scroll"}})["error"]
+    assert "version must be a whole number" in ask({"type": "merge_global", "model": {**GLOBAL, "version": "3"}})["error"]
+    assert ask({"type": "merge_global"}) == {"error": "merge_global message is missing 'model'"}
+    assert json.loads(worker_api.handle("[1, 2]")) == {"error": "unknown message type None"}
+    assert ask({"type": "state"}) == before
+
+
+def test_the_visitor_declares_interests_and_views_pages_that_shape_the_next_decision():
+    worker_api.boot(None, None, json.dumps({"policy": "greedy"}))
+    assert ask({"type": "preferences", "interests": ["hiking"]}) == {"interests": ["hiking"]}
+    assert ask({"type": "track", "event": {"type": "view", "features": ["topic:y"], "at": NOW}}) == {"learned": True}
+    profile = ask({"type": "state"})["profile"]
+    assert profile["interests"] == ["hiking"] and "topic:y" in profile["session"]["entries"]
+
+
+def test_the_site_configures_rules_and_wording_in_one_message():
+    worker_api.boot(None, json.dumps(GLOBAL))
+    assert ask({"type": "configure", "site": {"rules": {"slots": {"s": {"pin": {"a": 1}}}}}}) == {"configured": True}
+    assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})["ranking"] == ["a", "b"]
+    assert ask({"type": "configure", "site": {"rules": {"kill_switch": True}}}) == {"configured": True}
+    assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})["arm"] == "off"

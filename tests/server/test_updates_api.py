@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+from array import array
 
 import httpx
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from tests.conftest import TEST_SITE
 
 VALID = {"base_version": 0, "samples": 4, "delta": {"intercept": 0.01, "idx": [3, 99], "val": [0.2, -0.1]}}
+COUNTER = {"slot": "hero", "variant": "v1", "arm": "personalized", "impressions": 3, "clicks": 1}
 
 
 def updates_stored(server) -> int:
@@ -22,25 +25,53 @@ def post(server, body, site=TEST_SITE) -> httpx.Response:
                       headers={"content-type": "application/json"})
 
 
-def test_global_model_has_an_etag_and_revalidates(server):
+def test_the_global_model_carries_what_devices_need_to_take_part(server):
     response = httpx.get(f"{server.url}/v1/sites/{TEST_SITE}/model")
     assert response.status_code == 200
-    assert response.json() == {"site": TEST_SITE, "version": 0, "intercept": 0.0, "weights": [], "hash_bits": 18}
-    again = httpx.get(f"{server.url}/v1/sites/{TEST_SITE}/model", headers={"if-none-match": response.headers["etag"]})
-    assert again.status_code == 304
+    model = response.json()
+    assert (model["site"], model["version"], model["intercept"], model["weights"], model["hash_bits"]) == (
+        TEST_SITE, 0, 0.0, [], 18)
+    assert model["federation"] == {"clip_norm": 1.0, "participation_rate": 1.0, "round_seconds": 3600.0,
+                                   "max_staleness": 2, "accepting_updates": True}
+    assert "max-age" in response.headers["cache-control"]
+
+
+def test_the_global_model_revalidates_with_its_etag(server):
+    etag = httpx.get(f"{server.url}/v1/sites/{TEST_SITE}/model").headers["etag"]
+    again = httpx.get(f"{server.url}/v1/sites/{TEST_SITE}/model", headers={"if-none-match": etag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    other = httpx.get(f"{server.url}/v1/sites/{TEST_SITE}/model", headers={"if-none-match": '"stale"'})
+    assert other.status_code == 200
 
 
 def test_a_valid_update_is_stored_before_the_answer(server):
     before = updates_stored(server)
-    response = post(server, VALID)
+    response = post(server, {**VALID, "counters": [COUNTER], "update_id": secrets.token_hex(8)})
     assert response.status_code == 202, response.text
     row = server.db()["updates"].get(response.json()["accepted"])
-    assert (row["site"], row["samples"], json.loads(row["idx"]), json.loads(row["val"])) == (TEST_SITE, 4, [3, 99], [0.2, -0.1])
+    assert (row["site"], row["round"], row["samples"], row["intercept"]) == (TEST_SITE, 1, 4, 0.01)
+    assert (list(array("i", row["idx"])), list(array("d", row["val"]))) == ([3, 99], [0.2, -0.1])
+    assert json.loads(row["counters"]) == [["hero", "v1", "personalized", 3, 1]]
     assert updates_stored(server) == before + 1
+
+
+def test_a_replayed_update_is_refused_and_not_stored_twice(server):
+    update = {**VALID, "update_id": secrets.token_hex(8)}
+    assert post(server, update).status_code == 202
+    before = updates_stored(server)
+    replay = post(server, update)
+    assert replay.status_code == 409
+    assert replay.json() == {"error": "replayed_update",
+                             "detail": f"update_id {update['update_id']!r} was already received"}
+    assert updates_stored(server) == before
 
 
 def with_delta(**changes):
     return {**VALID, "delta": {**VALID["delta"], **changes}}
+
+
+def with_counter(**changes):
+    return {**VALID, "counters": [{**COUNTER, **changes}]}
 
 
 MALFORMED = [
@@ -49,14 +80,30 @@ MALFORMED = [
     ({"base_version": 0, "delta": VALID["delta"]}, 422, "missing ['samples']"),
     ({**VALID, "extra": 1}, 422, "unknown fields ['extra']"),
     ({**VALID, "base_version": 7}, 422, "base_version must be a whole number from 0 to 0"),
+    ({**VALID, "base_version": "0"}, 422, "base_version must be a whole number"),
     ({**VALID, "samples": 0}, 422, "samples must be a whole number"),
     ({**VALID, "samples": True}, 422, "samples must be a whole number"),
+    ({**VALID, "delta": [1]}, 422, "delta must be a JSON object"),
+    (with_delta(idx="3"), 422, "delta.idx and delta.val must be arrays"),
     (with_delta(idx=[3]), 422, "delta.idx has 1 entries but delta.val has 2"),
     (with_delta(idx=[3, 1 << 18]), 422, "delta.idx[1] must be a whole number from 0 to 262143"),
+    (with_delta(idx=[3, -1]), 422, "delta.idx[1] must be a whole number from 0 to 262143"),
+    (with_delta(idx=[3, 4.0]), 422, "delta.idx[1] must be a whole number"),
     (with_delta(idx=[3, 3]), 422, "repeated buckets"),
     (with_delta(val=[0.2, "x"]), 422, "delta.val[1] must be a finite number"),
+    (with_delta(val=[0.2, None]), 422, "delta.val[1] must be a finite number"),
+    (with_delta(intercept=False), 422, "delta.intercept must be a finite number"),
     ('{"base_version": 0, "samples": 1, "delta": {"intercept": NaN, "idx": [], "val": []}}', 400, "not valid JSON"),
     (with_delta(val=[0.2, 1e309]), 400, "not valid JSON"),
+    ({**VALID, "update_id": 12345678}, 422, "update_id must be a string of 8 to 64 characters"),
+    ({**VALID, "update_id": "short"}, 422, "update_id must be a string of 8 to 64 characters"),
+    ({**VALID, "counters": {}}, 422, "counters must be an array"),
+    ({**VALID, "counters": [COUNTER] * 1001}, 422, "counters must be an array of at most 1000"),
+    (with_counter(arm="treatment"), 422, "counters[0].arm must be one of ['personalized', 'holdout']"),
+    (with_counter(slot=""), 422, "counters[0].slot must be a string of 1 to 200"),
+    (with_counter(clicks=4), 422, "counters[0].clicks must be a whole number from 0 to 3"),
+    (with_counter(impressions=-1), 422, "counters[0].impressions must be a whole number"),
+    (with_counter(extra=1), 422, "counters[0] has unknown fields ['extra']"),
 ]
 
 
@@ -73,9 +120,10 @@ def test_an_unknown_site_is_a_404(server):
     response = post(server, VALID, site="no-such-site")
     assert response.status_code == 404
     assert response.json() == {"error": "unknown_site", "detail": "no site with key 'no-such-site'"}
+    assert httpx.get(f"{server.url}/v1/sites/no-such-site/model").status_code == 404
 
 
-def test_an_oversized_body_is_refused_before_it_is_read(server):
+def test_an_oversized_body_is_refused(server):
     before = updates_stored(server)
     response = post(server, b" " * 1_000_001)
     assert response.status_code == 413
@@ -85,4 +133,4 @@ def test_an_oversized_body_is_refused_before_it_is_read(server):
 
 def test_health_and_admin_pages_answer(server):
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
-    assert TEST_SITE in httpx.get(f"{server.url}/admin").text
+    assert httpx.get(f"{server.url}/admin").headers["location"] == "/admin/login?next=%2Fadmin"  # tests/admin/

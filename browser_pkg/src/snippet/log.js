@@ -4,6 +4,10 @@ export function logError(what, error) {
   console.error(`[p13n] ${what}:`, error);
 }
 
+export function logWarning(message) {
+  console.warn(`[p13n] ${message}`);
+}
+
 export function guarded(what, fn) {
   return (...args) => {
     try {

@@ -1,13 +1,15 @@
 // Slots in the page's HTML: <section data-p13n-slot="hero" data-p13n-show="1">
 // with children <article data-p13n-variant="a" data-features="topic:sports">.
-// The page's own order is the default; a ranking moves variants into the same
-// places in its order and hides those past the slot's `show` count.
+// A ranking names the variants to show, best first: they move into the first of the
+// places the slot's variants take in the page, and the others follow, hidden.
 
 export const SLOT = "data-p13n-slot";
 export const VARIANT = "data-p13n-variant";
 
-export function findSlots(root = document) {
-  return [...root.querySelectorAll(`[${SLOT}]`)];
+// Slots in `root` and below, `root` included.
+function findSlots(root) {
+  const inside = [...root.querySelectorAll(`[${SLOT}]`)];
+  return root.matches?.(`[${SLOT}]`) ? [root, ...inside] : inside;
 }
 
 function variantsOf(slot) {
@@ -21,20 +23,52 @@ export function candidatesOf(slot) {
   }));
 }
 
-export function applyRanking(slot, decision) {
+// How many variants the slot shows (its `data-p13n-show`), or undefined for all of them.
+export function sizeOf(slot) {
+  const show = slot.dataset.p13nShow;
+  if (show === undefined) return undefined;
+  if (/^[1-9][0-9]*$/.test(show.trim())) return Number(show);
+  throw new Error(`data-p13n-show must be a whole number ≥ 1, got '${show}'`);
+}
+
+// The page's own choice: its first `size` variants.
+export function defaultRanking(slot) {
+  return candidatesOf(slot).map((c) => c.id).slice(0, sizeOf(slot));
+}
+
+export function applyRanking(slot, ranking) {
   const variants = variantsOf(slot);
   const byId = new Map(variants.map((v) => [v.getAttribute(VARIANT), v]));
-  const places = variants.map((v) => {
-    const place = document.createComment("p13n");
-    v.replaceWith(place);
-    return place;
-  });
-  const show = Number(slot.dataset.p13nShow ?? Infinity);
-  decision.ranking.forEach((id, i) => {
-    const variant = byId.get(id);
-    places[i].replaceWith(variant);
-    variant.hidden = i >= show;
-  });
-  slot.dataset.p13nDecision = decision.id;
-  slot.dataset.p13nState = "personalized";
+  const order = [...ranking, ...byId.keys()].filter((id, i, all) => all.indexOf(id) === i);
+  if (variants.some((v, i) => v.getAttribute(VARIANT) !== order[i])) {
+    const places = variants.map((v) => {
+      const place = document.createComment("p13n");
+      v.replaceWith(place);
+      return place;
+    });
+    order.forEach((id, i) => places[i].replaceWith(byId.get(id)));
+  }
+  order.forEach((id, i) => (byId.get(id).hidden = i >= ranking.length));
+}
+
+// Call `onSlot` once for every slot that has variants: those in the page now, and those that
+// appear later (single-page apps render views after load; an empty slot counts once its
+// variants arrive). Our own reordering adds nodes too, but only to slots already seen.
+export function watchSlots(onSlot) {
+  const seen = new WeakSet();
+  const visit = (root) => {
+    for (const slot of findSlots(root)) {
+      if (seen.has(slot) || variantsOf(slot).length === 0) continue;
+      seen.add(slot);
+      onSlot(slot);
+    }
+  };
+  visit(document);
+  new MutationObserver((mutations) => {
+    for (const { addedNodes } of mutations) {
+      for (const node of addedNodes) {
+        if (node.nodeType === Node.ELEMENT_NODE) visit(node.parentElement?.closest(`[${SLOT}]`) ?? node);
+      }
+    }
+  }).observe(document.documentElement, { childList: true, subtree: true });
 }

@@ -1,6 +1,11 @@
 // Boot Pyodide from our own origin and load the `edge` engine into it.
+// build.py bakes in P13N_ASSETS, the content-hashed names of the files the engine needs:
+// {"pyodide": "pyodide.HASH/", "edge": "edge.HASH.zip"}, relative to this worker's URL.
+
+import { startPython } from "./python.js";
 
 const base = new URL("./", import.meta.url);
+const pyodideURL = new URL(P13N_ASSETS.pyodide, base).href;
 
 async function fetchBytes(path) {
   const response = await fetch(new URL(path, base));
@@ -8,31 +13,51 @@ async function fetchBytes(path) {
   return response.arrayBuffer();
 }
 
-async function fetchGlobalModel(site, syncUrl) {
+async function fetchGlobalModel(site, syncUrl, warn) {
   if (!syncUrl) return null;
   try {
     const response = await fetch(new URL(`v1/sites/${encodeURIComponent(site)}/model`, syncUrl));
     if (response.ok) return await response.text();
-    console.warn(`[p13n] global model unavailable: HTTP ${response.status}; starting fresh`);
+    warn(`global model unavailable: HTTP ${response.status}; starting fresh`);
   } catch (error) {
-    console.warn("[p13n] global model unavailable; starting fresh:", error);
+    warn(`global model unavailable; starting fresh: ${error}`);
   }
   return null;
 }
 
-export async function bootEngine({ site, sync }, savedState) {
-  const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", base).href);
-  const [pyodide, archive, globalModel] = await Promise.all([
-    loadPyodide({ indexURL: new URL("pyodide/", base).href }),
-    fetchBytes("edge.zip"),
-    savedState ? null : fetchGlobalModel(site, sync),
-  ]);
-  pyodide.unpackArchive(archive, "zip", { extractDir: "/home/pyodide/p13n" });
-  pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/p13n')");
+// Restore the saved state; if Python cannot read it, say so and start from the global model.
+function restore(api, savedState, globalModel, engineConfig, warn) {
+  try {
+    const booted = JSON.parse(api.boot(savedState, globalModel, engineConfig));
+    if (booted.warning) warn(booted.warning);
+    return booted.restored;
+  } catch (error) {
+    if (savedState === null) throw error;
+    warn(`discarded incompatible saved state: ${error.message.trim().split("\n").pop()}`);
+    JSON.parse(api.boot(null, globalModel, engineConfig));
+    return false;
+  }
+}
+
+// Downloads start at once and in parallel; `savedState` (a promise of JSON text or null)
+// decides whether the global model is needed. `timings` says when (ms since the worker
+// started) Python and then the engine were ready.
+export async function bootEngine({ site, sync, policy }, savedState, warn) {
+  const timings = {};
+  const globalModel = savedState.then((saved) => (saved ? null : fetchGlobalModel(site, sync, warn)));
+  const python = startPython(pyodideURL, fetchBytes(P13N_ASSETS.edge), warn).then((pyodide) => {
+    timings.python = performance.now();
+    return pyodide;
+  });
+  const [pyodide, saved, model] = await Promise.all([python, savedState, globalModel]);
   const api = pyodide.pyimport("edge.worker_api");
-  const booted = JSON.parse(api.boot(savedState ?? null, globalModel));
-  if (booted.warning) console.warn("[p13n]", booted.warning);
+  const engineConfig = policy ? JSON.stringify({ policy }) : null; // for a visitor without saved state
+  const restored = restore(api, saved, model, engineConfig, warn);
+  timings.engine = performance.now();
   return {
+    restored,
+    timings,
+    discarded: saved !== null && !restored,
     ask: (message) => JSON.parse(api.handle(JSON.stringify(message))),
     state: () => api.handle('{"type": "state"}'),
   };

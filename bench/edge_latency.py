@@ -1,0 +1,140 @@
+"""How long the engine takes to decide and to learn, on CPython, against River.
+
+A decision ranks the 20 items of the simulated shop for one visit (about 30 active features
+per candidate: each item feature alone and crossed with each context token); learning is one
+click. Two levels are timed in the same run:
+
+- `engine`: `edge.Personalizer.decide` and `.learn`, everything included (features,
+  hashing, scoring, the policy, reasons, bookkeeping, and learning from the slot's previous
+  decision, which the engine does when the slot is decided again). Each policy shows one
+  item; the default policy is also timed showing all 20, and with River's
+  `LogisticRegression` as its learner. The goal is a decide p99 under 200 µs.
+- `model`: the learner alone, on the same hashed features: scoring 20 candidates and one
+  `learn_one`, for `edge.linear_model.LogisticRegression` and
+  `river.linear_model.LogisticRegression` with the same optimizer.
+
+`river_over_edge` gives River's time over ours for the same work, at both levels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+
+import edge
+from bench import Progress
+from bench.timing import summary_us, timed
+from edge import linear_model, optim, policies
+from edge.features import Hasher, candidate_tokens, context_tokens, crossed_names
+from sync_server.simulation import Site
+
+SLOT = "hero"
+SEED = 1
+GOAL_P99_US = 200.0
+SECONDS_BETWEEN_DECISIONS = 10.0  # one visitor browsing: their profile grows and fades as they click
+DEFAULT = edge.Config(seed=SEED)
+HASHER = Hasher(DEFAULT.hash_bits)
+
+
+def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
+    n = 2_000 if quick else 20_000
+    warmup = n // 10
+    site = Site.default()
+    visits = list(progress(site.visits(n + warmup, seed=SEED), total=n + warmup, desc="visits"))
+    candidates = site.candidates()
+
+    features = [_hashed_features(v.context, candidates) for v in visits]
+    # The visits are the benchmark's, not the engine's: keep the collector's full passes from
+    # scanning them, as they would not in a browser tab.
+    gc.freeze()
+    # Round-robin over the contenders, one visit at a time, so that whatever else the machine
+    # does in the meantime slows them all alike.
+    samples = _time_engines(list(_engines()), visits, candidates, progress)
+    learners = {"edge model": _edge_learner(), "river model": _river_learner()}
+    samples |= _time_learners(learners, features, [c["id"] for c in candidates], visits, progress)
+    gc.unfreeze()
+
+    latency = {row: summary_us(s[warmup:]) for row, s in samples.items()}
+    ours = f"engine {DEFAULT.policy}"
+    pairs = {"engine": (ours, f"{ours}, River learner"), "model": ("edge model", "river model")}
+    figures = {
+        "latency_us": latency,
+        "river_over_edge": {
+            f"{level} {step} {q}": latency[f"{river} {step}"][q] / latency[f"{edge_} {step}"][q]
+            for level, (edge_, river) in pairs.items()
+            for step in (("decide", "learn") if level == "engine" else ("rank", "learn"))
+            for q in ("p50", "p99")
+        },
+        "decide_p99_under_goal": {
+            row.removesuffix(" decide"): stats["p99"] < GOAL_P99_US
+            for row, stats in latency.items() if row.endswith(" decide")
+        },
+    }
+    params = {
+        "decisions": n,
+        "warmup": warmup,
+        "candidates": len(candidates),
+        "mean_active_features": sum(len(x) for xs in features for x in xs) / sum(len(xs) for xs in features),
+        "engine_config": dataclasses.asdict(DEFAULT),
+        "goal_p99_us": GOAL_P99_US,
+    }
+    return figures, params
+
+
+def _engines():
+    """(label, engine, how many items a decision shows) for each engine configuration timed."""
+    for policy in policies.BY_NAME:
+        yield f"engine {policy}", edge.Personalizer(dataclasses.replace(DEFAULT, policy=policy)), 1
+    yield f"engine {DEFAULT.policy}, 20 shown", edge.Personalizer(DEFAULT), None
+    yield f"engine {DEFAULT.policy}, River learner", edge.Personalizer(DEFAULT, learner=_river_learner()), 1
+
+
+def _time_engines(engines, visits, candidates, progress) -> dict[str, list[int]]:
+    samples = {f"{label} {step}": [] for label, _, _ in engines for step in ("decide", "learn")}
+    for t, visit in enumerate(progress(visits, desc="engines")):
+        for label, engine, size in _turn(engines, t):
+            at = t * SECONDS_BETWEEN_DECISIONS
+            decision, ns = timed(engine.decide, SLOT, candidates, visit.context, at=at, size=size)
+            samples[f"{label} decide"].append(ns)
+            # Time a click on every decision: learning costs the same whatever the outcome.
+            click = {"type": "click", "decision": decision.id, "variant": decision.ranking[0], "at": at}
+            samples[f"{label} learn"].append(timed(engine.learn, click)[1])
+    return samples
+
+
+def _time_learners(learners, features, ids, visits, progress) -> dict[str, list[int]]:
+    samples = {f"{label} {step}": [] for label in learners for step in ("rank", "learn")}
+    for t, (xs, visit) in enumerate(progress(zip(features, visits), total=len(visits), desc="learners")):
+        for label, model in _turn(list(learners.items()), t):
+            scores, ns = timed(_scores, model, xs)
+            samples[f"{label} rank"].append(ns)
+            best = max(range(len(xs)), key=scores.__getitem__)
+            samples[f"{label} learn"].append(timed(model.learn_one, xs[best], visit.click(ids[best]))[1])
+    return samples
+
+
+def _turn(contenders: list, t: int) -> list:
+    """Everyone in turn, starting with a different one each time, so none always pays for
+    what the one before it left behind (a garbage collection, a cold cache)."""
+    start = t % len(contenders)
+    return contenders[start:] + contenders[:start]
+
+
+def _scores(model, xs: list[dict]) -> list[float]:
+    return [model.predict_proba_one(x)[True] for x in xs]
+
+
+def _hashed_features(context: dict, candidates: list[dict]) -> list[dict]:
+    tokens = context_tokens(context)
+    return [{HASHER(name): 1.0 for name in crossed_names(tokens, candidate_tokens(SLOT, c))} for c in candidates]
+
+
+def _edge_learner() -> linear_model.LogisticRegression:
+    return linear_model.LogisticRegression(optimizer=optim.SGD(DEFAULT.learning_rate))
+
+
+def _river_learner():
+    from river import linear_model as river_linear_model
+    from river import optim as river_optim
+
+    return river_linear_model.LogisticRegression(optimizer=river_optim.SGD(DEFAULT.learning_rate))

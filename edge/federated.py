@@ -1,0 +1,139 @@
+"""Federated client math: what a device sends the server, and how it takes the answer.
+
+A visitor's model starts from a global model the server published. What the device
+sends back is the *delta*, its weights minus that global model's, in the sparse wire
+format the server reads (`sync_server/updates.py`), L2-clipped so that no single
+visitor can move the global model far (the clip norm bounds each device's influence,
+which is what differential privacy's noise is calibrated to). When a newer global
+model arrives, the device keeps what it learned on its own, its personal residual:
+
+    w_local' = w_global_new + (w_local − w_global_old)
+
+>>> old = GlobalModel(version=3, intercept=0.0, weights={7: 0.5})
+>>> mine = LinearModel(intercept=0.5, weights={7: 0.5, 9: 2.0})
+>>> d = delta(mine, old)
+>>> d
+{'intercept': 0.5, 'idx': [9], 'val': [2.0]}
+>>> clip(d, 1.0)["val"]
+[0.9701425001453319]
+>>> new = GlobalModel(version=4, intercept=0.1, weights={7: 0.75, 8: -1.0})
+>>> merge(mine.weights, old.weights, new.weights)
+{7: 0.75, 9: 2.0, 8: -1.0}
+
+The device measures its next delta from the merged model, not from the new global
+one: its residual already reached the server in earlier deltas, and sending it
+again every round would add it to the global model again every round.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Hashable
+
+from edge.base import to_pairs
+
+Delta = dict[str, Any]  # {"intercept": float, "idx": [int], "val": [float]}
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearModel:
+    """The weights of a linear model over hashed features, and its intercept."""
+
+    intercept: float = 0.0
+    weights: dict[Hashable, float] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intercept": self.intercept, "weights": to_pairs(self.weights)}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "LinearModel":
+        return cls(state["intercept"], dict(state["weights"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalModel(LinearModel):
+    """A version of the site's global model, as `GET /v1/sites/{site}/model` serves it.
+
+    `precisions` (optional on the wire) are the posterior precisions the global model
+    was learned with; features without one take the policy's prior.
+    """
+
+    version: int = 0
+    precisions: dict[Hashable, float] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, model: object, buckets: int) -> "GlobalModel":
+        """Read a served model (or a saved `to_dict`), raising ValueError naming the first problem."""
+        if not isinstance(model, dict):
+            raise ValueError(f"global model must be an object, got {type(model).__name__}")
+        missing = {"version", "intercept", "weights"} - model.keys()
+        if missing:
+            raise ValueError(f"global model is missing {sorted(missing)}")
+        version = model["version"]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise ValueError(f"global model version must be a whole number >= 0, got {version!r}")
+        return cls(
+            version=version,
+            intercept=_finite("global model intercept", model["intercept"]),
+            weights=_read_pairs("weights", model["weights"], buckets, positive=False),
+            precisions=_read_pairs("precisions", model.get("precisions", []), buckets, positive=True),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, **super().to_dict(), "precisions": to_pairs(self.precisions)}
+
+
+def delta(local: LinearModel, start: LinearModel) -> Delta:
+    """The change from `start` to `local`, keeping only the buckets that changed."""
+    changed = {k: local.weights.get(k, 0.0) - start.weights.get(k, 0.0) for k in local.weights.keys() | start.weights.keys()}
+    idx = sorted(k for k, v in changed.items() if v != 0.0)
+    return {"intercept": local.intercept - start.intercept, "idx": idx, "val": [changed[k] for k in idx]}
+
+
+def norm(change: Delta) -> float:
+    """The L2 norm of a delta, intercept included: the server clips the same vector."""
+    return math.hypot(change["intercept"], *change["val"])
+
+
+def clip(change: Delta, max_norm: float) -> Delta:
+    """Scale `change` down to L2 norm `max_norm` if it is longer; shorter ones pass as they are."""
+    if not (math.isfinite(max_norm) and max_norm > 0):
+        raise ValueError(f"clip norm must be a positive number, got {max_norm!r}")
+    length = norm(change)
+    if length <= max_norm:
+        return change
+    scale = max_norm / length
+    return {"intercept": change["intercept"] * scale, "idx": change["idx"], "val": [v * scale for v in change["val"]]}
+
+
+def merge(local: dict, old: dict, new: dict, default: float = 0.0) -> dict:
+    """`new + (local − old)` per key, where a missing key is `default`; entries equal to it are dropped."""
+    merged = {}
+    for k in dict.fromkeys([*local, *old, *new]):
+        value = new.get(k, default) + (local.get(k, default) - old.get(k, default))
+        if value != default:
+            merged[k] = value
+    return merged
+
+
+def _finite(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _read_pairs(name: str, pairs: object, buckets: int, positive: bool) -> dict[int, float]:
+    if not isinstance(pairs, list):
+        raise ValueError(f"global model {name} must be a list of [bucket, value] pairs")
+    values = {}
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise ValueError(f"global model {name}[{i}] must be a [bucket, value] pair, got {pair!r}")
+        bucket, value = pair
+        if isinstance(bucket, bool) or not isinstance(bucket, int) or not 0 <= bucket < buckets:
+            raise ValueError(f"global model {name}[{i}] bucket must be a whole number from 0 to {buckets - 1}, got {bucket!r}")
+        values[bucket] = _finite(f"global model {name}[{i}] value", value)
+        if positive and values[bucket] <= 0:
+            raise ValueError(f"global model {name}[{i}] value must be positive, got {value!r}")
+    return values

@@ -1,0 +1,26 @@
+"""Slot policies: how to order a slot's candidates, and how much to explore doing it."""
+
+from __future__ import annotations
+
+from edge.base import State
+from edge.policies.base import ConfidencePolicy, LinearLearner, Policy, Ranking, readable_weights
+from edge.policies.epsilon_greedy import EpsilonGreedy
+from edge.policies.greedy import Greedy
+from edge.policies.lin_ucb import LinUCB
+from edge.policies.thompson import ThompsonSampling
+
+__all__ = [
+    "ConfidencePolicy", "EpsilonGreedy", "Greedy", "LinUCB", "LinearLearner", "Policy", "Ranking",
+    "ThompsonSampling", "BY_NAME", "from_dict", "readable_weights",
+]
+
+BY_NAME: dict[str, type[Policy]] = {p.name: p for p in (Greedy, EpsilonGreedy, ThompsonSampling, LinUCB)}
+
+
+def from_dict(state: State) -> Policy:
+    """Rebuild whichever policy `state` describes."""
+    try:
+        policy = BY_NAME[state["name"]]
+    except KeyError:
+        raise ValueError(f"unknown policy in state: {state.get('name')!r}; expected one of {sorted(BY_NAME)}") from None
+    return policy.from_dict(state)

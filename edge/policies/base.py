@@ -1,0 +1,132 @@
+"""The policy API: order one slot's candidates from a linear click model's estimates.
+
+A policy sees a slot's candidates as sparse feature dicts, in the page's order, and the
+learner that scores them. `rank` orders them best first; `pull` is River's name for
+picking one arm, the first of that order; `update` tells the policy that the learner
+just learned from `x`, so policies that track their uncertainty can shrink it.
+Randomness comes from the `random.Random` the caller passes in: a seeded caller makes
+the same decisions every time, and keeps that generator's state with its own.
+
+The learner may be `edge.linear_model.LogisticRegression` or River's: policies read
+only its `weights` and `intercept`, which both expose.
+
+A ranking also carries the number each arm was ranked by, so that editor rules
+(`edge.rules`) can re-rank with boosts in the same units and, without any rule,
+give back exactly the policy's order, exploration included.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+import operator
+import random
+from itertools import repeat
+from typing import ClassVar, Hashable, Mapping, Protocol
+
+from edge.base import Features, State, Stateful, to_pairs
+from edge.linear_model.log_reg import LogisticRegression, sigmoid
+
+
+class LinearLearner(Protocol):
+    """What a policy needs from a learner: a linear score over the features."""
+
+    intercept: float
+
+    @property
+    def weights(self) -> Mapping[Hashable, float]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Ranking:
+    """A slot's arms, best first, with the learner's click probability for each and
+    the finite score each was ranked by (a logit, bent by exploration)."""
+
+    arms: list[str]
+    probabilities: dict[str, float]
+    scores: dict[str, float]
+
+
+def readable_weights(learner: LinearLearner) -> Mapping[Hashable, float]:
+    """The learner's weights, as fast to look up as they can be: the built-in learner's
+    own table rather than its read-only view."""
+    return learner.weight_table if isinstance(learner, LogisticRegression) else learner.weights
+
+
+def dot(weights: Mapping[Hashable, float], x: Features) -> float:
+    """`Σ weights[k] · x[k]` over the features of `x`; looped in C, as this is the hot path."""
+    return sum(map(operator.mul, map(weights.get, x, repeat(0.0)), x.values()))
+
+
+class Policy(Stateful):
+    """Ranks arms by a number per arm; subclasses say how exploration bends that number."""
+
+    name: ClassVar[str]
+
+    def rank(self, candidates: dict[str, Features], learner: LinearLearner, rng: random.Random) -> Ranking:
+        """Order `candidates` (arm -> features) best first; ties keep their given order."""
+        weights, intercept = readable_weights(learner), learner.intercept
+        logits = {arm: intercept + dot(weights, x) for arm, x in candidates.items()}
+        scores = self._scores(candidates, logits, rng)
+        arms = sorted(candidates, key=scores.__getitem__, reverse=True)  # stable, reversed too
+        return Ranking(arms, dict(zip(logits, map(sigmoid, logits.values()))), scores)
+
+    def pull(self, candidates: dict[str, Features], learner: LinearLearner, rng: random.Random) -> str:
+        """The one arm to show, as River's policies pull it."""
+        return self.rank(candidates, learner, rng).arms[0]
+
+    def update(self, x: Features, p: float) -> None:
+        """Note that the learner learned from `x` and now predicts `p` for it."""
+
+    @abc.abstractmethod
+    def _scores(self, candidates: dict[str, Features], logits: dict[str, float], rng: random.Random) -> dict[str, float]:
+        """The finite number to rank each arm by, given the learner's logit for it."""
+
+    def to_dict(self) -> State:
+        return {"name": self.name, **vars(self)}
+
+    @classmethod
+    def from_dict(cls, state: State) -> "Policy":
+        return cls(**{k: v for k, v in state.items() if k != "name"})
+
+
+class ConfidencePolicy(Policy):
+    """A policy that keeps a diagonal precision (inverse variance) for every weight.
+
+    A weight it never saw has `prior_precision`. Each learned example adds
+    `x[i]² · information(p)` to the precision of each of its features; subclasses say
+    how much one example informs. The intercept is left out: it is the same for every
+    arm of a slot, so its uncertainty cannot change a ranking.
+    """
+
+    def __init__(self, prior_precision: float = 10.0) -> None:
+        if not (math.isfinite(prior_precision) and prior_precision > 0):
+            raise ValueError(f"prior_precision must be a positive number, got {prior_precision!r}")
+        self.prior_precision = prior_precision
+        self.precisions: dict[Hashable, float] = {}
+
+    def variance(self, x: Features) -> float:
+        """The variance of the logit `w · x` when each weight is an independent Gaussian."""
+        precisions = map(self.precisions.get, x, repeat(self.prior_precision))
+        squares = map(operator.mul, x.values(), x.values())
+        return sum(map(operator.truediv, squares, precisions))  # looped in C, like `dot`
+
+    def update(self, x: Features, p: float) -> None:
+        information = self._information(p)
+        precisions, prior = self.precisions, self.prior_precision
+        for k, v in x.items():
+            precisions[k] = precisions.get(k, prior) + v * v * information
+
+    @abc.abstractmethod
+    def _information(self, p: float) -> float:
+        """How much one example predicted at probability `p` adds to a unit feature's precision."""
+
+    def to_dict(self) -> State:
+        return {**super().to_dict(), "precisions": to_pairs(self.precisions)}
+
+    @classmethod
+    def from_dict(cls, state: State) -> "ConfidencePolicy":
+        policy = super().from_dict({k: v for k, v in state.items() if k != "precisions"})
+        policy.precisions = dict(state["precisions"])
+        return policy

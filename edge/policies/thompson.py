@@ -1,0 +1,56 @@
+"""Thompson sampling on a diagonal Gaussian posterior over logistic weights."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from edge.base import Features
+from edge.policies.base import ConfidencePolicy
+
+
+class ThompsonSampling(ConfidencePolicy):
+    """Rank by a draw from the posterior of each arm's click logit (Chapelle & Li, 2011).
+
+    The posterior over the weights is the Laplace approximation of the paper's
+    Algorithm 3: each weight is Gaussian, its mean is the learner's weight and its
+    precision starts at `prior_precision` and grows by `x[i]² · p(1 − p)` with every
+    example learned, `p` being the model's prediction for it (the logistic loss's
+    curvature). An arm's logit `w · x` is then Gaussian with mean `m · x` and variance
+    `Σ x[i]² / q[i]`, and the policy draws that one number per arm: each arm's draw
+    has exactly the distribution it would have if every weight were sampled, at the
+    cost of one normal variate per arm instead of one per feature. (Arms that share a
+    feature draw it independently, which explores a little more than one joint draw.)
+
+    Features never seen carry the prior's variance, so a new candidate is ranked
+    high often until the visitor's reactions pin its weights down: the exploration
+    bonus falls out of the posterior rather than being bolted on.
+
+    >>> import random
+    >>> from edge import linear_model, optim, policies
+    >>> model = linear_model.LogisticRegression(optimizer=optim.SGD(0.1))
+    >>> policy = policies.ThompsonSampling(prior_precision=1.0)
+    >>> old = {"variant:old": 1.0}
+    >>> for i in range(99):              # two clicks in three impressions
+    ...     model.learn_one(old, i % 3 != 0)
+    ...     policy.update(old, model.predict_proba_one(old)[True])
+    >>> candidates = {"old": old, "new": {"variant:new": 1.0}}
+    >>> ranking = policy.rank(candidates, model, random.Random(7))
+    >>> {arm: round(p, 2) for arm, p in ranking.probabilities.items()}
+    {'old': 0.66, 'new': 0.52}
+    >>> rng = random.Random(7)
+    >>> firsts = [policy.pull(candidates, model, rng) for _ in range(1000)]
+    >>> firsts.count("new")              # greedy would never put it first
+    268
+
+    Reference: O. Chapelle and L. Li, "An Empirical Evaluation of Thompson Sampling",
+    NeurIPS 2011.
+    """
+
+    name = "thompson"
+
+    def _information(self, p: float) -> float:
+        return p * (1 - p)
+
+    def _scores(self, candidates: dict[str, Features], logits: dict[str, float], rng: random.Random) -> dict[str, float]:
+        return {arm: logits[arm] + math.sqrt(self.variance(x)) * rng.gauss(0.0, 1.0) for arm, x in candidates.items()}

@@ -1,0 +1,88 @@
+"""Signing in and out.
+
+The sign-in form is protected like every other form (see csrf.py) and rate-limited by
+client address and by admin name: a few quick retries are fine, guessing is not. Each
+try costs the server one scrypt hash, which runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from html import escape
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from sync_server.admin import accounts, csrf, markup, sessions
+from sync_server.admin.guard import page
+from sync_server.ratelimit import RateLimiter
+
+LOGIN_COOKIE = "p13n_login"  # the sign-in form's double-submitted CSRF token
+NEXT = re.compile(r"/admin(/[A-Za-z0-9_.-]+)*")  # where to go after signing in: our own pages only
+
+
+class LoginLimiter:
+    """Sign-in tries per client address (50 at once, then one every 3 s) and per admin name
+    (20 at once, then one every 15 s): guessing one admin's password from many addresses
+    is as slow as from one, about 6,000 guesses a day against a 12-character password."""
+
+    def __init__(self) -> None:
+        self.by_address = RateLimiter(rate=1 / 3, burst=50)
+        self.by_name = RateLimiter(rate=1 / 15, burst=20)
+
+    def wait_time(self, address: str, name: str) -> float:
+        """Take a try from both buckets and return 0, or the seconds until one may try again."""
+        return max(self.by_address.wait_time(address), self.by_name.wait_time(name))
+
+
+async def login_form(request: Request) -> Response:
+    return _form(request, request.query_params.get("next", "/admin"))
+
+
+async def login(request: Request) -> Response:
+    try:
+        csrf.check_origin(request)
+        fields = await csrf.form(request)
+        if not csrf.same_token(request.cookies.get(LOGIN_COOKIE, ""), fields.get(csrf.FIELD)):
+            raise csrf.CsrfError("the sign-in form expired: reload the page and try again")
+    except csrf.CsrfError as error:
+        return _form(request, "/admin", str(error), status=403)
+    name, password, next_page = fields.get("name", ""), fields.get("password", ""), fields.get("next", "/admin")
+    limiter: LoginLimiter = request.app.state.login_limiter
+    wait = limiter.wait_time(request.client.host if request.client else "unknown", name)
+    if wait:
+        response = _form(request, next_page, f"Too many sign-in attempts: try again in {wait:.0f} s.", status=429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    admin = request.app.state.store.admin(name)
+    if not await run_in_threadpool(accounts.password_matches, admin and admin["password_hash"], password):
+        return _form(request, next_page, "Wrong name or password.", status=401)
+    response = RedirectResponse(next_page if NEXT.fullmatch(next_page) else "/admin", status_code=303)
+    sessions.start(request.app.state.store, name, response, request)
+    response.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@page
+async def logout(request: Request) -> Response:
+    response = RedirectResponse("/admin/login", status_code=303)
+    sessions.end(request, response)
+    return response
+
+
+def _form(request: Request, next_page: str, error: str | None = None, status: int = 200) -> Response:
+    """The sign-in form with a fresh double-submit token (in the form and in a cookie)."""
+    token = secrets.token_urlsafe(32)
+    body = f"""<section class="login"><h1>Sign in</h1>{markup.notice(error, "error") if error else ""}
+<form method="post" action="/admin/login">
+<input type="hidden" name="{csrf.FIELD}" value="{token}"><input type="hidden" name="next" value="{escape(next_page)}">
+<label>Name <input name="name" autocomplete="username" required autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button>Sign in</button></form>
+<p class="hint">No account? An operator creates one with <code>python -m sync_server create-admin NAME</code>.</p>
+</section>"""
+    response = markup.page("Sign in", body, status=status)
+    sessions.set_cookie(response, request, LOGIN_COOKIE, token, 3600)
+    return response

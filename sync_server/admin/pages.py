@@ -1,0 +1,128 @@
+"""The dashboard pages and the controls' form handlers.
+
+A control's change is checked in full before anything is stored: bad input shows the
+page again with an error next to the form and the admin's input kept, and changes
+nothing. A good change is stored as a new version and written to the audit log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from edge.rules import RuleError, Rules
+from sync_server.admin import markup, views
+from sync_server.admin.dashboard import site_dashboard
+from sync_server.admin.guard import Handler, page
+from sync_server.storage import Store, UnknownSite
+
+INTEGER_FIELDS = ("min_devices", "target_devices")
+
+
+def for_site(handler: Handler) -> Handler:
+    """Answer 404 for a site that does not exist, before `handler` looks at it."""
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        site = request.path_params["site"]
+        try:
+            request.app.state.store.site(site)
+        except UnknownSite:
+            return markup.page("No such site", markup.notice(f"There is no site {site!r}.", "error"),
+                               request.state.session, status=404)
+        return await handler(request)
+
+    return checked
+
+
+@page
+async def overview(request: Request) -> Response:
+    store: Store = request.app.state.store
+    sites = [{**site_dashboard(store, s["site"]), "killed": bool(store.editor_rules(s["site"])[1].get("kill_switch"))}
+             for s in store.sites()]
+    return markup.page("Sites", views.overview(sites), request.state.session)
+
+
+@page
+@for_site
+async def site(request: Request) -> Response:
+    return _site_page(request, saved=request.query_params.get("saved"))
+
+
+@page
+@for_site
+async def set_kill_switch(request: Request) -> Response:
+    on = request.state.form.get("on")
+    if on not in ("0", "1"):
+        return _site_page(request, {"kill_switch": f"the kill switch is on (1) or off (0), got {on!r}"})
+    _, rules = request.app.state.store.editor_rules(request.path_params["site"])
+    if on == "1":
+        return _save_rules(request, {**rules, "kill_switch": True}, "Kill switch on: visitors get default content.",
+                           "kill switch on")
+    return _save_rules(request, {**rules, "kill_switch": False}, "Personalization resumed.", "kill switch off")
+
+
+@page
+@for_site
+async def set_rules(request: Request) -> Response:
+    text = request.state.form.get("rules", "")
+    try:
+        document = Rules.from_dict(json.loads(text)).to_dict()
+    except json.JSONDecodeError as error:
+        return _site_page(request, {"rules": f"the rules are not JSON: {error}"}, request.state.form)
+    except RuleError as error:
+        return _site_page(request, {"rules": f"rules not saved: {error}"}, request.state.form)
+    return _save_rules(request, document, "Rules saved.")
+
+
+@page
+@for_site
+async def set_federation(request: Request) -> Response:
+    store: Store = request.app.state.store
+    site = request.path_params["site"]
+    try:
+        changes = {name: _setting(name, request.state.form.get(name, "")) for name in views.FEDERATION_FIELDS}
+        config = dataclasses.replace(store.round_config(site), **changes)
+    except ValueError as error:
+        return _site_page(request, {"federation": f"settings not saved: {error}"}, request.state.form)
+    request.app.state.ingest.configure(site, config)
+    store.audit(site, request.state.session.admin, "federated settings", changes)
+    return _back(site, "Federated settings saved.")
+
+
+def _setting(name: str, text: str) -> float | int | None:
+    """A form field's number; ValueError naming the field if it is not one."""
+    text = text.strip()
+    if name == "epsilon_budget" and not text:
+        return None
+    try:
+        return int(text) if name in INTEGER_FIELDS else float(text)
+    except ValueError:
+        kind = "a whole number" if name in INTEGER_FIELDS else "a number"
+        raise ValueError(f"{name} must be {kind}, got {text!r}") from None
+
+
+def _save_rules(request: Request, document: dict, message: str, change: str = "rules") -> Response:
+    site = request.path_params["site"]
+    request.app.state.store.set_editor_rules(site, document, request.state.session.admin, change)
+    return _back(site, message)
+
+
+def _back(site: str, message: str) -> Response:
+    """Post/redirect/get: a reload does not send the form again."""
+    return RedirectResponse(f"/admin/sites/{site}?" + urlencode({"saved": message}), status_code=303)
+
+
+def _site_page(request: Request, errors: dict[str, str] | None = None, submitted: dict[str, str] | None = None,
+               saved: str | None = None) -> Response:
+    store: Store = request.app.state.store
+    site = request.path_params["site"]
+    data = site_dashboard(store, site)
+    version, rules = store.editor_rules(site)
+    body = views.site_page(data, version, rules, store.audit_log(site), request.state.session,
+                           errors or {}, submitted or {}, saved)
+    return markup.page(site, body, request.state.session, status=422 if errors else 200)

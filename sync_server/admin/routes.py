@@ -1,0 +1,32 @@
+"""Every admin route: the pages under /admin, the API under /v1/admin, and their static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from sync_server.admin import api, login, pages
+from sync_server.config import ROOT
+
+STATIC = Path(__file__).parent / "static"
+UPLOT = ROOT / "node_modules" / "uplot" / "dist"  # pinned in package.json; `npm ci` puts it here
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/admin", pages.overview),
+        Route("/admin/login", login.login_form, methods=["GET"]),
+        Route("/admin/login", login.login, methods=["POST"]),
+        Route("/admin/logout", login.logout, methods=["POST"]),
+        Route("/admin/sites/{site}", pages.site),
+        Route("/admin/sites/{site}/kill-switch", pages.set_kill_switch, methods=["POST"]),
+        Route("/admin/sites/{site}/rules", pages.set_rules, methods=["POST"]),
+        Route("/admin/sites/{site}/federation", pages.set_federation, methods=["POST"]),
+        Route("/v1/admin/sites", api.sites),
+        Route("/v1/admin/sites/{site}/dashboard", api.dashboard),
+        Route("/v1/admin/sites/{site}/rules", api.put_rules, methods=["PUT"]),
+        Mount("/static/admin", StaticFiles(directory=STATIC), name="admin-static"),
+        Mount("/static/uplot", StaticFiles(directory=UPLOT, check_dir=False), name="uplot"),
+    ]

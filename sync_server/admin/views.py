@@ -1,0 +1,138 @@
+"""The admin pages' HTML, built from the dashboard's data (see dashboard.py).
+
+Charts are empty boxes here; admin.js fills them from `/v1/admin/sites/{site}/dashboard`
+with uPlot. Every figure is also in a table, which is what a screen reader gets.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from html import escape
+
+from sync_server.admin.markup import csrf_field, notice, number, table
+from sync_server.admin.sessions import AdminSession
+
+FEDERATION_FIELDS = {  # field: (label, help)
+    "clip_norm": ("Clip norm C", "each device's update is clipped to this L2 norm"),
+    "noise_multiplier": ("Noise multiplier σ", "Gaussian noise of std σ·C on each round's sum; 0 gives no privacy"),
+    "min_devices": ("Minimum devices per round", "a round never closes with fewer"),
+    "target_devices": ("Target devices per round", "a round closes as soon as this many took part"),
+    "epsilon_budget": ("ε budget", "training stops before ε would pass it; blank: no budget"),
+}
+
+
+def overview(sites: list[dict]) -> str:
+    """A card per site: its model, privacy spent and whether it personalizes."""
+    if not sites:
+        return '<h1>Sites</h1><p class="empty">No sites yet: add one with <code>python -m sync_server create-site KEY</code>.</p>'
+    cards = "".join(_site_card(site) for site in sites)
+    return f'<h1>Sites</h1><div class="cards">{cards}</div>'
+
+
+def _site_card(site: dict) -> str:
+    last = site["rounds"][-1] if site["rounds"] else None
+    status = '<span class="badge off">kill switch on</span>' if site["killed"] else '<span class="badge on">personalizing</span>'
+    return f"""<a class="card" href="/admin/sites/{escape(site['site'])}"><h2>{escape(site['site'])} {status}</h2>
+<dl><dt>model version</dt><dd>{site['version']}</dd>
+<dt>devices in the last round</dt><dd>{number(last and last['devices'])}</dd>
+<dt>ε spent</dt><dd>{_epsilon(site)}</dd><dt>updates waiting</dt><dd>{number(site['pending_updates'])}</dd></dl></a>"""
+
+
+def site_page(data: dict, rules_version: int, rules: dict, audit: list[dict], session: AdminSession,
+              errors: dict[str, str], submitted: dict[str, str], saved: str | None) -> str:
+    site = escape(data["site"])
+    header = f"""<nav class="crumbs"><a href="/admin">Sites</a> / {site}</nav><h1>{site}</h1>
+{notice(saved) if saved else ""}
+<div class="stats">{_stat("model version", data["version"])}{_stat("closed rounds", len(data["rounds"]))}
+{_stat("updates waiting", data["pending_updates"])}{_stat("ε spent", _epsilon(data))}
+{_stat("personalization", "stopped" if rules.get("kill_switch") else "on")}</div>{_budget_bar(data)}"""
+    return (header + _model_section(data) + _effect_section(data)
+            + _controls(data, rules_version, rules, session, errors, submitted) + _audit_section(audit))
+
+
+def _model_section(data: dict) -> str:
+    rounds = [[r["version"], _when(r["closed_at"]), r["devices"], number(r["noise_multiplier"]), number(r["epsilon"]),
+               r["reason"]] for r in reversed(data["rounds"][-10:])]
+    features = data["features"]
+    feature = lambda f: f"probably {f['name']} (bucket {f['bucket']})" if f["name"] else f"bucket {f['bucket']}"  # noqa: E731
+    weights = lambda rows: [[feature(f), f"{f['weight']:+.3f}"] for f in rows]  # noqa: E731
+    chart = (f'<div class="chart" data-chart="history" data-site="{escape(data["site"])}" '
+             'aria-label="devices and ε per round"></div>') if rounds else ""
+    return f"""<section><h2>Global model</h2>{chart}
+{table(["version", "closed", "devices", "σ", "ε after", "closed because"], rounds, "No rounds yet: the first closes once enough devices sent updates.")}
+<div class="columns"><div><h3>Raise scores most</h3>{table(["feature", "weight"], weights(features["positive"]), "no positive weights yet")}</div>
+<div><h3>Lower scores most</h3>{table(["feature", "weight"], weights(features["negative"]), "no negative weights yet")}</div></div>
+<p class="hint">Devices send hashed feature buckets, never feature names: the server names a bucket only
+where a feature it knows (a variant, alone or with a device type, part of day or day of week) hashes to it.</p></section>"""
+
+
+def _effect_section(data: dict) -> str:
+    if not data["slots"]:
+        return '<section><h2>Effect</h2><p class="empty">No impressions counted yet: counters arrive with the devices\' updates and are published when a round closes.</p></section>'
+    parts = ["<section><h2>Effect</h2>"]
+    for slot, effect in data["slots"].items():
+        rows = [[v["variant"], v["arm"], number(v["impressions"]), number(v["clicks"]),
+                 "—" if v["ctr"] is None else f"{100 * v['ctr']:.2f}%"] for v in effect["variants"]]
+        series, name = effect["series"], escape(slot)
+        lift = "—" if series["uplift"][-1] is None else (
+            f"{100 * series['uplift'][-1]:+.2f} points (95% CI {100 * series['low'][-1]:+.2f} to {100 * series['high'][-1]:+.2f})")
+        parts.append(f"""<h3>Slot <code>{name}</code></h3><p class="lift">Uplift over the holdout: <strong>{lift}</strong></p>
+<div class="columns"><div class="chart" data-chart="ctr" data-slot="{name}" aria-label="CTR by arm over time"></div>
+<div class="chart" data-chart="uplift" data-slot="{name}" aria-label="uplift over time"></div></div>
+{table(["variant", "arm", "impressions", "clicks", "CTR"], rows)}""")
+    return "".join(parts) + "</section>"
+
+
+def _controls(data: dict, rules_version: int, rules: dict, session: AdminSession,
+              errors: dict[str, str], submitted: dict[str, str]) -> str:
+    action = f"/admin/sites/{escape(data['site'])}"
+    killed = bool(rules.get("kill_switch"))
+    kill = f"""<form method="post" action="{action}/kill-switch" class="kill">{csrf_field(session)}
+<input type="hidden" name="on" value="{'0' if killed else '1'}">
+<p>{"Every visitor sees every slot as authored." if killed else "Visitors get personalized slots."}</p>
+<button class="{'' if killed else 'danger'}">{"Resume personalization" if killed else "Stop personalization (kill switch)"}</button></form>"""
+    rules_text = submitted.get("rules", json.dumps(rules, indent=2))
+    rules_form = f"""<form method="post" action="{action}/rules">{csrf_field(session)}{_error(errors, "rules")}
+<label>Rules, version {rules_version} (JSON: per slot <code>pin</code>, <code>exclude</code>, <code>boost</code>, <code>holdout</code>)
+<textarea name="rules" rows="10" spellcheck="false">{escape(rules_text)}</textarea></label><button>Save rules</button></form>"""
+    config = data["federation"]
+    fields = "".join(
+        f"""<label>{label} <input name="{name}" value="{escape(submitted.get(name, '' if config[name] is None else str(config[name])))}"
+inputmode="decimal"><small>{escape(hint)}</small></label>""" for name, (label, hint) in FEDERATION_FIELDS.items())
+    federation = f"""<form method="post" action="{action}/federation" class="grid">{csrf_field(session)}{_error(errors, "federation")}
+{fields}<button>Save federated settings</button></form>"""
+    return f"""<section><h2>Control</h2>{_error(errors, "kill_switch")}<h3>Kill switch</h3>{kill}
+<h3>Editor rules</h3>{rules_form}<h3>Federated learning</h3>{federation}</section>"""
+
+
+def _audit_section(audit: list[dict]) -> str:
+    rows = [[_when(a["at"]), a["admin"], a["action"], json.dumps(a["detail"], sort_keys=True)] for a in audit]
+    return f'<section><h2>Audit log</h2>{table(["when", "admin", "change", "set to"], rows, "No changes yet.")}</section>'
+
+
+def _stat(label: str, value: object) -> str:
+    return f'<div class="stat"><span>{escape(label)}</span><strong>{escape(str(value))}</strong></div>'
+
+
+def _epsilon(data: dict) -> str:
+    budget = data["epsilon_budget"]
+    return number(data["epsilon"]) + (f" of {number(budget)}" if budget is not None else " (no budget)")
+
+
+def _budget_bar(data: dict) -> str:
+    budget = data["epsilon_budget"]
+    if budget is None:
+        return ""
+    share = min(1.0, data["epsilon"] / budget)
+    stopped = "" if data["accepting_updates"] else " Training has stopped: the next round would pass the budget."
+    return (f'<div class="budget"><progress max="1" value="{share:.3f}"></progress>'
+            f'<span>{100 * share:.0f}% of the ε budget spent.{stopped}</span></div>')
+
+
+def _error(errors: dict[str, str], form: str) -> str:
+    return notice(errors[form], "error") if form in errors else ""
+
+
+def _when(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

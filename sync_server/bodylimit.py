@@ -1,0 +1,41 @@
+"""A cap on every request body, answered like every other refusal: JSON naming the limit.
+
+A body whose `Content-Length` is over the cap is refused before a byte of it is
+read; a body sent without one (chunked) is refused as soon as it grows past the cap.
+(Starlette's own `max_body_size` answers in plain text when the endpoint has not read
+the body, so the server keeps this one.)
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sync_server.errors import ApiError, error_response
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for any request body over `max_bytes`."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            refusal = ApiError(413, "too_large", f"the body is {declared} bytes; the limit is {self.max_bytes}")
+            return await error_response(scope, refusal)(scope, receive, send)
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                # Raised inside the endpoint's read, so the app's error handler answers it.
+                raise ApiError(413, "too_large", f"the body is over the limit of {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, receive_within_limit, send)

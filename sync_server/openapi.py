@@ -1,0 +1,228 @@
+"""The OpenAPI 3.1 document of the `/v1` API, served at `/openapi.json`.
+
+Written by hand so it reads as the contract it is: the device API here, the admin
+API in `admin/openapi.py`. A test checks that it is valid OpenAPI, that it names
+every `/v1` route of the app, and that real answers match the schemas it promises.
+
+>>> sorted(PATHS)
+['/v1/consent', '/v1/profiles/{visitor}', '/v1/sites/{site}/model', '/v1/sites/{site}/updates']
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from sync_server.admin.openapi import ADMIN_PATHS
+from sync_server.admin.openapi import SECURITY_SCHEME as ADMIN_SECURITY_SCHEME
+from sync_server.auth import SECRET
+from sync_server.checks import VISITOR_ID
+from sync_server.consent import POLICY_VERSION, PURPOSES
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict:
+    """The error answers an operation can give, all `{"error", "detail"}`."""
+    return {str(status): {"$ref": f"#/components/responses/{status}"} for status in statuses}
+
+
+ERROR_MEANINGS = {
+    400: "Not JSON, or the site is not named",
+    401: "The visitor's secret is missing, malformed or wrong",
+    403: "The request's origin is not allowed for the site, or the visitor has not granted sync",
+    404: "Unknown site, or no data held for the visitor",
+    409: "The update is stale or replayed, or the site's privacy budget is spent",
+    413: "The body is over the size limit",
+    422: "The body or a parameter has the wrong shape; `detail` names the field",
+    429: "Too many requests from this address or for this visitor; see Retry-After",
+}
+
+SITE_QUERY = {"name": "site", "in": "query", "required": True, "description": "The site key (public).",
+              "schema": {"type": "string"}}
+SITE_PATH = {**SITE_QUERY, "in": "path"}
+VISITOR_PATH = {"name": "visitor", "in": "path", "required": True,
+                "description": "The pseudonymous visitor id the browser made.",
+                "schema": {"type": "string", "pattern": f"^{VISITOR_ID.pattern}$"}}
+VISITOR_SECURITY = [{"visitorSecret": []}]
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["error", "detail"],
+        "properties": {"error": {"type": "string", "description": "A stable code, e.g. `invalid_consent`."},
+                       "detail": {"type": "string", "description": "What is wrong, for people."}},
+    },
+    "GlobalModel": {
+        "type": "object", "required": ["site", "version", "intercept", "weights", "hash_bits"],
+        "properties": {
+            "site": {"type": "string"},
+            "version": {"type": "integer", "minimum": 0},
+            "intercept": {"type": "number"},
+            "weights": {"type": "array", "description": "[bucket, weight] pairs of the non-zero weights.",
+                        "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]}},
+            "hash_bits": {"type": "integer", "description": "Features hash into 2**hash_bits buckets."},
+            "federation": {"type": "object", "description": "How devices take part in federated rounds."},
+        },
+    },
+    "Update": {
+        "type": "object", "required": ["base_version", "samples", "delta"], "additionalProperties": False,
+        "properties": {
+            "base_version": {"type": "integer", "minimum": 0, "description": "The global version trained on."},
+            "samples": {"type": "integer", "minimum": 1},
+            "delta": {
+                "type": "object", "required": ["intercept", "idx", "val"], "additionalProperties": False,
+                "properties": {"intercept": {"type": "number"},
+                               "idx": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                               "val": {"type": "array", "items": {"type": "number"}}},
+            },
+            "update_id": {"type": "string", "minLength": 8, "maxLength": 64,
+                          "description": "Made by the device; a repeated one is refused as a replay."},
+            "counters": {
+                "type": "array", "items": {
+                    "type": "object", "required": ["slot", "variant", "arm", "impressions", "clicks"],
+                    "properties": {"slot": {"type": "string"}, "variant": {"type": "string"},
+                                   "arm": {"enum": ["personalized", "holdout"]},
+                                   "impressions": {"type": "integer", "minimum": 0},
+                                   "clicks": {"type": "integer", "minimum": 0}},
+                },
+            },
+        },
+    },
+    "Purposes": {
+        "type": "object", "required": list(PURPOSES), "additionalProperties": False,
+        "properties": {
+            "personalize": {"type": "boolean", "description": "Rank content on the device."},
+            "improve": {"type": "boolean", "description": "Send anonymous, clipped model updates."},
+            "sync": {"type": "boolean", "description": "Keep the profile on the server; false erases it."},
+        },
+    },
+    "ConsentRequest": {
+        "type": "object", "required": ["visitor", "policy_version", "purposes"], "additionalProperties": False,
+        "properties": {"visitor": VISITOR_PATH["schema"],
+                       "policy_version": {"type": "string", "pattern": f"^{POLICY_VERSION.pattern}$"},
+                       "purposes": _ref("Purposes")},
+    },
+    "ConsentRecord": {
+        "type": "object", "required": ["policy_version", "purposes", "recorded_at"],
+        "properties": {"policy_version": {"type": "string"}, "purposes": _ref("Purposes"),
+                       "recorded_at": {"type": "string", "format": "date-time"}},
+    },
+    "ConsentRecorded": {
+        "allOf": [_ref("ConsentRecord")],
+        "type": "object", "required": ["site", "visitor", "profile_erased"],
+        "properties": {"site": {"type": "string"}, "visitor": {"type": "string"},
+                       "profile_erased": {"type": "boolean", "description": "Revoking sync erased a profile."}},
+    },
+    "ProfileRequest": {
+        "type": "object", "required": ["profile"], "additionalProperties": False,
+        "properties": {"profile": {"type": "object", "description": "The device's profile, any JSON object "
+                                   "within the size limit (default 64 kB) and 16 levels of nesting."}},
+    },
+    "ProfileStored": {
+        "type": "object", "required": ["site", "visitor", "profile_updated_at", "bytes"],
+        "properties": {"site": {"type": "string"}, "visitor": {"type": "string"},
+                       "profile_updated_at": {"type": "string", "format": "date-time"},
+                       "bytes": {"type": "integer"}},
+    },
+    "VisitorData": {
+        "type": "object", "required": ["site", "visitor", "profile", "profile_updated_at", "consents"],
+        "properties": {
+            "site": {"type": "string"}, "visitor": {"type": "string"},
+            "profile": {"type": ["object", "null"]},
+            "profile_updated_at": {"type": ["string", "null"], "format": "date-time"},
+            "consents": {"type": "array", "items": _ref("ConsentRecord"), "description": "Oldest first."},
+        },
+    },
+    "Erased": {
+        "type": "object", "required": ["site", "visitor", "erased"],
+        "properties": {
+            "site": {"type": "string"}, "visitor": {"type": "string"},
+            "erased": {"type": "object", "required": ["profile", "consents"],
+                       "properties": {"profile": {"type": "boolean"}, "consents": {"type": "integer"}}},
+        },
+    },
+}
+
+PATHS = {
+    "/v1/sites/{site}/model": {
+        "get": {
+            "summary": "The site's newest global model", "operationId": "getGlobalModel",
+            "parameters": [SITE_PATH, {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
+            "responses": {"200": _json("The model; its ETag revalidates it", _ref("GlobalModel")),
+                          "304": {"description": "Unchanged since the ETag sent"},
+                          **_errors(403, 404, 429)},
+        },
+    },
+    "/v1/sites/{site}/updates": {
+        "post": {
+            "summary": "Send one device's clipped model delta", "operationId": "postUpdate",
+            "parameters": [SITE_PATH],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Update")}}},
+            "responses": {"202": _json("Stored durably", {"type": "object", "required": ["accepted"],
+                                                          "properties": {"accepted": {"type": "integer"}}}),
+                          **_errors(400, 403, 404, 409, 413, 422, 429)},
+        },
+    },
+    "/v1/consent": {
+        "post": {
+            "summary": "Record a visitor's consent per purpose", "operationId": "postConsent",
+            "description": "Appends to the visitor's consent history. The first call registers the "
+                           "device's secret. Consent without `sync` erases the stored profile.",
+            "parameters": [SITE_QUERY], "security": VISITOR_SECURITY,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ConsentRequest")}}},
+            "responses": {"201": _json("Recorded", _ref("ConsentRecorded")),
+                          **_errors(400, 401, 403, 404, 413, 422, 429)},
+        },
+    },
+    "/v1/profiles/{visitor}": {
+        "parameters": [VISITOR_PATH, SITE_QUERY],
+        "get": {
+            "summary": "Export everything held about the visitor", "operationId": "exportVisitor",
+            "security": VISITOR_SECURITY,
+            "responses": {"200": _json("The visitor's data", _ref("VisitorData")),
+                          **_errors(400, 401, 403, 404, 422, 429)},
+        },
+        "put": {
+            "summary": "Store the visitor's profile (needs sync consent)", "operationId": "putProfile",
+            "security": VISITOR_SECURITY,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ProfileRequest")}}},
+            "responses": {"200": _json("Stored", _ref("ProfileStored")),
+                          **_errors(400, 401, 403, 404, 413, 422, 429)},
+        },
+        "delete": {
+            "summary": "Forget the visitor: profile, consent history and secret", "operationId": "eraseVisitor",
+            "description": "Leaves an audit entry that holds no personal data.",
+            "security": VISITOR_SECURITY,
+            "responses": {"200": _json("Erased", _ref("Erased")), **_errors(400, 401, 403, 404, 422, 429)},
+        },
+    },
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "p13n sync server", "version": "1",
+        "description": "Global models and federated updates for devices; consent, profile sync, "
+                       "export and erasure for visitors. Errors are JSON `{\"error\", \"detail\"}`.",
+    },
+    "paths": {**PATHS, **ADMIN_PATHS},
+    "components": {
+        "schemas": SCHEMAS,
+        "responses": {str(status): _json(meaning, _ref("Error")) for status, meaning in ERROR_MEANINGS.items()},
+        "securitySchemes": {"adminSession": ADMIN_SECURITY_SCHEME, "visitorSecret": {
+            "type": "http", "scheme": "bearer",
+            "description": f"The secret the visitor's device made, matching `{SECRET.pattern}`; "
+                           "registered by the first consent call.",
+        }},
+    },
+}
+
+
+async def openapi_document(request: Request) -> JSONResponse:
+    return JSONResponse(DOCUMENT)

@@ -1,0 +1,76 @@
+"""The controls: every change is checked, versioned and audited; bad input changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.admin.conftest import SITE, csrf_token
+
+SITE_PAGE = f"/admin/sites/{SITE}"
+SETTINGS = {"clip_norm": "1.0", "noise_multiplier": "1.0", "min_devices": "3", "target_devices": "3",
+            "epsilon_budget": "60"}
+
+
+def dashboard(client: httpx.Client) -> dict:
+    return client.get(f"/v1/admin/sites/{SITE}/dashboard").json()
+
+
+def post(client: httpx.Client, control: str, **fields: str) -> httpx.Response:
+    return client.post(f"{SITE_PAGE}/{control}", data={**fields, "csrf": csrf_token(client.get(SITE_PAGE))})
+
+
+@pytest.mark.parametrize(("rules", "error"), [
+    ("{not json", "the rules are not JSON"),
+    (json.dumps({"slots": {"picks": {"holdout": 1.5}}}), "slots.picks.holdout: must be a share from 0 to 1, got 1.5"),
+])
+def test_bad_rules_show_an_error_and_change_nothing(signed_in, rules, error):
+    before = dashboard(signed_in)["rules"]
+    answer = post(signed_in, "rules", rules=rules)
+    assert answer.status_code == 422 and error in answer.text
+    assert dashboard(signed_in)["rules"] == before
+
+
+def test_rules_are_versioned_and_audited(signed_in, admin):
+    version = dashboard(signed_in)["rules"]["version"]
+    rules = {"slots": {"picks": {"pin": {"tent": 1}, "holdout": 0.2}}}
+    answer = post(signed_in, "rules", rules=json.dumps(rules))
+    assert answer.status_code == 303
+    saved = dashboard(signed_in)["rules"]
+    assert saved["version"] == version + 1 and saved["document"]["slots"] == rules["slots"]
+    page = signed_in.get(answer.headers["location"]).text
+    assert "Rules saved." in page and f"rules (rules v{version + 1})" in page and admin.name in page
+
+
+def test_the_kill_switch_turns_off_personalization_and_back(signed_in):
+    assert post(signed_in, "kill-switch", on="1").status_code == 303
+    assert dashboard(signed_in)["rules"]["document"]["kill_switch"] is True
+    page = signed_in.get(SITE_PAGE).text
+    assert "Resume personalization" in page and "kill switch on (rules v" in page
+    assert post(signed_in, "kill-switch", on="1; drop table").status_code == 422
+    assert post(signed_in, "kill-switch", on="0").status_code == 303
+    assert dashboard(signed_in)["rules"]["document"]["kill_switch"] is False
+
+
+@pytest.mark.parametrize(("field", "value", "error"), [
+    ("clip_norm", "-1", "clip_norm cannot be -1.0"),
+    ("min_devices", "two", "min_devices must be a whole number, got &#x27;two&#x27;"),
+    ("target_devices", "2", "target_devices cannot be 2"),
+])
+def test_bad_federated_settings_show_an_error_and_change_nothing(signed_in, field, value, error):
+    before = dashboard(signed_in)["federation"]
+    answer = post(signed_in, "federation", **{**SETTINGS, field: value})
+    assert answer.status_code == 422 and error in answer.text
+    assert dashboard(signed_in)["federation"] == before
+
+
+def test_federated_settings_reach_the_devices(signed_in, admin_server):
+    answer = post(signed_in, "federation", **{**SETTINGS, "clip_norm": "0.5", "epsilon_budget": ""})
+    assert answer.status_code == 303
+    assert dashboard(signed_in)["federation"]["epsilon_budget"] is None
+    model = httpx.get(f"{admin_server.url}/v1/sites/{SITE}/model").json()
+    assert model["federation"]["clip_norm"] == 0.5
+    assert "federated settings" in signed_in.get(SITE_PAGE).text
+    post(signed_in, "federation", **SETTINGS)

@@ -1,0 +1,76 @@
+"""Each benchmark runs end to end in quick mode and writes a well-formed results file.
+
+These tests check structure only, never timing: figures belong in bench/results/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import BENCHMARKS
+from tests.conftest import ROOT
+
+
+def run_quick(name: str, results: Path) -> dict:
+    path = results / f"{name}.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", name, "--quick", "--results", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert str(path) in done.stdout
+    result = json.loads(path.read_text())
+    assert set(result) == {"name", "when", "machine", "figures", "params"}
+    assert result["name"] == name
+    assert result["params"]["quick"] is True
+    assert result["machine"]["python"].startswith("CPython")
+    return result
+
+
+def test_edge_latency_reports_p50_and_p99_for_the_engine_and_river(tmp_path):
+    figures = run_quick("edge_latency", tmp_path)["figures"]
+    latency = figures["latency_us"]
+    for row in ("engine thompson decide", "engine thompson learn", "engine thompson, River learner decide",
+                "edge model rank", "edge model learn", "river model rank", "river model learn"):
+        assert 0 < latency[row]["p50"] <= latency[row]["p99"]
+    assert {"engine decide p99", "model rank p99"} <= set(figures["river_over_edge"])
+    assert figures["decide_p99_under_goal"].keys() == {row.removesuffix(" decide") for row in latency if row.endswith(" decide")}
+
+
+def test_edge_quality_compares_every_contestant_on_the_same_visits(tmp_path):
+    result = run_quick("edge_quality", tmp_path)
+    figures = result["figures"]
+    policies = figures["policies"]
+    assert {"random", "popularity (Thompson)", "river LinUCBDisjoint", "vw cb_explore_adf"} <= set(policies)
+    assert any(name.startswith("edge ") for name in policies)
+    for row in policies.values():
+        assert 0 <= row["expected_ctr"] <= figures["optimal_ctr"]
+        assert row["regret"] >= 0
+    curve = figures["curves"]["random"]
+    assert curve["visits"][-1] == result["params"]["visits"]
+    assert len(curve["ctr"]) == len(curve["regret"]) == len(curve["visits"])
+    assert (tmp_path / "edge_quality.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_obd_replay_estimates_come_with_intervals(tmp_path):
+    figures = run_quick("obd_replay", tmp_path)["figures"]
+    (campaign, logged), = figures["logged"].items()
+    assert logged["ci"][0] <= logged["ctr"] <= logged["ci"][1]
+    for name, estimate in figures["estimates"].items():
+        assert name.startswith(f"{campaign}: ")
+        assert 0 < estimate["matched"] < logged["rows"]
+        for kind in ("replay", "ips"):
+            low, high = estimate[f"{kind}_ci"]
+            assert low <= estimate[f"{kind}_ctr"] <= high
+
+
+def test_an_unknown_benchmark_is_refused_with_the_known_names():
+    done = subprocess.run([sys.executable, "-m", "bench", "nope"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "invalid choice: 'nope'" in done.stderr
+    assert all(name in done.stderr for name in BENCHMARKS)

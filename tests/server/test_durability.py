@@ -1,0 +1,78 @@
+"""An update that got 202 is never lost: SIGKILL the server mid-stream, restart, count."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+
+from sync_server.rounds import RoundConfig
+from sync_server.storage import Store
+from tests.conftest import CLI, ROOT, create_site, free_port, running_server, wait_until_healthy
+from tests.server.federation import SITE, update
+
+DEVICES = 8
+KILL_AFTER = 300  # acknowledged updates
+
+
+def start_server(db_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--db", str(db_path), "--log-level", "warning", "--ip-rate", "0",
+         "--no-demo"], cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    wait_until_healthy(url, process)
+    return process, url
+
+
+def stream_updates(url: str, acknowledged: dict[str, int], refused: list[str], enough: threading.Event) -> None:
+    """Post updates until the server dies, noting the update_id and row id of every 202."""
+    with httpx.Client() as client:
+        for n in range(10 * KILL_AFTER):  # bounded: the kill comes long before
+            body = update([n % 1000, 1000 + n % 24], [0.01, -0.02])
+            try:
+                response = client.post(f"{url}/v1/sites/{SITE}/updates", json=body)
+            except httpx.TransportError:
+                return
+            if response.status_code != 202:
+                refused.append(response.text)
+                return
+            acknowledged[body["update_id"]] = response.json()["accepted"]
+            if len(acknowledged) >= KILL_AFTER:
+                enough.set()
+
+
+def test_every_acknowledged_update_survives_a_sigkill(tmp_path):
+    db_path = tmp_path / "p13n.db"
+    create_site(db_path, SITE, "--hash-bits", "12")
+    Store(db_path).set_round_config(SITE, RoundConfig(min_devices=100_000, target_devices=100_000))
+    process, url = start_server(db_path)
+    acknowledged: dict[str, int] = {}
+    refused: list[str] = []
+    enough = threading.Event()
+    devices = [threading.Thread(target=stream_updates, args=(url, acknowledged, refused, enough))
+               for _ in range(DEVICES)]
+    try:
+        for device in devices:
+            device.start()
+        assert enough.wait(timeout=120), f"only {len(acknowledged)} updates were acknowledged"
+        process.send_signal(signal.SIGKILL)  # mid-stream: every device has a request in flight
+    finally:
+        process.kill()
+        process.wait()
+        for device in devices:
+            device.join()
+    assert refused == []
+
+    with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:
+        stored = {row["update_id"]: row["id"] for row in server.db()["updates"].rows_where(select="update_id, id")}
+        assert acknowledged.items() <= stored.items()
+        replay = httpx.post(f"{server.url}/v1/sites/{SITE}/updates",
+                            json={**update([1], [0.1]), "update_id": next(iter(acknowledged))})
+        assert replay.status_code == 409
+        assert httpx.post(f"{server.url}/v1/sites/{SITE}/updates", json=update([1], [0.1])).status_code == 202
+        assert Store(db_path).round_state(SITE).pending == len(stored) + 1

@@ -1,0 +1,139 @@
+"""Federated rounds: clipping, aggregation, noise, analytics, and when rounds close."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from sync_server.rounds import RoundConfig, close_round
+from sync_server.storage import Store
+from sync_server.updates import Counter, Update
+from tests.conftest import running_server
+from tests.server.federation import SITE, model, send, site_server, update, wait_for_version
+
+
+def make_store(tmp_path, buckets_bits: int = 4, **config) -> Store:
+    store = Store(tmp_path / "p13n.db")
+    store.create_site("s", hash_bits=buckets_bits)
+    store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, **config))
+    return store
+
+
+def close(store: Store, updates: list[Update], seed: int = 0) -> dict:
+    """Send `updates` to the open round, close it, and return the new model as pairs."""
+    store.add_updates([("s", u) for u in updates])
+    state = close_round(store, "s", np.random.default_rng(seed))
+    intercept, weights = store.model("s", state.version)
+    return {"intercept": intercept, "weights": dict(weights), "version": state.version}
+
+
+def delta(idx, val, intercept=0.0, counters=()) -> Update:
+    return Update(0, 1, intercept, idx, val, counters=tuple(counters))
+
+
+def test_without_noise_the_new_model_is_the_old_plus_the_learning_rate_times_the_mean(tmp_path):
+    store = make_store(tmp_path, noise_multiplier=0.0, learning_rate=0.5, clip_norm=10.0)
+    first = close(store, [delta([1, 2], [0.4, 0.2], intercept=0.2), delta([2, 3], [0.6, -0.2])])
+    assert first["version"] == 1
+    assert first["intercept"] == pytest.approx(0.5 * 0.1)
+    assert first["weights"] == pytest.approx({1: 0.1, 2: 0.2, 3: -0.05})
+    second = close(store, [delta([1], [0.2])])
+    assert second["weights"] == pytest.approx({1: 0.2, 2: 0.2, 3: -0.05})
+    assert [r["devices"] for r in store.rounds("s")] == [2, 1]
+
+
+def test_the_server_clips_every_delta_whatever_the_device_sent(tmp_path):
+    store = make_store(tmp_path, noise_multiplier=0.0, clip_norm=1.0)
+    new = close(store, [delta([0, 1], [300.0, 400.0]), delta([2], [0.5])])
+    assert new["weights"] == pytest.approx({0: 0.3, 1: 0.4, 2: 0.25})  # (0.6, 0.8) and 0.5, halved
+
+
+def test_the_trimmed_mean_ignores_a_poisoned_delta_that_moves_the_mean(tmp_path):
+    honest = [delta([0], [0.1]) for _ in range(9)]
+    poisoned = delta([0, 1], [-0.7, 0.7])
+    mean = close(make_store(tmp_path / "mean", noise_multiplier=0.0), [*honest, poisoned])
+    trimmed = close(make_store(tmp_path / "trimmed", noise_multiplier=0.0, aggregator="trimmed_mean", trim=0.1),
+                    [*honest, poisoned])
+    assert mean["weights"] == pytest.approx({0: 0.02, 1: 0.07})
+    assert trimmed["weights"] == pytest.approx({0: 0.1})  # the -0.7 and the 0.7 are the trimmed extremes
+
+
+def test_the_noise_reaches_every_weight_with_standard_deviation_sigma_c_over_m(tmp_path):
+    store = make_store(tmp_path, buckets_bits=14, noise_multiplier=2.0, clip_norm=0.5)
+    new = close(store, [delta([7], [0.0]) for _ in range(4)])
+    weights = np.array(list(new["weights"].values()))
+    assert len(weights) == 1 << 14  # untouched weights are noised too: which moved says nothing
+    assert weights.mean() == pytest.approx(0.0, abs=0.01)
+    assert weights.std() == pytest.approx(2.0 * 0.5 / 4, rel=0.05)
+
+
+def test_counters_are_summed_per_round_and_noised_when_configured(tmp_path):
+    hero = [Counter("hero", "a", "personalized", 10, 2), Counter("hero", "a", "holdout", 5, 0)]
+    exact = make_store(tmp_path / "exact", noise_multiplier=0.0)
+    close(exact, [delta([], [], counters=hero), delta([], [], counters=hero[:1])])
+    assert [(r["arm"], r["impressions"], r["clicks"]) for r in exact.round_counters("s", 1)] == [
+        ("holdout", 5.0, 0.0), ("personalized", 20.0, 4.0)]
+    noisy = make_store(tmp_path / "noisy", noise_multiplier=0.0, counter_noise=3.0)
+    close(noisy, [delta([], [], counters=hero), delta([], [], counters=hero[:1])])
+    rows = noisy.round_counters("s", 1)
+    assert len(rows) == 2 and all(r["impressions"] not in (5.0, 20.0) for r in rows)
+
+
+@pytest.mark.parametrize("field, value", [("min_devices", 0), ("clip_norm", -1.0), ("aggregator", "median"),
+                                          ("trim", 0.5), ("participation_rate", 0.0), ("delta", 1.0)])
+def test_a_bad_round_config_is_refused_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"{field} cannot be {value!r}"):
+        RoundConfig(**{field: value})
+
+
+@pytest.mark.parametrize("field, value", [("min_devices", 2.5), ("learning_rate", "1"), ("epsilon_budget", True),
+                                          ("round_seconds", math.inf), ("clip_norm", math.nan)])
+def test_a_round_config_of_the_wrong_type_is_refused_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be"):
+        RoundConfig(**{field: value})
+
+
+# Over HTTP, against the real server and its writer thread.
+
+def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refused(tmp_path):
+    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, min_devices=2, target_devices=3,
+                     max_staleness=0) as server:
+        for bucket in (1, 2, 3):
+            assert send(server, update([bucket], [0.3])).status_code == 202
+        published = wait_for_version(server, 1)
+        assert dict(published["weights"]) == pytest.approx({1: 0.1, 2: 0.1, 3: 0.1})
+        stale = send(server, update([1], [0.3], base_version=0))
+        assert stale.status_code == 409
+        assert stale.json() == {"error": "stale_update",
+                                "detail": "base_version 0 is stale: the server accepts versions 1 to 1"}
+        assert server.db()["updates"].count_where("round = 2") == 0
+        assert send(server, update([1], [0.3], base_version=1)).status_code == 202
+
+
+def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(tmp_path):
+    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, min_devices=2, target_devices=100,
+                     round_seconds=0.5) as server:
+        assert send(server, update([4], [0.2])).status_code == 202
+        time.sleep(1.5)  # past the deadline: one device is below the minimum all the same
+        assert model(server)["version"] == 0
+        assert send(server, update([5], [0.4])).status_code == 202
+        published = wait_for_version(server, 1)
+        assert dict(published["weights"]) == pytest.approx({4: 0.1, 5: 0.2})
+        round_ = server.db()["rounds"].get(("fed-site", 1))
+        assert (round_["reason"], round_["devices"], round_["epsilon"]) == ("deadline", 2, None)
+        assert math.isclose(published["intercept"], 0.0)
+
+
+def test_two_server_processes_on_one_database_close_each_round_once(tmp_path):
+    db_path = tmp_path / "p13n.db"
+    with site_server(db_path, noise_multiplier=0.0, min_devices=4, target_devices=4) as first, \
+            running_server(db_path, "--ip-rate", "0", "--no-demo") as second:
+        for server in (first, second, first, second):
+            assert send(server, update([1], [0.4])).status_code == 202
+        assert dict(wait_for_version(first, 1)["weights"]) == pytest.approx({1: 0.4})
+        assert dict(wait_for_version(second, 1)["weights"]) == pytest.approx({1: 0.4})
+        assert send(second, update([2], [0.4], base_version=1)).status_code == 202
+        assert [(r["version"], r["devices"]) for r in first.db()["rounds"].rows_where("site = ?", [SITE])] == [(1, 4)]
