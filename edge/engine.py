@@ -25,7 +25,7 @@ slots before it left.
 >>> [d.ranking for d in page]
 [['b'], ['a']]
 
-Editors have the last word (`configure`, or the `site` part of a global model):
+Editors have the last word (`configure`, or the `settings` part of a global model):
 
 >>> p.configure({"rules": {"slots": {"hero": {"pin": {"a": 1}}}}})
 >>> p.decide("hero", hero, at=30).ranking
@@ -44,7 +44,7 @@ from edge import federated, linear_model, optim, policies
 from edge.base import Classifier, Features, State, Stateful
 from edge.features import Hasher, candidate_tokens, context_tokens, crossed_names
 from edge.profile import Profile
-from edge.site import Site
+from edge.settings import Settings
 
 SCHEMA = 3
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
@@ -165,7 +165,7 @@ class Personalizer:
         self.rng = random.Random(self.config.seed)
         self.visitor = _new_visitor(self.rng)
         self.profile = Profile()
-        self.site = Site()
+        self.settings = Settings()
         self.base: federated.GlobalModel | None = None  # the global model last merged
         self.start = federated.LinearModel()  # the local model right after that merge
         self.samples = 0  # examples learned since then
@@ -222,7 +222,7 @@ class Personalizer:
         profile = self.profile.features(at)  # checks `at`
         tokens = context_tokens(context) + self.profile.tokens(at)
         # A ChainMap reads the few profile features segments ask for; a merged dict would compute all.
-        tokens += self.site.segments.tokens(ChainMap(context, profile))
+        tokens += self.settings.segments.tokens(ChainMap(context, profile))
         return tuple(dict.fromkeys(tokens))  # an interest may come from both the page and the profile
 
     def _read_slot(self, spec: object, crossing: tuple[str, ...], keys: list[int]) -> _SlotRequest:
@@ -274,7 +274,7 @@ class Personalizer:
     def _decide_slot(self, request: _SlotRequest, shown_on_page: set[str]) -> Decision:
         candidates = {v: c.features for v, c in request.candidates.items() if v not in shown_on_page}
         ranking = self.policy.rank(candidates, self.model, self.rng)
-        arranged = self.site.rules.apply(request.slot, list(candidates), ranking.scores, self.visitor)
+        arranged = self.settings.rules.apply(request.slot, list(candidates), ranking.scores, self.visitor)
         shown, arm = arranged.ranking[: request.size], arranged.group
 
         self.decisions_made += 1
@@ -293,7 +293,7 @@ class Personalizer:
             reasons = {v: self._reasons(request.candidates[v], weights) for v in shown}
         else:
             reasons = {v: [] for v in shown}
-        why = {v: self.site.explainer.explain(names) for v, names in reasons.items()}
+        why = {v: self.settings.explainer.explain(names) for v, names in reasons.items()}
         return Decision(decision_id, request.slot, shown, ranking.probabilities, reasons, why, arm)
 
     def _reasons(self, candidate: _Candidate, weights: Mapping) -> list[str]:
@@ -388,18 +388,18 @@ class Personalizer:
         change = federated.clip(federated.delta(local, self.start), self.config.clip_norm)
         return {"base_version": self.base.version, "samples": self.samples, "delta": change}
 
-    def configure(self, site: dict) -> None:
-        """Take the site's settings: editor rules, segments and wording (see `edge.site`)."""
-        self.site = Site.from_dict(site)
+    def configure(self, settings: dict) -> None:
+        """Take the site's settings: editor rules, segments and wording (see `edge.settings`)."""
+        self.settings = Settings.from_dict(settings)
 
     def merge_global(self, model: dict) -> None:
         """Take a newer global model, keeping what this visitor learned on their own.
 
         A new visitor's engine starts this way, from the global weights and precisions.
-        The model's optional `site` part holds the site's settings, as `configure` takes them.
+        The model's optional `settings` part holds the site's settings, as `configure` takes them.
         """
         new = federated.GlobalModel.parse(model, buckets=1 << self.config.hash_bits)
-        site = Site.from_dict(model["site"]) if "site" in model else self.site
+        settings = Settings.from_dict(model["settings"]) if "settings" in model else self.settings
         if self.base is not None and new.version < self.base.version:
             raise ValueError(f"global model version {new.version} is older than version {self.base.version}, merged already")
         if not isinstance(self.model, linear_model.LogisticRegression):
@@ -414,7 +414,7 @@ class Personalizer:
             prior = self.policy.prior_precision
             self.policy.precisions = federated.merge(self.policy.precisions, old_precisions, new.precisions, default=prior)
         self.base, self.start, self.samples = new, federated.LinearModel(intercept, weights), 0
-        self.site = site
+        self.settings = settings
 
     # State
 
@@ -430,7 +430,7 @@ class Personalizer:
             "rng": _rng_state(self.rng),
             "visitor": self.visitor,
             "profile": self.profile.to_dict(),
-            "site": self.site.to_dict(),
+            "settings": self.settings.to_dict(),
             "global": self.base.to_dict() if self.base else None,
             "start": self.start.to_dict(),
             "samples": self.samples,
@@ -450,7 +450,7 @@ class Personalizer:
         engine.rng.setstate((version, tuple(internal), gauss_next))
         engine.visitor = state["visitor"]
         engine.profile = Profile.from_dict(state["profile"])
-        engine.site = Site.from_dict(state["site"])
+        engine.settings = Settings.from_dict(state["settings"])
         if state["global"] is not None:
             engine.base = federated.GlobalModel.parse(state["global"], buckets=1 << engine.config.hash_bits)
         engine.start = federated.LinearModel.from_dict(state["start"])
@@ -512,7 +512,7 @@ def _upgrade_from_schema_2(state: State) -> State:
         "schema": 3,
         "visitor": _new_visitor(random.Random()),
         "profile": Profile().to_dict(),
-        "site": Site().to_dict(),
+        "settings": Settings().to_dict(),
         "open_decisions": {d: {**v, "features": {variant: [] for variant in v["shown"]}} for d, v in state["open_decisions"].items()},
     }
 

@@ -8,10 +8,10 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 - `decide_page` `{slots: [{slot, candidates, size?}], at, context?}` -> `{decisions}`
 - `track` `{event}` -> `{learned: true}`; a click or view event carries its `at`
 - `preferences` `{interests}` -> `{interests}`: the visitor's declared interests
-- `configure` `{site}` -> `{configured: true}`: the site's rules, segments and wording
+- `configure` `{settings}` -> `{configured: true}`: the site's rules, segments and wording
 - `state` -> the engine's whole state, for IndexedDB
 - `delta` -> the update to post to the sync server
-- `merge_global` `{model}` -> `{merged: version}`; the model may carry a `site` part
+- `merge_global` `{model}` -> `{merged: version}`; the model may carry the site's `settings`
 - `counters` -> `{counters}`: impressions and clicks per slot, variant and arm
 
 >>> import json
@@ -36,7 +36,7 @@ _engine = Personalizer()
 
 
 def boot(state_json: str | None, global_model_json: str | None, config_json: str | None = None) -> str:
-    """Restore the visitor's saved state, or start from the global model (and its `site` part).
+    """Restore the visitor's saved state, or start from the global model (and its `settings`).
 
     `config_json` holds the site's engine settings, e.g. `{"policy": "greedy"}`, for a
     visitor without saved state; saved state keeps the settings it was made with.
@@ -78,7 +78,7 @@ def _preferences(message: dict) -> dict:
 
 
 def _configure(message: dict) -> dict:
-    _engine.configure(message["site"])
+    _engine.configure(message["settings"])
     return {"configured": True}
 
 

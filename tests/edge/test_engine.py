@@ -217,9 +217,9 @@ def test_the_kill_switch_gives_everyone_the_page_order_and_counts_nothing(make):
 def test_a_global_model_can_bring_the_sites_settings():
     engine = Personalizer(GREEDY)
     engine.merge_global({"version": 1, "intercept": 0.0, "weights": [],
-                         "site": {"rules": {"slots": {"picks": {"exclude": ["tent"]}}}}})
+                         "settings": {"rules": {"slots": {"picks": {"exclude": ["tent"]}}}}})
     assert engine.decide("picks", PICKS, {}, at=NOW).ranking == ["helmet", "bottle"]
-    engine.merge_global({"version": 2, "intercept": 0.0, "weights": []})  # no site part: settings stay
+    engine.merge_global({"site": "shop", "version": 2, "intercept": 0.0, "weights": []})  # no settings: they stay
     assert sorted(engine.decide("picks", PICKS, {}, at=NOW).ranking) == ["bottle", "helmet"]
 
 
@@ -408,7 +408,7 @@ def test_only_the_builtin_learner_can_merge_a_global_model():
 # State
 
 
-SITE = {
+SETTINGS = {
     "rules": {"holdout": 0.0, "slots": {"row": {"holdout": 1.0, "pin": {"bottle": 2}}}},
     "segments": {"hikers": {"feature": "likes:topic:hiking", "gte": 0.5}},
     "explain": {"words": {"hiking": "walking"}},
@@ -418,7 +418,7 @@ SITE = {
 def used_engine(config: Config = Config(seed=5)) -> Personalizer:
     engine = Personalizer(config)
     engine.merge_global({"version": 1, "intercept": 0.0, "weights": [[hashed("topic:hiking"), 0.5]],
-                         "precisions": [[hashed("topic:hiking"), 40.0]], "site": SITE})
+                         "precisions": [[hashed("topic:hiking"), 40.0]], "settings": SETTINGS})
     engine.declare(["trail_running"])
     engine.learn({"type": "view", "features": ["topic:hiking"], "at": NOW - HOUR})
     for variant in ("bottle", "tent", "bottle"):
@@ -432,7 +432,7 @@ def test_state_round_trips_through_json_exactly(policy):
     engine = used_engine(Config(policy=policy, seed=5))
     restored = Personalizer.from_dict(json.loads(json.dumps(engine.to_dict())))
     assert restored.to_dict() == engine.to_dict()
-    assert restored.site.to_dict() == Personalizer().site.to_dict() | SITE | {"rules": {**SITE["rules"], "kill_switch": False}}
+    assert restored.settings.to_dict() == {**SETTINGS, "rules": {**SETTINGS["rules"], "kill_switch": False}}
     # The random generator is part of the state: the restored engine explores exactly alike.
     assert restored.decide("picks", PICKS, EVENING_MOBILE, at=NOW) == engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
     assert restored.delta() == engine.delta()
@@ -462,13 +462,13 @@ def test_state_saved_by_schema_1_is_migrated():
 
 def test_state_saved_by_schema_2_is_migrated():
     engine = used_engine(Config(policy="greedy", seed=5))
-    schema_2 = {k: v for k, v in engine.to_dict().items() if k not in ("visitor", "profile", "site")}
+    schema_2 = {k: v for k, v in engine.to_dict().items() if k not in ("visitor", "profile", "settings")}
     schema_2["schema"] = 2
     for decision in schema_2["open_decisions"].values():
         del decision["features"]
     migrated = Personalizer.from_dict(json.loads(json.dumps(schema_2)))
     assert migrated.model.to_dict() == engine.model.to_dict() and migrated.counters() == engine.counters()
-    assert migrated.profile.tokens(NOW) == [] and migrated.site.rules.slots == {}
+    assert migrated.profile.tokens(NOW) == [] and migrated.settings.rules.slots == {}
     assert migrated.visitor != engine.visitor and len(migrated.visitor) == 16
     open_decision = next(iter(migrated.open_decisions))
     variant = next(iter(migrated.open_decisions[open_decision]["shown"]))
@@ -577,7 +577,7 @@ def test_a_second_click_on_one_impression_teaches_nothing_new(make):
     assert snapshot(engine) == before
 
 
-BAD_SITES = [
+BAD_SETTINGS = [
     ("rules", "site settings must be an object"),
     ({"rules": {"slots": {"picks": {"holdout": 2}}}}, "slots.picks.holdout: must be a share from 0 to 1"),
     ({"rules": {"slots": {"picks": {"pin": {"tent": 1}, "exclude": ["tent"]}}}}, "'tent' is both pinned and excluded"),
@@ -589,14 +589,14 @@ BAD_SITES = [
 ]
 
 
-@pytest.mark.parametrize("site, problem", BAD_SITES, ids=[b[1] for b in BAD_SITES])
-def test_bad_site_settings_are_refused_and_change_nothing(site, problem):
+@pytest.mark.parametrize("settings, problem", BAD_SETTINGS, ids=[b[1] for b in BAD_SETTINGS])
+def test_bad_site_settings_are_refused_and_change_nothing(settings, problem):
     engine = used_engine()
     before = engine.to_dict()
     with pytest.raises(ValueError, match=problem):
-        engine.configure(site)
+        engine.configure(settings)
     with pytest.raises(ValueError, match=problem):
-        engine.merge_global({"version": 2, "intercept": 0.0, "weights": [], "site": site})
+        engine.merge_global({"version": 2, "intercept": 0.0, "weights": [], "settings": settings})
     assert engine.to_dict() == before
 
 

@@ -50,6 +50,16 @@ def test_every_policy_ranks_all_candidates_and_pulls_the_first(name, learner):
 
 
 @pytest.mark.parametrize("name", MADE)
+def test_every_policy_ranks_by_finite_scores_it_gives_with_the_ranking(name, learner):
+    """Editor rules re-rank by these scores, adding boosts; without any, the order must not change."""
+    policy, rng = MADE[name](), random.Random(5)
+    for _ in range(200):
+        ranking = policy.rank(CANDIDATES, learner, rng)
+        assert all(math.isfinite(score) for score in ranking.scores.values())
+        assert ranking.arms == sorted(CANDIDATES, key=lambda arm: -ranking.scores[arm])
+
+
+@pytest.mark.parametrize("name", MADE)
 def test_every_policy_is_reproducible_from_its_random_generator(name, learner):
     policy = MADE[name]()
     draws = [[policy.pull(CANDIDATES, learner, rng) for _ in range(50)] for rng in (random.Random(9), random.Random(9))]

@@ -8,7 +8,7 @@ from edge import worker_api
 from edge.features import Hasher
 
 PICKS = [{"id": "a", "features": ["topic:x"]}, {"id": "b", "features": ["topic:y"]}]
-GLOBAL = {"version": 2, "intercept": 0.0, "weights": [[Hasher(18)("topic:y"), 5.0]]}
+GLOBAL = {"site": "shop", "version": 2, "intercept": 0.0, "weights": [[Hasher(18)("topic:y"), 5.0]]}
 NOW = 1_800_000_000.0
 
 
@@ -57,7 +57,7 @@ def test_a_page_is_decided_in_one_message():
 
 
 def test_the_device_sends_a_delta_and_merges_the_next_global_model():
-    worker_api.boot(None, json.dumps({**GLOBAL, "site": {"rules": {"holdout": 1.0}}}))
+    worker_api.boot(None, json.dumps({**GLOBAL, "settings": {"rules": {"holdout": 1.0}}}))
     decision = ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})
     assert decision["arm"] == "holdout" and decision["ranking"] == ["a", "b"]
     ask({"type": "track", "event": {"type": "click", "decision": decision["id"], "variant": "a", "at": NOW}})
@@ -77,7 +77,7 @@ def test_bad_messages_get_an_error_reply_and_change_nothing():
     assert ask({"type": "decide", "slot": "s", "at": NOW}) == {"error": "decide message is missing 'candidates'"}
     assert ask({"type": "decide", "slot": "s", "candidates": PICKS}) == {"error": "decide message is missing 'at'"}
     assert "must be a list of words" in ask({"type": "preferences", "interests": "hiking"})["error"]
-    assert "must be a share from 0 to 1" in ask({"type": "configure", "site": {"rules": {"holdout": 2}}})["error"]
+    assert "must be a share from 0 to 1" in ask({"type": "configure", "settings": {"rules": {"holdout": 2}}})["error"]
     assert "unknown event type" in ask({"type": "track", "event": {"type": "scroll"}})["error"]
     assert "version must be a whole number" in ask({"type": "merge_global", "model": {**GLOBAL, "version": "3"}})["error"]
     assert ask({"type": "merge_global"}) == {"error": "merge_global message is missing 'model'"}
@@ -95,7 +95,7 @@ def test_the_visitor_declares_interests_and_views_pages_that_shape_the_next_deci
 
 def test_the_site_configures_rules_and_wording_in_one_message():
     worker_api.boot(None, json.dumps(GLOBAL))
-    assert ask({"type": "configure", "site": {"rules": {"slots": {"s": {"pin": {"a": 1}}}}}}) == {"configured": True}
+    assert ask({"type": "configure", "settings": {"rules": {"slots": {"s": {"pin": {"a": 1}}}}}}) == {"configured": True}
     assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})["ranking"] == ["a", "b"]
-    assert ask({"type": "configure", "site": {"rules": {"kill_switch": True}}}) == {"configured": True}
+    assert ask({"type": "configure", "settings": {"rules": {"kill_switch": True}}}) == {"configured": True}
     assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})["arm"] == "off"

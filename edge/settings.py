@@ -1,7 +1,7 @@
 """A site's settings for every visitor's engine: editor rules, segments, and the wording of "why".
 
 Editors change them on the server; devices get them as one JSON document, in the
-`site` part of the global model or in a worker message:
+`settings` part of the global model or in a worker message:
 
     {"rules": {...},                       see edge.rules
      "segments": {"NAME": condition},      see edge.segments
@@ -10,10 +10,10 @@ Editors change them on the server; devices get them as one JSON document, in the
 Every part may be left out (no rules, no segments, the default wording). A document
 is checked whole before anything is used, and a new one replaces the old one whole.
 
->>> site = Site.from_dict({"rules": {"kill_switch": True}, "explain": {"words": {"evening": "soir"}}})
->>> site.rules.kill_switch, site.explainer.sentence("daypart:evening & topic:golf")
+>>> settings = Settings.from_dict({"rules": {"kill_switch": True}, "explain": {"words": {"evening": "soir"}}})
+>>> settings.rules.kill_switch, settings.explainer.sentence("daypart:evening & topic:golf")
 (True, 'Popular in the soir')
->>> Site.from_dict({"rule": {}})
+>>> Settings.from_dict({"rule": {}})
 Traceback (most recent call last):
     ...
 ValueError: site settings: unknown parts ['rule']; expected some of ['rules', 'segments', 'explain']
@@ -31,7 +31,7 @@ PARTS = ("rules", "segments", "explain")
 EXPLAIN_PARTS = ("templates", "words")
 
 
-class Site:
+class Settings:
     """A site's editor rules, segments and explainer, built from one checked document."""
 
     def __init__(
@@ -43,8 +43,8 @@ class Site:
         self.explainer = Explainer(**self.explain)
 
     @classmethod
-    def from_dict(cls, document: Any) -> "Site":
-        """Check the document and build the site; raises ValueError naming the bad part."""
+    def from_dict(cls, document: Any) -> "Settings":
+        """Check the document and build the settings; raises ValueError naming the bad part."""
         _check_parts(document, PARTS, "site settings")
         explain = document.get("explain", {})
         _check_parts(explain, EXPLAIN_PARTS, "explain")
