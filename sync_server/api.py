@@ -34,15 +34,18 @@ async def global_model(request: Request) -> Response:
 
 
 def _published_model(answers: dict, store: Store, state: RoundState) -> tuple[bytes, str]:
-    """The model answer and its ETag, built once per version and config (weights can be many)
-    and kept in `answers`, by site."""
-    key = (state.version, state.config, state.accepting)
+    """The model answer and its ETag, built once per version, config and editor rules (weights
+    can be many) and kept in `answers`, by site. The rules travel in the model's `settings`, so
+    an editor's change (the kill switch too) reaches each device with its next model fetch."""
+    rules_version, rules = store.editor_rules(state.site)
+    key = (state.version, state.config, state.accepting, rules_version)
     if answers.get(state.site, (None,))[0] != key:
         intercept, weights = store.model(state.site, state.version)
         body = orjson.dumps({
             "site": state.site, "version": state.version, "intercept": intercept, "weights": weights,
             "hash_bits": state.buckets.bit_length() - 1,
             "federation": {**state.config.for_devices(), "accepting_updates": state.accepting},
+            "settings": {"rules": rules},
         })
         answers[state.site] = (key, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
     return answers[state.site][1:]

@@ -68,6 +68,8 @@ SCHEMAS = {
                         "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]}},
             "hash_bits": {"type": "integer", "description": "Features hash into 2**hash_bits buckets."},
             "federation": {"type": "object", "description": "How devices take part in federated rounds."},
+            "settings": {"type": "object", "description": "The site's editor rules (`rules`: pins, exclusions, "
+                         "boosts, holdout shares, the kill switch), which every device applies to its decisions."},
         },
     },
     "Update": {

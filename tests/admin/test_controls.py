@@ -7,9 +7,11 @@ import json
 import httpx
 import pytest
 
+from edge import Config, Personalizer
 from tests.admin.conftest import SITE, csrf_token
 
 SITE_PAGE = f"/admin/sites/{SITE}"
+PICKS = [{"id": v, "features": [f"topic:{v}"]} for v in ("tent", "helmet", "bottle")]
 SETTINGS = {"clip_norm": "1.0", "noise_multiplier": "1.0", "min_devices": "3", "target_devices": "3",
             "epsilon_budget": "60"}
 
@@ -74,3 +76,21 @@ def test_federated_settings_reach_the_devices(signed_in, admin_server):
     assert model["federation"]["clip_norm"] == 0.5
     assert "federated settings" in signed_in.get(SITE_PAGE).text
     post(signed_in, "federation", **SETTINGS)
+
+
+def device_decision(server) -> dict:
+    """A device fetches the global model, as a returning visitor's worker does, and decides."""
+    device = Personalizer(Config(policy="greedy", hash_bits=10))
+    device.merge_global(httpx.get(f"{server.url}/v1/sites/{SITE}/model").json())
+    return device.decide("picks", PICKS, {}, at=1_800_000_000.0)
+
+
+def test_a_rule_change_and_the_kill_switch_reach_a_devices_next_decision(signed_in, admin_server):
+    assert post(signed_in, "rules", rules=json.dumps({"slots": {"picks": {"pin": {"bottle": 1}}}})).status_code == 303
+    assert device_decision(admin_server).ranking[0] == "bottle"
+    assert post(signed_in, "kill-switch", on="1").status_code == 303
+    killed = device_decision(admin_server)
+    assert killed.arm == "off" and killed.ranking == [c["id"] for c in PICKS]
+    assert post(signed_in, "kill-switch", on="0").status_code == 303
+    assert post(signed_in, "rules", rules="{}").status_code == 303
+    assert device_decision(admin_server).arm == "personalized"
