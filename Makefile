@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: demo test build chromium
 
 demo: $(VENV)/.server node_modules/.package-lock.json build
-	$(BIN)/python -m sync_server serve
+	$(BIN)/python -m sync_server serve --demo-traffic 20000
 
 test: $(VENV)/.test node_modules/.package-lock.json build chromium
 	$(BIN)/python -m pytest

@@ -32,7 +32,24 @@ def serve(args: argparse.Namespace) -> None:
     if settings.demo_dir is not None:
         _print_demo_admin(app.state.store)
     print(f"Database:   {settings.db_path}")
+    if args.demo_traffic and settings.demo_dir is not None:
+        _fill_demo(app.state.store, settings.demo_site, base, args.demo_traffic)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _fill_demo(store, site: str, base: str, visits: int) -> None:
+    """Once the server is up, let simulated visitors fill the demo site's dashboard (once per
+    database), with a holdout group in the hero banner so the dashboard can show uplift."""
+    import threading
+
+    from sync_server import traffic
+
+    if store.rounds(site):
+        return
+    if store.editor_rules(site)[0] == 0:
+        store.set_editor_rules(site, traffic.DEMO_RULES, admin="demo", change="demo rules")
+    print(f"Filling the demo dashboard: {visits} simulated visits by {traffic.DEMO_DEVICES} devices")
+    threading.Thread(target=traffic.fill, args=(base, site, visits), daemon=True, name="demo-traffic").start()
 
 
 def _print_demo_admin(store) -> None:
@@ -85,6 +102,17 @@ def set_origins(args: argparse.Namespace) -> None:
     print(f"site {args.site!r}: pages may call it from {_origins_text(store, args.site)}")
 
 
+def simulate(args: argparse.Namespace) -> None:
+    import httpx
+
+    from sync_server import traffic
+
+    try:
+        print(traffic.simulate(args.url, args.site, args.devices, args.visits, seed=args.seed))
+    except (ValueError, httpx.HTTPError) as error:
+        raise SystemExit(f"simulation stopped: {error}") from None
+
+
 def list_sites(args: argparse.Namespace) -> None:
     from sync_server.storage import Store
 
@@ -130,7 +158,17 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--visitor-rate", type=float, default=Settings.visitor_rate,
                      help="consent and profile requests per second per visitor (default: %(default)s)")
     run.add_argument("--visitor-burst", type=int, default=Settings.visitor_burst, help="(default: %(default)s)")
+    run.add_argument("--demo-traffic", type=int, default=0, metavar="VISITS",
+                     help="fill a new demo site with this many simulated visits once the server is up")
     run.set_defaults(handler=serve)
+
+    crowd = commands.add_parser("simulate", help="simulated visitors' devices use a running server, over HTTP")
+    crowd.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default: %(default)s)")
+    crowd.add_argument("--site", default=Settings.demo_site, help="(default: %(default)s)")
+    crowd.add_argument("--devices", type=int, default=200, help="(default: %(default)s)")
+    crowd.add_argument("--visits", type=int, default=10_000, help="(default: %(default)s)")
+    crowd.add_argument("--seed", type=int, default=0, help="the same seed gives the same visitors")
+    crowd.set_defaults(handler=simulate)
 
     site = commands.add_parser("create-site", help="add a site with an empty global model")
     site.add_argument("site", type=_site_key)

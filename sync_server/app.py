@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/p13n", BundleFiles(directory=settings.dist_dir, check_dir=False), name="p13n"),
     ]
     if settings.demo_dir is not None:
-        store.create_site(settings.demo_site)
+        store.create_site(settings.demo_site, hash_bits=settings.demo_hash_bits)
         routes.append(Mount("/demo", StaticFiles(directory=settings.demo_dir, html=True), name="demo"))
     ingest = Ingest(store)
 

@@ -16,6 +16,9 @@ class Settings:
     dist_dir: Path = ROOT / "dist"
     demo_dir: Path | None = ROOT / "browser_pkg" / "demo"
     demo_site: str = "demo"
+    # Each round's noise touches every weight, so a global model is dense: 2^12 weights keep the
+    # demo's model download small (about 80 kB); a site sets its own with create-site --hash-bits.
+    demo_hash_bits: int = 12
     max_body_bytes: int = 1_000_000
     max_profile_bytes: int = 64_000  # a profile's JSON; the body above caps every request
     secret_key_path: Path | None = None  # the key of visitors' secret hashes (auth.py); None: DB.key
