@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -48,6 +49,8 @@ def _fill_demo(store, site: str, base: str, visits: int) -> None:
         return
     if store.editor_rules(site)[0] == 0:
         store.set_editor_rules(site, traffic.DEMO_RULES, admin="demo", change="demo rules")
+    if store.logged_sample(site) is None:
+        store.set_logged_sample(site, traffic.logged_sample(traffic.Shop.demo(), traffic.DEMO_SAMPLE, seed=1), "demo")
     print(f"Filling the demo dashboard: {visits} simulated visits by {traffic.DEMO_DEVICES} devices")
     threading.Thread(target=traffic.fill, args=(base, site, visits), daemon=True, name="demo-traffic").start()
 
@@ -111,6 +114,21 @@ def simulate(args: argparse.Namespace) -> None:
         print(traffic.simulate(args.url, args.site, args.devices, args.visits, seed=args.seed))
     except (ValueError, httpx.HTTPError) as error:
         raise SystemExit(f"simulation stopped: {error}") from None
+
+
+def load_sample(args: argparse.Namespace) -> None:
+    from sync_server.replay import LoggedSample
+    from sync_server.storage import Store, UnknownSite
+
+    try:
+        lines = args.file.read_text().splitlines()
+        sample = LoggedSample.parse([json.loads(line) for line in lines if line.strip()])
+        Store(args.db).set_logged_sample(args.site, sample.to_rows(), admin="cli")
+    except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
+        raise SystemExit(f"{args.file}: {error}; the sample was not loaded") from None
+    except UnknownSite:
+        raise SystemExit(f"no site {args.site!r} in {args.db}: add it with create-site") from None
+    print(f"site {args.site!r}: {len(sample.impressions)} logged impressions for offline replay")
 
 
 def list_sites(args: argparse.Namespace) -> None:
@@ -183,6 +201,11 @@ def main(argv: list[str] | None = None) -> None:
                          help="e.g. https://shop.example; none: only the server's own origin")
     origins.set_defaults(handler=set_origins)
 
+    sample = commands.add_parser("load-sample", help="give a site a logged sample of random traffic for offline replay")
+    sample.add_argument("site", type=_site_key)
+    sample.add_argument("file", type=Path, help="JSON lines, one impression each (see sync_server/replay.py)")
+    sample.set_defaults(handler=load_sample)
+
     listing = commands.add_parser("list-sites", help="show every site and its allowed origins")
     listing.set_defaults(handler=list_sites)
 
@@ -191,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     admin.set_defaults(handler=create_admin)
 
-    for command in (run, site, origins, listing, admin):
+    for command in (run, site, origins, sample, listing, admin):
         command.add_argument("--db", type=Path, default=Settings.db_path, help="SQLite file (default: data/p13n.db)")
     args = parser.parse_args(argv)
     args.handler(args)

@@ -371,6 +371,10 @@ class Store:
             pk="id", if_not_exists=True,
         )
         self.db["admin_audit"].create_index(["site"], if_not_exists=True)
+        self.db["logged_samples"].create(  # one per site, for offline replay (replay.py)
+            {"site": str, "rows": str, "impressions": int, "admin": str, "uploaded_at": float},
+            pk="site", foreign_keys=[("site", "sites")], if_not_exists=True,
+        )
 
     def create_admin(self, name: str, password_hash: str) -> None:
         """Add an admin account; AdminExists if the name is taken."""
@@ -417,6 +421,19 @@ class Store:
                                             "admin": admin, "created_at": time.time()})
             self._audit(site, admin, f"{change} (rules v{version})", document)
         return version
+
+    def set_logged_sample(self, site: str, rows: list[dict], admin: str) -> None:
+        """Replace `site`'s logged sample (checked by the caller) and audit it."""
+        self.site(site)
+        with self.db.conn:
+            self.db["logged_samples"].upsert({"site": site, "rows": orjson.dumps(rows).decode(), "impressions": len(rows),
+                                              "admin": admin, "uploaded_at": time.time()}, pk="site")
+            self._audit(site, admin, "logged sample", {"impressions": len(rows)})
+
+    def logged_sample(self, site: str) -> tuple[float, list[dict]] | None:
+        """When `site`'s logged sample was uploaded, and its rows; None if it has none."""
+        row = next(self.db["logged_samples"].rows_where("site = ?", [site]), None)
+        return (row["uploaded_at"], orjson.loads(row["rows"])) if row else None
 
     def audit(self, site: str, admin: str, action: str, detail: dict) -> None:
         """Record that `admin` did `action` on `site`; `detail` says what it was set to."""

@@ -38,6 +38,7 @@ POLICY_VERSION = "demo-2026"
 DAY = 86_400.0
 DEMO_DEVICES = 200
 DEMO_RULES = {"slots": {"hero": {"holdout": 0.2}}}  # a control group in the hero, none in the picks
+DEMO_SAMPLE = 4_000  # visits in the demo's logged sample
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +95,19 @@ OUTDOOR_ARCHETYPES = [
               weekend=0.4, referrers={"social": 0.6, "search": 0.4}, pages={"home": 1.0}, interests=("swimming",),
               tastes={"topic:swimming": 1.3, "season:summer": 0.4}),
 ]
+
+
+def logged_sample(shop: Shop, visits: int, seed: int) -> list[dict]:
+    """What a site logs while it shows each slot's variants uniformly at random: impressions
+    for offline replay (sync_server.replay), one per slot and visit."""
+    rng = random.Random(seed + 1)
+    rows = []
+    for visit, ctrs in shop.visits(visits, seed):
+        for slot, ctr in zip(shop.slots, ctrs):
+            shown = rng.choice(slot.candidates)["id"]
+            rows.append({"slot": slot.name, "context": visit.context, "candidates": slot.candidates,
+                         "shown": shown, "clicked": rng.random() < ctr[shown]})
+    return rows
 
 
 class Server:

@@ -14,6 +14,7 @@ from sync_server.admin.dashboard import site_dashboard
 from sync_server.admin.guard import api
 from sync_server.checks import json_body
 from sync_server.errors import ApiError
+from sync_server.replay import LoggedSample
 from sync_server.storage import Store, UnknownSite
 
 
@@ -40,6 +41,18 @@ async def put_rules(request: Request) -> JSONResponse:
         raise ApiError(422, "invalid_rules", str(error)) from None
     version = store.set_editor_rules(request.path_params["site"], document, request.state.session.admin)
     return JSONResponse({"version": version, "document": document})
+
+
+@api
+async def put_logged_sample(request: Request) -> JSONResponse:
+    """Replace a site's logged sample (a JSON list of impressions, see replay.py) for offline replay."""
+    store = _store_with_site(request)
+    try:
+        sample = LoggedSample.parse(await json_body(request))
+    except ValueError as error:
+        raise ApiError(422, "invalid_sample", str(error)) from None
+    store.set_logged_sample(request.path_params["site"], sample.to_rows(), request.state.session.admin)
+    return JSONResponse({"impressions": len(sample.impressions)})
 
 
 def _store_with_site(request: Request) -> Store:

@@ -10,11 +10,17 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 
+from edge.features import context_tokens
+from sync_server import replay
 from sync_server.admin.effect import Arm, uplift
 from sync_server.admin.features import BucketNames
+from sync_server.drift import ctr_alerts
 from sync_server.storage import Store
 
 TOP_FEATURES = 8
+# Logged samples and their replays are costly to read and compute, and change rarely.
+_samples: dict[tuple, replay.LoggedSample] = {}  # (database, site, upload time) -> the parsed sample
+_replays: dict[tuple, dict] = {}  # (database, site, upload time, version) -> replay results
 
 
 def site_dashboard(store: Store, site: str) -> dict:
@@ -23,7 +29,9 @@ def site_dashboard(store: Store, site: str) -> dict:
     rounds = store.rounds(site)
     slots = slot_effects(store, site, rounds)
     variants = {(slot, row["variant"]) for slot, effect in slots.items() for row in effect["variants"]}
-    names = BucketNames(store.site(site)["hash_bits"], sorted(variants))
+    sample = _logged_sample(store, site)
+    features, contexts = _vocabulary(sample[1]) if sample else ((), ())
+    names = BucketNames(store.site(site)["hash_bits"], sorted(variants), features, contexts)
     return {
         "site": site,
         "version": state.version,
@@ -36,7 +44,43 @@ def site_dashboard(store: Store, site: str) -> dict:
                    for r in rounds],
         "features": top_features(store.latest_model(site)["weights"], names.describe),
         "slots": slots,
+        "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
+        "replay": sample and _model_replay(store, site, sample),
     }
+
+
+def _logged_sample(store: Store, site: str) -> tuple[float, replay.LoggedSample] | None:
+    """The site's logged sample (parsed once per upload) and its upload time, or None."""
+    stored = store.logged_sample(site)
+    if stored is None:
+        return None
+    key = (str(store.path), site, stored[0])
+    if key not in _samples:
+        _bounded(_samples)[key] = replay.LoggedSample.parse(stored[1])
+    return stored[0], _samples[key]
+
+
+def _model_replay(store: Store, site: str, sample: tuple[float, replay.LoggedSample]) -> dict:
+    """The global model's replay on the logged sample (see replay.py), once per model version."""
+    model = store.latest_model(site)
+    key = (str(store.path), site, sample[0], model["version"])
+    if key not in _replays:
+        _bounded(_replays)[key] = replay.replay(sample[1], model["intercept"], model["weights"],
+                                                store.site(site)["hash_bits"])
+    return {"uploaded_at": sample[0], "impressions": len(sample[1].impressions), "slots": _replays[key]}
+
+
+def _bounded(cache: dict, size: int = 32) -> dict:
+    if len(cache) >= size:
+        cache.clear()
+    return cache
+
+
+def _vocabulary(sample: replay.LoggedSample) -> tuple[list[str], list[str]]:
+    """The candidate features and visit context tokens a logged sample names."""
+    features = {f: None for i in sample.impressions for fs in i.candidates.values() for f in fs}
+    contexts = {t: None for i in sample.impressions for t in context_tokens(i.context)}
+    return list(features), list(contexts)
 
 
 def top_features(weights: list[list], describe: Callable[[int], str | None],
@@ -54,12 +98,19 @@ def top_features(weights: list[list], describe: Callable[[int], str | None],
 
 
 def slot_effects(store: Store, site: str, rounds: list[dict]) -> dict[str, dict]:
-    """Per slot: each variant's totals per arm, and CTRs and uplift after each round (cumulative)."""
+    """Per slot: each variant's totals per arm, CTRs and uplift after each round (cumulative), and
+    each round's own personalized (version, impressions, clicks), for the drift detector."""
     totals: defaultdict[str, dict[tuple[str, str], Arm]] = defaultdict(lambda: defaultdict(Arm))
+    by_round: defaultdict[str, list[tuple[int, float, float]]] = defaultdict(list)
     slots: dict[str, dict] = {}
     for r in rounds:
+        own: defaultdict[str, Arm] = defaultdict(Arm)
         for c in store.round_counters(site, r["version"]):
             totals[c["slot"]][c["variant"], c["arm"]] += Arm(c["impressions"], c["clicks"])
+            if c["arm"] == "personalized":
+                own[c["slot"]] += Arm(c["impressions"], c["clicks"])
+        for slot, arm in own.items():
+            by_round[slot].append((r["version"], arm.impressions, arm.clicks))
         for slot, arms in totals.items():
             series = slots.setdefault(slot, {key: [] for key in ("time", "personalized", "holdout", "uplift", "low", "high")})
             personalized, holdout = _arm_total(arms, "personalized"), _arm_total(arms, "holdout")
@@ -67,7 +118,8 @@ def slot_effects(store: Store, site: str, rounds: list[dict]) -> dict[str, dict]
             for key, value in (("time", r["closed_at"]), ("personalized", personalized.ctr), ("holdout", holdout.ctr),
                                ("uplift", lift and lift.difference), ("low", lift and lift.low), ("high", lift and lift.high)):
                 series[key].append(value)
-    return {slot: {"series": slots[slot], "variants": _variant_rows(totals[slot])} for slot in sorted(slots)}
+    return {slot: {"series": slots[slot], "variants": _variant_rows(totals[slot]), "personalized_by_round": by_round[slot]}
+            for slot in sorted(slots)}
 
 
 def _arm_total(arms: dict[tuple[str, str], Arm], arm: str) -> Arm:

@@ -3,15 +3,20 @@
 Devices send bucket numbers, never feature names, so the server cannot read its own
 model. It does know a few names every site's model uses: each variant's own feature
 (`variant:SLOT/ID`, from the counters) and its crosses with the context tokens that
-have a fixed vocabulary (device type, part of day, day of week). Hashing those names
-finds their buckets; any other bucket stays a number. A guess can be wrong when another,
-unknown feature shares the bucket, so the page says "probably".
+have a fixed vocabulary (device type, part of day, day of week). A site's logged sample
+(replay.py) adds its candidates' features (`topic:camping`), the context tokens its
+visits had (`interest:hiking`) and the behaviour tokens those features make on a device
+(`likes:topic:camping`). Hashing those names finds their buckets; any other bucket
+stays a number. A guess can be wrong when another, unknown feature shares the bucket, so
+the page says "probably".
 
->>> names = BucketNames(bits=18, variants=[("picks", "tent")])
+>>> names = BucketNames(bits=18, variants=[("picks", "tent")], features=["topic:camping"], contexts=["interest:hiking"])
 >>> names.describe(names.hasher("device:mobile & variant:picks/tent"))
 'tent in picks: popular with visitors on mobile'
 >>> names.describe(names.hasher("variant:picks/tent"))
 'tent in picks: popular with other visitors'
+>>> names.describe(names.hasher("interest:hiking & topic:camping"))
+'topic:camping: liked by visitors interested in hiking'
 """
 
 from __future__ import annotations
@@ -24,24 +29,39 @@ from edge.features import DAYPARTS, WEEKDAYS, Hasher
 DEVICES = ("mobile", "desktop", "tablet")
 KNOWN_CONTEXT = (*(f"device:{d}" for d in DEVICES), *(f"daypart:{p}" for p in dict.fromkeys(DAYPARTS)),
                  *(f"weekday:{d}" for d in WEEKDAYS), "weekend", "weekday")
+# The visitor-facing sentences speak to the visitor ("You told us…"); an admin reads about them.
+ADMIN_TEMPLATES = {
+    "interest:*": "Liked by visitors interested in {value}",
+    "likes:*": "Liked by visitors who often look at {value}",
+    "loves:*": "Liked by visitors who look at {value} a lot",
+    "session:*": "Liked by visitors just looking at {value}",
+    "segment:*": "Liked by the segment {value}",
+    "similar": "Liked by visitors in some context",
+}
 
 
 class BucketNames:
-    """The known feature names of `variants` ((slot, variant) pairs), by bucket."""
+    """The known feature names of `variants` ((slot, variant) pairs) and of a logged sample's
+    candidate `features` and visit `contexts`, by bucket."""
 
-    def __init__(self, bits: int, variants: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, bits: int, variants: Iterable[tuple[str, str]], features: Iterable[str] = (),
+                 contexts: Iterable[str] = ()) -> None:
         self.hasher = Hasher(bits)
-        self.explainer = Explainer()
-        self.names: dict[int, tuple[str, str, str]] = {}  # bucket -> (slot, variant, feature name)
-        for slot, variant in variants:
-            own = f"variant:{slot}/{variant}"
-            for name in (own, *(f"{context} & {own}" for context in KNOWN_CONTEXT)):
-                self.names.setdefault(self.hasher(name), (slot, variant, name))
+        self.explainer = Explainer(templates=ADMIN_TEMPLATES)
+        self.names: dict[int, tuple[str, str]] = {}  # bucket -> (what it is about, feature name)
+        features = list(dict.fromkeys(features))
+        behaviour = [f"{kind}:{feature}" for feature in features for kind in ("session", "likes", "loves")]  # edge.profile
+        crossing = (*KNOWN_CONTEXT, *dict.fromkeys(c for c in (*contexts, *behaviour) if c not in KNOWN_CONTEXT))
+        subjects = [(f"{variant} in {slot}", f"variant:{slot}/{variant}") for slot, variant in variants]
+        subjects += [(feature, feature) for feature in features]
+        for subject, own in subjects:
+            for name in (own, *(f"{context} & {own}" for context in crossing)):
+                self.names.setdefault(self.hasher(name), (subject, name))
 
     def describe(self, bucket: int) -> str | None:
         """What the bucket probably stands for, or None if no known name hashes to it."""
         if bucket not in self.names:
             return None
-        slot, variant, name = self.names[bucket]
+        subject, name = self.names[bucket]
         sentence = self.explainer.sentence(name)
-        return f"{variant} in {slot}: {sentence[0].lower()}{sentence[1:]}"
+        return f"{subject}: {sentence[0].lower()}{sentence[1:]}"

@@ -27,6 +27,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/admin/sites", api.sites),
         Route("/v1/admin/sites/{site}/dashboard", api.dashboard),
         Route("/v1/admin/sites/{site}/rules", api.put_rules, methods=["PUT"]),
+        Route("/v1/admin/sites/{site}/logged-sample", api.put_logged_sample, methods=["PUT"]),
         Mount("/static/admin", StaticFiles(directory=STATIC), name="admin-static"),
         Mount("/static/uplot", StaticFiles(directory=UPLOT, check_dir=False), name="uplot"),
     ]

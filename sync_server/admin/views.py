@@ -64,7 +64,23 @@ def _model_section(data: dict) -> str:
 <div class="columns"><div><h3>Raise scores most</h3>{table(["feature", "weight"], weights(features["positive"]), "no positive weights yet")}</div>
 <div><h3>Lower scores most</h3>{table(["feature", "weight"], weights(features["negative"]), "no negative weights yet")}</div></div>
 <p class="hint">Devices send hashed feature buckets, never feature names: the server names a bucket only
-where a feature it knows (a variant, alone or with a device type, part of day or day of week) hashes to it.</p></section>"""
+where a feature it knows (a variant, alone or with a device type, part of day or day of week, and the features
+and contexts of the logged sample) hashes to it.</p>{_replay(data["replay"])}</section>"""
+
+
+def _replay(replayed: dict | None) -> str:
+    if replayed is None:
+        return ('<h3>Offline replay</h3><p class="empty">No logged sample yet: give one with '
+                "<code>python -m sync_server load-sample SITE FILE.jsonl</code> to see how the global model "
+                "would have done on your own randomized traffic.</p>")
+    percent = lambda p: "—" if p is None else f"{100 * p:.2f}%"  # noqa: E731
+    interval = lambda ci: "—" if ci is None else f"{100 * ci[0]:.2f}–{100 * ci[1]:.2f}%"  # noqa: E731
+    rows = [[slot, number(r["impressions"]), number(r["matched"]), percent(r["policy_ctr"]), interval(r["ci"]),
+             percent(r["logged_ctr"]), "—" if r["lift"] is None else f"×{r['lift']:.2f}"]
+            for slot, r in replayed["slots"].items()]
+    return f"""<h3>Offline replay</h3><p>The current global model, greedy, replayed on {number(replayed["impressions"])}
+logged impressions (uploaded {_when(replayed["uploaded_at"])}) with <code>river.bandit.evaluate_offline</code>:</p>
+{table(["slot", "impressions", "matched", "model CTR", "95% CI", "logged CTR (random)", "lift"], rows)}"""
 
 
 def _effect_section(data: dict) -> str:
@@ -80,8 +96,17 @@ def _effect_section(data: dict) -> str:
         parts.append(f"""<h3>Slot <code>{name}</code></h3><p class="lift">Uplift over the holdout: <strong>{lift}</strong></p>
 <div class="columns"><div class="chart" data-chart="ctr" data-slot="{name}" aria-label="CTR by arm over time"></div>
 <div class="chart" data-chart="uplift" data-slot="{name}" aria-label="uplift over time"></div></div>
-{table(["variant", "arm", "impressions", "clicks", "CTR"], rows)}""")
+{table(["variant", "arm", "impressions", "clicks", "CTR"], rows)}{_drift(data["drift"].get(slot, []))}""")
     return "".join(parts) + "</section>"
+
+
+def _drift(alerts: list[dict]) -> str:
+    if not alerts:
+        return '<p class="drift">No drift: the personalized CTR has held steady (River ADWIN).</p>'
+    items = "".join(f"<li>at version {a['version']}: CTR {100 * a['ctr_before']:.2f}% → {100 * a['ctr_after']:.2f}%</li>"
+                    for a in alerts)
+    return f'<div class="notice warning drift" role="status"><strong>Drift alert</strong> (River ADWIN)<ul>{items}</ul></div>'
+
 
 
 def _controls(data: dict, rules_version: int, rules: dict, session: AdminSession,

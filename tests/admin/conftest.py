@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import secrets
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from sync_server import traffic
 from sync_server.rounds import RoundConfig
 from sync_server.storage import Store
 from tests.conftest import CLI, ROOT, RunningServer, create_site, running_server
@@ -19,6 +21,7 @@ from tests.conftest import CLI, ROOT, RunningServer, create_site, running_server
 SITE = "shop"
 DEVICES_PER_ROUND = 3
 ROUNDS = 4
+SIMULATED = "outdoor"  # a site filled by the traffic simulator, with a logged sample
 
 
 @dataclasses.dataclass
@@ -72,8 +75,15 @@ def admin_server(tmp_path_factory) -> Iterator[RunningServer]:
     create_site(db_path, SITE, "--hash-bits", "10")
     Store(db_path).set_round_config(SITE, RoundConfig(min_devices=DEVICES_PER_ROUND, target_devices=DEVICES_PER_ROUND,
                                                       noise_multiplier=1.0, epsilon_budget=60.0))
+    create_site(db_path, SIMULATED, "--hash-bits", "12")
+    Store(db_path).set_round_config(SIMULATED, RoundConfig(min_devices=10, target_devices=10))
+    Store(db_path).set_editor_rules(SIMULATED, traffic.DEMO_RULES, admin="test")
+    sample = db_path.parent / "sample.jsonl"
+    sample.write_text("".join(json.dumps(row) + "\n" for row in traffic.logged_sample(traffic.Shop.demo(), 1000, seed=2)))
+    subprocess.run([*CLI, "load-sample", SIMULATED, str(sample), "--db", str(db_path)], check=True, cwd=ROOT)
     with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:
         fill_rounds(server)
+        traffic.simulate(server.url, SIMULATED, devices=40, visits=1500, seed=4, progress=False)
         yield server
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.admin.conftest import DEVICES_PER_ROUND, ROUNDS, SITE
+import subprocess
+
+import pytest
+
+from tests.admin.conftest import DEVICES_PER_ROUND, ROUNDS, SIMULATED, SITE, csrf_token
+from tests.conftest import CLI, ROOT
+
+
+def csrf_header(client) -> dict:
+    return {"x-csrf-token": csrf_token(client.get(f"/admin/sites/{SITE}"))}
 
 
 def test_the_dashboard_data_follows_the_rounds_and_the_counters(signed_in):
@@ -30,3 +39,52 @@ def test_the_page_shows_the_figures_escaped(signed_in):
     assert page.headers["cache-control"] == "no-store"
     missing = signed_in.get("/admin/sites/%3Cscript%3E")
     assert missing.status_code == 404 and "&#x27;&lt;script&gt;&#x27;" in missing.text and "<script>'" not in missing.text
+
+
+def test_a_simulated_sites_model_is_replayed_and_read_in_plain_words(signed_in):
+    data = signed_in.get(f"/v1/admin/sites/{SIMULATED}/dashboard").json()
+    assert data["version"] >= 3 and set(data["slots"]) == {"hero", "picks"}
+    replayed = data["replay"]
+    assert replayed["impressions"] == 2000  # 1,000 logged visits, two slots each
+    for slot in ("hero", "picks"):
+        result = replayed["slots"][slot]
+        assert result["impressions"] == 1000 and 0 < result["matched"] < 1000
+        assert result["ci"][0] <= result["policy_ctr"] <= result["ci"][1]
+    named = [f["name"] for side in data["features"].values() for f in side if f["name"]]
+    assert named, "the logged sample's features name some of the model's buckets"
+    assert set(data["drift"]) == {"hero", "picks"} and all(isinstance(a, list) for a in data["drift"].values())
+    page = signed_in.get(f"/admin/sites/{SIMULATED}").text
+    assert "Offline replay" in page and "river.bandit.evaluate_offline" in page and "River ADWIN" in page
+
+
+BAD_SAMPLES = [
+    ([], "a logged sample is a list of 1 to"),
+    ([{"slot": "picks"}], "row 1: an impression is an object with exactly"),
+    ([{"slot": "picks", "context": {"hour": 25}, "candidates": [{"id": "tent", "features": ["x"]}],
+       "shown": "tent", "clicked": False}], "row 1: context 'hour' must be a whole number from 0 to 23"),
+    ([{"slot": "picks", "context": {}, "candidates": [{"id": "tent", "features": ["x"]}],
+       "shown": "boat", "clicked": False}], "row 1: shown must be one of the candidates' ids"),
+]
+
+
+@pytest.mark.parametrize(("sample", "problem"), BAD_SAMPLES, ids=[b[1] for b in BAD_SAMPLES])
+def test_a_bad_logged_sample_is_refused_and_changes_nothing(signed_in, sample, problem):
+    before = signed_in.get(f"/v1/admin/sites/{SIMULATED}/dashboard").json()["replay"]
+    answer = signed_in.put(f"/v1/admin/sites/{SIMULATED}/logged-sample", json=sample, headers=csrf_header(signed_in))
+    assert answer.status_code == 422 and answer.json()["error"] == "invalid_sample" and problem in answer.json()["detail"]
+    assert signed_in.get(f"/v1/admin/sites/{SIMULATED}/dashboard").json()["replay"] == before
+
+
+def test_a_logged_sample_needs_a_signed_in_admin_and_the_csrf_token(client, signed_in):
+    row = {"slot": "picks", "context": {}, "candidates": [{"id": "tent", "features": ["x"]}], "shown": "tent",
+           "clicked": True}
+    assert client.put(f"/v1/admin/sites/{SIMULATED}/logged-sample", json=[row]).status_code == 401
+    assert signed_in.put(f"/v1/admin/sites/{SIMULATED}/logged-sample", json=[row]).status_code == 403
+
+
+def test_the_cli_refuses_a_malformed_sample_file(admin_server, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"slot": "picks"}\n{not json\n')
+    result = subprocess.run([*CLI, "load-sample", SIMULATED, str(bad), "--db", str(admin_server.db_path)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 1 and "the sample was not loaded" in result.stderr
