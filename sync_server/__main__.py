@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+from collections.abc import Callable
+from typing import TypeVar
 import sys
 from pathlib import Path
 
 from sync_server.config import Settings
+from sync_server.sites import parse_hash_bits, parse_site_key
 
-SITE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+T = TypeVar("T")
+
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -143,19 +146,24 @@ def _origins_text(store, site: str) -> str:
     return ", ".join(store.site_origins(site)) or "its own origin only (the demo pages)"
 
 
-def _site_key(text: str) -> str:
-    if not SITE_KEY.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"a site key is 1 to 64 letters, digits, '-' or '_', got {text!r}")
-    return text
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a parser whose ValueError names the problem."""
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
 
 
 def _origin(text: str) -> str:
-    from sync_server.origins import parse_origin
+    from sync_server.origins import parse_origin  # it brings Starlette; other commands need not
 
-    try:
-        return parse_origin(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    return parse_origin(text)
+
+
+_site_key, _hash_bits, _origin_argument = _argument(parse_site_key), _argument(parse_hash_bits), _argument(_origin)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -190,14 +198,14 @@ def main(argv: list[str] | None = None) -> None:
 
     site = commands.add_parser("create-site", help="add a site with an empty global model")
     site.add_argument("site", type=_site_key)
-    site.add_argument("--hash-bits", type=int, default=18)
-    site.add_argument("--origin", dest="origins", type=_origin, action="append", default=[],
+    site.add_argument("--hash-bits", type=_hash_bits, default=18, help="2^bits weights (default: %(default)s)")
+    site.add_argument("--origin", dest="origins", type=_origin_argument, action="append", default=[],
                       help="an origin whose pages may call the site, e.g. https://shop.example (repeatable)")
     site.set_defaults(handler=create_site)
 
     origins = commands.add_parser("set-origins", help="replace the origins whose pages may call a site")
     origins.add_argument("site", type=_site_key)
-    origins.add_argument("origins", nargs="*", type=_origin, metavar="ORIGIN",
+    origins.add_argument("origins", nargs="*", type=_origin_argument, metavar="ORIGIN",
                          help="e.g. https://shop.example; none: only the server's own origin")
     origins.set_defaults(handler=set_origins)
 

@@ -19,6 +19,8 @@ from edge.rules import RuleError, Rules
 from sync_server.admin import markup, views
 from sync_server.admin.dashboard import site_dashboard
 from sync_server.admin.guard import Handler, page
+from sync_server.origins import parse_origin
+from sync_server.sites import parse_hash_bits, parse_site_key
 from sync_server.storage import Store, UnknownSite
 
 INTEGER_FIELDS = ("min_devices", "target_devices")
@@ -41,10 +43,52 @@ def for_site(handler: Handler) -> Handler:
 
 @page
 async def overview(request: Request) -> Response:
+    return _overview(request)
+
+
+@page
+async def create_site(request: Request) -> Response:
+    """Add a site from the overview's form: its key, its origins and the size of its model."""
+    store: Store = request.app.state.store
+    form = request.state.form
+    try:
+        site = parse_site_key(form.get("site", "").strip())
+        hash_bits = parse_hash_bits(form.get("hash_bits", "").strip())
+        origins = _origins(form.get("origins", ""))
+        if any(s["site"] == site for s in store.sites()):
+            raise ValueError(f"there is a site {site!r} already")
+    except ValueError as error:
+        return _overview(request, f"site not added: {error}", form)
+    store.create_site(site, hash_bits=hash_bits)
+    store.set_site_origins(site, origins)
+    store.audit(site, request.state.session.admin, "site created", {"hash_bits": hash_bits, "origins": origins})
+    return _back(site, f"Site {site} added: put data-site=\"{site}\" in your pages' snippet.")
+
+
+@page
+@for_site
+async def set_origins(request: Request) -> Response:
+    site = request.path_params["site"]
+    try:
+        origins = _origins(request.state.form.get("origins", ""))
+    except ValueError as error:
+        return _site_page(request, {"origins": f"origins not saved: {error}"}, request.state.form)
+    request.app.state.store.set_site_origins(site, origins)
+    request.app.state.store.audit(site, request.state.session.admin, "origins", {"origins": origins})
+    return _back(site, "Origins saved.")
+
+
+def _origins(text: str) -> list[str]:
+    """One origin a line (or separated by spaces), each checked; ValueError naming a bad one."""
+    return sorted({parse_origin(word) for word in text.split()})
+
+
+def _overview(request: Request, error: str | None = None, submitted: dict[str, str] | None = None) -> Response:
     store: Store = request.app.state.store
     sites = [{**site_dashboard(store, s["site"]), "killed": bool(store.editor_rules(s["site"])[1].get("kill_switch"))}
              for s in store.sites()]
-    return markup.page("Sites", views.overview(sites), request.state.session)
+    body = views.overview(sites, request.state.session, error, submitted or {})
+    return markup.page("Sites", body, request.state.session, status=422 if error else 200)
 
 
 @page
@@ -123,6 +167,6 @@ def _site_page(request: Request, errors: dict[str, str] | None = None, submitted
     site = request.path_params["site"]
     data = site_dashboard(store, site)
     version, rules = store.editor_rules(site)
-    body = views.site_page(data, version, rules, store.audit_log(site), request.state.session,
-                           errors or {}, submitted or {}, saved)
+    body = views.site_page(data, version, rules, store.site_origins(site), store.audit_log(site),
+                           request.state.session, errors or {}, submitted or {}, saved)
     return markup.page(site, body, request.state.session, status=422 if errors else 200)

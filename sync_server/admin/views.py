@@ -22,12 +22,21 @@ FEDERATION_FIELDS = {  # field: (label, help)
 }
 
 
-def overview(sites: list[dict]) -> str:
-    """A card per site: its model, privacy spent and whether it personalizes."""
-    if not sites:
-        return '<h1>Sites</h1><p class="empty">No sites yet: add one with <code>python -m sync_server create-site KEY</code>.</p>'
+def overview(sites: list[dict], session: AdminSession, error: str | None, submitted: dict[str, str]) -> str:
+    """A card per site (its model, privacy spent and whether it personalizes), and a form to add one."""
     cards = "".join(_site_card(site) for site in sites)
-    return f'<h1>Sites</h1><div class="cards">{cards}</div>'
+    listing = f'<div class="cards">{cards}</div>' if sites else '<p class="empty">No sites yet.</p>'
+    value = lambda name, default="": escape(submitted.get(name, default))  # noqa: E731
+    form = f"""<section><h2>Add a site</h2><form method="post" action="/admin/sites" class="grid">{csrf_field(session)}
+{notice(error, "error") if error else ""}
+<label>Site key <input name="site" value="{value("site")}" required pattern="[A-Za-z0-9_\\-]{{1,64}}">
+<small>public: it goes in your pages' <code>data-site</code></small></label>
+<label>Hash bits <input name="hash_bits" value="{value("hash_bits", "18")}" inputmode="numeric">
+<small>the model has 2^bits weights, every one noised each round: 12 to 18 suits most sites</small></label>
+<label class="wide">Allowed origins <textarea name="origins" rows="2" spellcheck="false">{value("origins")}</textarea>
+<small>one a line, e.g. https://shop.example; none: only this server's own pages</small></label>
+<button>Add site</button></form></section>"""
+    return f"<h1>Sites</h1>{listing}{form}"
 
 
 def _site_card(site: dict) -> str:
@@ -39,8 +48,8 @@ def _site_card(site: dict) -> str:
 <dt>ε spent</dt><dd>{_epsilon(site)}</dd><dt>updates waiting</dt><dd>{number(site['pending_updates'])}</dd></dl></a>"""
 
 
-def site_page(data: dict, rules_version: int, rules: dict, audit: list[dict], session: AdminSession,
-              errors: dict[str, str], submitted: dict[str, str], saved: str | None) -> str:
+def site_page(data: dict, rules_version: int, rules: dict, origins: list[str], audit: list[dict],
+              session: AdminSession, errors: dict[str, str], submitted: dict[str, str], saved: str | None) -> str:
     site = escape(data["site"])
     header = f"""<nav class="crumbs"><a href="/admin">Sites</a> / {site}</nav><h1>{site}</h1>
 {notice(saved) if saved else ""}
@@ -48,7 +57,8 @@ def site_page(data: dict, rules_version: int, rules: dict, audit: list[dict], se
 {_stat("updates waiting", data["pending_updates"])}{_stat("ε spent", _epsilon(data))}
 {_stat("personalization", "stopped" if rules.get("kill_switch") else "on")}</div>{_budget_bar(data)}"""
     return (header + _model_section(data) + _effect_section(data)
-            + _controls(data, rules_version, rules, session, errors, submitted) + _audit_section(audit))
+            + _controls(data, rules_version, rules, session, errors, submitted)
+            + _origins_section(data["site"], origins, session, errors, submitted) + _audit_section(audit))
 
 
 def _model_section(data: dict) -> str:
@@ -129,6 +139,15 @@ inputmode="decimal"><small>{escape(hint)}</small></label>""" for name, (label, h
 {fields}<button>Save federated settings</button></form>"""
     return f"""<section><h2>Control</h2>{_error(errors, "kill_switch")}<h3>Kill switch</h3>{kill}
 <h3>Editor rules</h3>{rules_form}<h3>Federated learning</h3>{federation}</section>"""
+
+
+def _origins_section(site: str, origins: list[str], session: AdminSession, errors: dict[str, str],
+                     submitted: dict[str, str]) -> str:
+    text = submitted.get("origins", "\n".join(origins))
+    return f"""<section><h2>Allowed origins</h2><form method="post" action="/admin/sites/{escape(site)}/origins">
+{csrf_field(session)}{_error(errors, "origins")}<label>Pages on these origins may call the site's API, one a line
+(none: only this server's own pages) <textarea name="origins" rows="3" spellcheck="false">{escape(text)}</textarea></label>
+<button>Save origins</button></form></section>"""
 
 
 def _audit_section(audit: list[dict]) -> str:

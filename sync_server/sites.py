@@ -1,0 +1,34 @@
+"""A site's key: the public name in `data-site` that every request for the site carries.
+
+>>> parse_site_key("shop-eu_2")
+'shop-eu_2'
+>>> parse_site_key("shop eu")
+Traceback (most recent call last):
+...
+ValueError: a site key is 1 to 64 letters, digits, '-' or '_', got 'shop eu'
+"""
+
+from __future__ import annotations
+
+import re
+
+SITE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HASH_BITS = range(8, 25)  # edge.features.Hasher's range
+
+
+def parse_site_key(text: str) -> str:
+    """`text` if it can be a site key (it goes into URLs and HTML), else ValueError."""
+    if not SITE_KEY.fullmatch(text):
+        raise ValueError(f"a site key is 1 to 64 letters, digits, '-' or '_', got {text!r}")
+    return text
+
+
+def parse_hash_bits(text: str) -> int:
+    """How many hash bits a new site's model has, from a form or the command line."""
+    try:
+        bits = int(text)
+    except ValueError:
+        raise ValueError(f"hash bits must be a whole number, got {text!r}") from None
+    if bits not in HASH_BITS:
+        raise ValueError(f"hash bits must be from {HASH_BITS.start} to {HASH_BITS.stop - 1}, got {bits}")
+    return bits
