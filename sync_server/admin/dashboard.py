@@ -7,6 +7,7 @@ page renders as tables and `/v1/admin/sites/{site}/dashboard` hands to the chart
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from sync_server import replay
 from sync_server.admin.effect import Arm, uplift
 from sync_server.admin.features import BucketNames
 from sync_server.drift import ctr_alerts
+from sync_server.rounds import RoundConfig
 from sync_server.storage import Store
 
 TOP_FEATURES = 8
@@ -43,6 +45,7 @@ def site_dashboard(store: Store, site: str) -> dict:
         "rounds": [{key: r[key] for key in ("version", "closed_at", "reason", "devices", "noise_multiplier", "epsilon")}
                    for r in rounds],
         "features": top_features(store.latest_model(site)["weights"], names.describe),
+        "noise_floor": noise_floor(rounds, state.config),
         "slots": slots,
         "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
         "replay": sample and _model_replay(store, site, sample),
@@ -81,6 +84,19 @@ def _vocabulary(sample: replay.LoggedSample) -> tuple[list[str], list[str]]:
     features = {f: None for i in sample.impressions for fs in i.candidates.values() for f in fs}
     contexts = {t: None for i in sample.impressions for t in context_tokens(i.context)}
     return list(features), list(contexts)
+
+
+def noise_floor(rounds: list[dict], config: RoundConfig) -> float:
+    """Twice the standard deviation of the privacy noise summed into every weight so far.
+
+    Each round added N(0, (η·σ·C/m)²) to each weight; a weight smaller than twice the
+    total's deviation may be noise alone. C and η are taken as configured now.
+
+    >>> round(noise_floor([{"noise_multiplier": 1.0, "devices": 100}] * 4, RoundConfig()), 3)
+    0.04
+    """
+    variance = sum((config.learning_rate * r["noise_multiplier"] * config.clip_norm / r["devices"]) ** 2 for r in rounds)
+    return 2 * math.sqrt(variance)
 
 
 def top_features(weights: list[list], describe: Callable[[int], str | None],

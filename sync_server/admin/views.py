@@ -64,9 +64,10 @@ def site_page(data: dict, rules_version: int, rules: dict, origins: list[str], a
 def _model_section(data: dict) -> str:
     rounds = [[r["version"], _when(r["closed_at"]), r["devices"], number(r["noise_multiplier"]), number(r["epsilon"]),
                r["reason"]] for r in reversed(data["rounds"][-10:])]
-    features = data["features"]
+    features, floor = data["features"], data["noise_floor"]
     feature = lambda f: f"probably {f['name']} (bucket {f['bucket']})" if f["name"] else f"bucket {f['bucket']}"  # noqa: E731
-    weights = lambda rows: [[feature(f), f"{f['weight']:+.3f}"] for f in rows]  # noqa: E731
+    weight = lambda w: f"{w:+.3f}" + (" (within noise)" if abs(w) < floor else "")  # noqa: E731
+    weights = lambda rows: [[feature(f), weight(f["weight"])] for f in rows]  # noqa: E731
     chart = (f'<div class="chart" data-chart="history" data-site="{escape(data["site"])}" '
              'aria-label="devices and ε per round"></div>') if rounds else ""
     return f"""<section><h2>Global model</h2>{chart}
@@ -75,7 +76,8 @@ def _model_section(data: dict) -> str:
 <div><h3>Lower scores most</h3>{table(["feature", "weight"], weights(features["negative"]), "no negative weights yet")}</div></div>
 <p class="hint">Devices send hashed feature buckets, never feature names: the server names a bucket only
 where a feature it knows (a variant, alone or with a device type, part of day or day of week, and the features
-and contexts of the logged sample) hashes to it.</p>{_replay(data["replay"])}</section>"""
+and contexts of the logged sample) hashes to it. The privacy noise in each weight is below ±{number(floor)}
+(two standard deviations); a weight within that may be noise alone.</p>{_replay(data["replay"])}</section>"""
 
 
 def _replay(replayed: dict | None) -> str:
