@@ -1,6 +1,7 @@
 // The sync server's HTTP API as the worker speaks it (README, "The sync server").
 // Visitor calls carry the visitor's secret; the global model and updates carry nothing
-// about the visitor: updates are anonymous on purpose.
+// about the visitor: updates are anonymous on purpose. No call sends cookies: a sync server
+// on the site's own origin would otherwise get the site's.
 
 export class HttpError extends Error {
   constructor(status, code, detail) {
@@ -22,7 +23,7 @@ export function syncClient(base, site) {
   async function call(method, url, { secret, body } = {}) {
     const headers = secret ? { authorization: `Bearer ${secret}` } : {};
     if (body !== undefined) headers["content-type"] = "application/json";
-    const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(url, { method, headers, credentials: "omit", body: body === undefined ? undefined : JSON.stringify(body) });
     if (!response.ok) throw await refusal(response);
     return response.json();
   }
@@ -39,6 +40,7 @@ export function syncClient(base, site) {
     async model(etag) {
       const response = await fetch(siteUrl("model"), {
         headers: etag ? { "if-none-match": etag } : {},
+        credentials: "omit",
         cache: "no-store", // our own If-None-Match decides; the HTTP cache would answer 200 from disk
       });
       if (response.status === 304) return null;
