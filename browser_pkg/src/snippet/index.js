@@ -236,10 +236,10 @@ function start() {
   if (personalizing()) worker(); // first: booting is the long part
   if (choices.mustRecord()) guarded("recording consent", recordChoices)(); // a change the server missed last time
   document.addEventListener("click", guarded("click tracking", trackClick), true);
-  const personalizeAll = () => {
+  const personalizeAll = guarded("finding slots; the page keeps its default content", () => {
     watchSlots(personalizeSlot);
     widget.mount();
-  };
+  });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", personalizeAll);
   else personalizeAll();
 }
