@@ -7,10 +7,16 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 - `decide` `{slot, candidates, at, context?, size?}` -> a decision
 - `decide_page` `{slots: [{slot, candidates, size?}], at, context?}` -> `{decisions}`
 - `track` `{event}` -> `{learned: true}`; a click or view event carries its `at`
-- `preferences` `{interests}` -> `{interests}`: the visitor's declared interests
+- `preferences` `{interests}` -> `{interests}`: the visitor's declared interests, which
+  steer the next decision at once (see `steer`)
+- `profile` -> `{profile}`: what the engine knows of the visitor (interests, decayed views
+  and clicks), for the server's profile store
+- `restore_profile` `{profile}` -> `{interests}`: take a profile synced from another device
 - `configure` `{settings}` -> `{configured: true}`: the site's rules, segments and wording
 - `state` -> the engine's whole state, for IndexedDB
 - `delta` -> the update to post to the sync server
+- `update` `{clip_norm?, counted?}` -> `{update, counted}`: the delta clipped to the server's
+  `clip_norm` too, with the counters gained since `counted` (what earlier updates carried)
 - `merge_global` `{model}` -> `{merged: version}`; the model may carry the site's `settings`
 - `counters` -> `{counters}`: impressions and clicks per slot, variant and arm
 
@@ -30,7 +36,15 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from edge import federated
 from edge.engine import Config, Personalizer
+from edge.features import Hasher
+from edge.profile import Profile
+
+# The weight a declared interest gives the cross of itself with the same candidate feature.
+# A logit of +1 (e^1 ≈ 2.7 times the odds) leads a slot the model knows nothing about yet,
+# and clicks on other things can still outweigh it.
+INTEREST_WEIGHT = 1.0
 
 _engine = Personalizer()
 
@@ -73,8 +87,82 @@ def _track(message: dict) -> dict:
 
 
 def _preferences(message: dict) -> dict:
+    before = _engine.profile.interests
     _engine.declare(message["interests"])
+    steer(_engine, before, _engine.profile.interests)
     return {"interests": _engine.profile.interests}
+
+
+def _restore_profile(message: dict) -> dict:
+    before = _engine.profile.interests
+    _engine.profile = Profile.from_dict(message["profile"])
+    steer(_engine, before, _engine.profile.interests)
+    return {"interests": _engine.profile.interests}
+
+
+def steer(engine: Personalizer, before: list[str], after: list[str]) -> None:
+    """Make declared interests count before any click: an interest in `topic:hiking` adds
+    INTEREST_WEIGHT to the weight of `interest:topic:hiking & topic:hiking`, which every
+    candidate with feature `topic:hiking` has while the interest is declared.
+
+    The engine would otherwise need clicks to learn what that cross is worth. The weight is
+    added to the federated starting point too, so it never goes into a delta: it is the
+    visitor's say, not something learned. Dropping the interest takes it away again.
+
+    >>> engine = Personalizer(Config(policy="greedy"))
+    >>> row = [{"id": "tent", "features": ["topic:camping"]}, {"id": "bike", "features": ["topic:cycling"]}]
+    >>> engine.declare(["topic:cycling"]); steer(engine, [], ["topic:cycling"])
+    >>> engine.decide("picks", row, at=0).ranking
+    ['bike', 'tent']
+    """
+    shift = dict.fromkeys(set(after) - set(before), INTEREST_WEIGHT) | dict.fromkeys(set(before) - set(after), -INTEREST_WEIGHT)
+    if not shift:
+        return
+    hasher = Hasher(engine.config.hash_bits)
+    buckets = {hasher(f"interest:{interest} & {interest}"): change for interest, change in shift.items()}
+    model = engine.model.to_dict()
+    model["weights"] = list(_shifted(dict(model["weights"]), buckets).items())
+    engine.model = type(engine.model).from_dict(model)
+    engine.start = federated.LinearModel(engine.start.intercept, _shifted(engine.start.weights, buckets))
+
+
+def _shifted(weights: dict, changes: dict) -> dict:
+    shifted = dict(weights)
+    for bucket, change in changes.items():
+        shifted[bucket] = shifted.get(bucket, 0.0) + change
+        if shifted[bucket] == 0.0:
+            del shifted[bucket]
+    return shifted
+
+
+def _update(message: dict) -> dict:
+    """The next update for the server, and the counters it accounts for.
+
+    Counters go up forever on the device while the server adds up what each update
+    carries, so an update carries the gain since `counted`. A row whose gain has more
+    clicks than impressions (the impression went out in an earlier update) waits for
+    a later update, which the server would refuse otherwise.
+    """
+    update = _engine.delta()
+    if "clip_norm" in message:
+        update["delta"] = federated.clip(update["delta"], message["clip_norm"])
+    sent = {_counter_key(row): row for row in message.get("counted", [])}
+    gains, counted = [], []
+    for row in _engine.counters():
+        before = sent.get(_counter_key(row), {"impressions": 0, "clicks": 0})
+        gain = {**row, "impressions": row["impressions"] - before["impressions"], "clicks": row["clicks"] - before["clicks"]}
+        fits = 0 <= gain["clicks"] <= gain["impressions"]
+        if fits and gain["impressions"]:
+            gains.append(gain)
+        counted.append(row if fits else {**row, **{k: before[k] for k in ("impressions", "clicks")}})
+    return {"update": {**update, "counters": gains}, "counted": counted}
+
+
+def _counter_key(row: dict) -> tuple:
+    try:
+        return row["slot"], row["variant"], row["arm"]
+    except (TypeError, KeyError):
+        raise ValueError(f"counted rows need slot, variant and arm, got {row!r}") from None
 
 
 def _configure(message: dict) -> dict:
@@ -92,9 +180,12 @@ HANDLERS: dict[str, Callable[[dict], Any]] = {
     "decide_page": _decide_page,
     "track": _track,
     "preferences": _preferences,
+    "profile": lambda message: {"profile": _engine.profile.to_dict()},
+    "restore_profile": _restore_profile,
     "configure": _configure,
     "state": lambda message: _engine.to_dict(),
     "delta": lambda message: _engine.delta(),
+    "update": _update,
     "merge_global": _merge_global,
     "counters": lambda message: {"counters": _engine.counters()},
 }

@@ -99,3 +99,57 @@ def test_the_site_configures_rules_and_wording_in_one_message():
     assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})["ranking"] == ["a", "b"]
     assert ask({"type": "configure", "settings": {"rules": {"kill_switch": True}}}) == {"configured": True}
     assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})["arm"] == "off"
+
+
+def test_a_declared_interest_steers_the_next_decision_and_never_goes_into_a_delta():
+    leaning_to_y = {**GLOBAL, "weights": [[Hasher(18)("topic:y"), 0.5]]}
+    worker_api.boot(None, json.dumps(leaning_to_y), json.dumps({"policy": "greedy"}))
+    assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})["ranking"] == ["b", "a"]  # the global model
+    ask({"type": "preferences", "interests": ["topic:x"]})
+    decision = ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})
+    assert decision["ranking"] == ["a", "b"]
+    assert decision["why"]["a"][0] == "You told us you like x"
+    ask({"type": "track", "event": {"type": "click", "decision": decision["id"], "variant": "a", "at": NOW}})
+    interest = Hasher(18)("interest:topic:x & topic:x")
+    change = ask({"type": "delta"})["delta"]
+    assert interest not in change["idx"] or abs(change["val"][change["idx"].index(interest)]) < worker_api.INTEREST_WEIGHT / 2
+
+    ask({"type": "preferences", "interests": []})
+    weights = dict(ask({"type": "state"})["model"]["weights"])
+    assert abs(weights.get(interest, 0.0)) < worker_api.INTEREST_WEIGHT / 2  # what the click taught stays
+
+
+def test_a_profile_from_another_device_replaces_this_one_and_its_interests_steer():
+    worker_api.boot(None, None, json.dumps({"policy": "greedy"}))
+    ask({"type": "preferences", "interests": ["topic:y"]})
+    ask({"type": "track", "event": {"type": "view", "features": ["topic:y"], "at": NOW}})
+    synced = ask({"type": "profile"})["profile"]
+    assert synced["interests"] == ["topic:y"] and "topic:y" in synced["taste"]["entries"]
+
+    worker_api.boot(None, None, json.dumps({"policy": "greedy"}))
+    assert ask({"type": "restore_profile", "profile": synced}) == {"interests": ["topic:y"]}
+    assert ask({"type": "profile"})["profile"] == synced
+    assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})["ranking"] == ["b", "a"]
+    assert "schema" in ask({"type": "restore_profile", "profile": {"schema": 7}})["error"]
+    assert ask({"type": "profile"})["profile"] == synced
+
+
+def test_an_update_carries_the_counters_gained_since_the_last_one_and_the_servers_clip():
+    worker_api.boot(None, json.dumps(GLOBAL))
+    ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})
+    shown = ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})  # closes the first: two negatives
+    sent = ask({"type": "update", "clip_norm": 1e-3})
+    update = sent["update"]
+    assert update["base_version"] == 2 and update["samples"] == 2
+    assert worker_api.federated.norm(update["delta"]) <= 1e-3 * (1 + 1e-9)
+    assert [(c["variant"], c["impressions"], c["clicks"]) for c in update["counters"]] == [("a", 2, 0), ("b", 2, 0)]
+
+    # A click on an impression an earlier update counted waits until its row gains an impression.
+    clicked = shown["ranking"][0]
+    ask({"type": "track", "event": {"type": "click", "decision": shown["id"], "variant": clicked, "at": NOW}})
+    held = ask({"type": "update", "counted": sent["counted"]})
+    assert held["update"]["counters"] == [] and held["counted"] == sent["counted"]
+    ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})
+    later = ask({"type": "update", "counted": held["counted"]})["update"]["counters"]
+    assert sorted((c["variant"] == clicked, c["impressions"], c["clicks"]) for c in later) == [(False, 1, 0), (True, 1, 1)]
+    assert ask({"type": "update", "counted": [{"slot": "s"}]}) == {"error": "counted rows need slot, variant and arm, got {'slot': 's'}"}

@@ -48,5 +48,10 @@ export function decisionCache(site) {
         logWarning(`could not save decisions (${error.name}); the next visit paints the default first`);
       }
     },
+    all: () => ({ ...slots }),
+    clear() {
+      slots = {};
+      localStorage.removeItem(key);
+    },
   };
 }

@@ -1,7 +1,7 @@
 // personalize.js: <script src="/p13n/personalize.js" data-site="KEY" data-sync="https://…" defer blocking="render">
 // Paints each slot's last ranking at once (from localStorage), starts the engine's worker,
-// ranks every slot in it (slots added later too), and reports clicks back to it. Calls made
-// before it loads, through the stub
+// ranks every slot in it (slots added later too), reports clicks back to it, and gives the
+// visitor the preferences widget. Calls made before it loads, through the stub
 // `window.p13n = window.p13n || function () { (p13n.q = p13n.q || []).push(arguments) }`,
 // are replayed once it is ready.
 
@@ -9,7 +9,9 @@ import { hideUntilDecided } from "./anti_flicker.js";
 import { visitContext } from "./context.js";
 import { decisionCache } from "./decision_cache.js";
 import { guarded, logError, logWarning } from "./log.js";
+import { preferencesWidget } from "./preferences/widget.js";
 import { SLOT, VARIANT, applyRanking, candidatesOf, defaultRanking, sizeOf, watchSlots } from "./slots.js";
+import { visitorChoices } from "./visitor.js";
 import { startWorker } from "./worker_client.js";
 
 const script = document.currentScript; // only set while this file first runs
@@ -35,6 +37,9 @@ function readConfig({ dataset }) {
     pageType: dataset.pageType,
     antiFlickerMs: antiFlickerMs(dataset.antiFlickerMs),
     policy: dataset.policy ?? null,
+    consentVersion: dataset.consentVersion ?? "1",
+    interestKinds: (dataset.interests ?? "topic").split(/\s+/).filter(Boolean),
+    button: dataset.preferencesButton !== "off",
   };
 }
 
@@ -48,33 +53,70 @@ function onWorkerEvent(data) {
   emit(data.event, data);
 }
 
+// The page's own order, as a decision: what a slot shows with personalization off.
+function defaultDecision(slot, candidates, size) {
+  const ranking = candidates.map((c) => c.id).slice(0, size);
+  return { id: null, slot, ranking, scores: {}, reasons: {}, why: {}, arm: "off" };
+}
+
 function start() {
   const config = readConfig(script);
-  const ask = startWorker(new URL(P13N_WORKER, script.src), onWorkerEvent); // first: booting is the long part
-  const booted = ask("boot", { config: { site: config.site, sync: config.sync, policy: config.policy } });
+  const choices = visitorChoices(config.site, config.consentVersion);
   const cache = decisionCache(config.site);
   const context = visitContext(config.pageType);
+  const slots = new Set(); // every slot seen, to redo when the visitor changes their mind
+  const decisions = new Map(); // slot name -> its latest decision, for "why am I seeing this"
+  let engine = null; // {ask, booted}, started by the first call that needs it
+  const personalizing = () => choices.purposes().personalize;
+
+  function worker() {
+    if (engine) return engine;
+    const ask = startWorker(new URL(P13N_WORKER, script.src), onWorkerEvent);
+    const booted = ask("boot", {
+      config: { site: config.site, sync: config.sync, policy: config.policy },
+      visitor: choices.forWorker(),
+    });
+    booted.then(
+      ({ timings }) => (stats.boot = { ...timings, ready: performance.now() }),
+      (error) => logError("the engine did not start; slots keep their default content", error),
+    );
+    engine = { ask: async (type, fields) => (await booted, ask(type, fields)), booted };
+    return engine;
+  }
+
+  const ask = (type, fields) => worker().ask(type, fields);
 
   async function decide(slot, candidates, size) {
-    await booted;
+    if (!personalizing()) return defaultDecision(slot, candidates, size);
     return ask("decide", { slot, candidates, size, context, at: Date.now() / 1000 }); // the engine reads no clock
   }
 
   function announce(decision) {
     stats.decisions += 1;
+    decisions.set(decision.slot, decision);
+    widget.decided();
     emit("decision", decision);
     return decision;
   }
 
   async function track(type, props = {}) {
-    await booted;
+    if (!personalizing()) return { learned: false };
     const reply = await ask("track", { event: { at: Date.now() / 1000, ...props, type } });
     stats.learned += 1;
     return reply;
   }
 
+  function showDefault(slot, state) {
+    applyRanking(slot, defaultRanking(slot));
+    delete slot.dataset.p13nDecision;
+    if (state) slot.dataset.p13nState = state;
+    else delete slot.dataset.p13nState;
+  }
+
   async function personalize(slot) {
     const name = slot.getAttribute(SLOT);
+    slots.add(slot);
+    if (!personalizing()) return showDefault(slot, "off");
     const candidates = candidatesOf(slot);
     const ids = candidates.map((c) => c.id);
     const size = sizeOf(slot);
@@ -84,6 +126,7 @@ function start() {
     const reveal = cached ? () => {} : hideUntilDecided(slot, config.antiFlickerMs);
     try {
       const decision = await decide(name, candidates, size);
+      if (!personalizing()) return; // turned off while the engine was deciding
       applyRanking(slot, decision.ranking);
       slot.dataset.p13nDecision = decision.id;
       slot.dataset.p13nState = "personalized";
@@ -94,6 +137,9 @@ function start() {
     }
   }
 
+  const personalizeSlot = (slot) => guarded(`slot '${slot.getAttribute(SLOT)}' keeps its default`, personalize)(slot);
+  const redecideAll = () => Promise.all([...slots].map(personalizeSlot));
+
   async function trackClick(event) {
     const variant = event.target.closest?.(`[${VARIANT}]`);
     const slot = variant?.closest(`[${SLOT}]`);
@@ -103,10 +149,76 @@ function start() {
     emit("learn", { slot: slot.getAttribute(SLOT), decision });
   }
 
+  async function recordChoices() {
+    const sent = choices.purposes();
+    const reply = await ask("consent", { ...choices.forWorker(), record: choices.mustRecord() });
+    if (reply.recorded) choices.recorded(sent);
+  }
+
+  // p13n.consent({improve: true}) grants or revokes purposes; p13n.consent() reads them.
+  async function consent(changes) {
+    if (changes === undefined) return choices.purposes();
+    if (typeof changes !== "object" || changes === null) throw new TypeError("p13n.consent(changes) needs an object like {improve: true}");
+    const before = personalizing();
+    choices.choose(changes);
+    if (before && !personalizing()) {
+      cache.clear();
+      decisions.clear();
+      slots.forEach((slot) => showDefault(slot, "off"));
+    } else if (!before && personalizing()) {
+      redecideAll();
+    }
+    if (engine || choices.mustRecord()) await recordChoices();
+    emit("consent", choices.purposes());
+    return choices.purposes();
+  }
+
+  async function interests(chosen) {
+    if (chosen === undefined) return (await ask("profile")).profile.interests;
+    const reply = await ask("preferences", { interests: chosen });
+    await redecideAll(); // a declared interest counts at once
+    return reply.interests;
+  }
+
+  // Everything held about the visitor, on this device and on the server, as one JSON object.
+  async function exportData() {
+    const { device, server } = await ask("export", { known: choices.known() });
+    const choicesHeld = choices.exported();
+    return { site: config.site, exported_at: new Date().toISOString(), device: { choices: choicesHeld, decisions: cache.all(), ...device }, server };
+  }
+
+  // Erase the visitor on the server, then on this device; the page shows its defaults.
+  async function forget() {
+    const { server } = await ask("forget", { known: choices.known() });
+    choices.forget();
+    cache.clear();
+    decisions.clear();
+    slots.forEach((slot) => showDefault(slot));
+    emit("consent", choices.purposes());
+    return { device: true, server: server !== null };
+  }
+
+  const widget = preferencesWidget({
+    button: config.button,
+    purposes: () => choices.purposes(),
+    consent,
+    interests,
+    interestChoices: () => interestChoices(slots, config.interestKinds),
+    decisions: () => [...slots].map((slot) => ({ slot, decision: decisions.get(slot.getAttribute(SLOT)) })),
+    exportData,
+    forget,
+  });
+
   const api = {
     stats,
     decide: async (slot, candidates, size) => announce(await decide(slot, candidates, size)),
     track,
+    consent,
+    interests,
+    exportData,
+    forget,
+    openPreferences: () => widget.open(),
+    strings: (strings) => widget.setStrings(strings),
     on(name, fn) {
       if (typeof fn !== "function") throw new TypeError(`p13n.on('${name}', fn) needs a function, got ${typeof fn}`);
       listeners.set(name, [...(listeners.get(name) ?? []), fn]);
@@ -121,15 +233,21 @@ function start() {
   window.p13n = Object.assign(p13n, api);
   for (const call of queued) guarded(`queued call p13n('${call[0]}')`, p13n)(...call);
 
-  booted.then(
-    ({ timings }) => (stats.boot = { ...timings, ready: performance.now() }),
-    (error) => logError("the engine did not start; slots keep their default content", error),
-  );
+  if (personalizing()) worker(); // first: booting is the long part
+  if (choices.mustRecord()) guarded("recording consent", recordChoices)(); // a change the server missed last time
   document.addEventListener("click", guarded("click tracking", trackClick), true);
-  const personalizeAll = () =>
-    watchSlots((slot) => guarded(`slot '${slot.getAttribute(SLOT)}' keeps its default`, personalize)(slot));
+  const personalizeAll = guarded("finding slots; the page keeps its default content", () => {
+    watchSlots(personalizeSlot);
+    widget.mount();
+  });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", personalizeAll);
   else personalizeAll();
+}
+
+// The interests a visitor can pick: the page's candidate features of the site's kinds.
+function interestChoices(slots, kinds) {
+  const features = [...slots].flatMap((slot) => candidatesOf(slot).flatMap((c) => c.features));
+  return [...new Set(features.filter((f) => kinds.includes(f.split(":")[0])))].sort();
 }
 
 guarded("start-up; the page keeps its default content", start)();

@@ -31,9 +31,17 @@ export function sizeOf(slot) {
   throw new Error(`data-p13n-show must be a whole number ≥ 1, got '${show}'`);
 }
 
-// The page's own choice: its first `size` variants.
+// The order the page's author gave each slot, noted before we first move anything.
+const authored = new WeakMap();
+const noteAuthoredOrder = (slot) => authored.has(slot) || authored.set(slot, candidatesOf(slot).map((c) => c.id));
+
+// The page's own choice: its first `size` variants, in the authored order (variants added
+// since then follow, in the page's order).
 export function defaultRanking(slot) {
-  return candidatesOf(slot).map((c) => c.id).slice(0, sizeOf(slot));
+  noteAuthoredOrder(slot);
+  const ids = candidatesOf(slot).map((c) => c.id);
+  const order = [...authored.get(slot).filter((id) => ids.includes(id)), ...ids];
+  return [...new Set(order)].slice(0, sizeOf(slot));
 }
 
 export function applyRanking(slot, ranking) {
@@ -60,6 +68,7 @@ export function watchSlots(onSlot) {
     for (const slot of findSlots(root)) {
       if (seen.has(slot) || variantsOf(slot).length === 0) continue;
       seen.add(slot);
+      noteAuthoredOrder(slot);
       onSlot(slot);
     }
   };

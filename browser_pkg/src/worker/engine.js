@@ -13,18 +13,6 @@ async function fetchBytes(path) {
   return response.arrayBuffer();
 }
 
-async function fetchGlobalModel(site, syncUrl, warn) {
-  if (!syncUrl) return null;
-  try {
-    const response = await fetch(new URL(`v1/sites/${encodeURIComponent(site)}/model`, syncUrl));
-    if (response.ok) return await response.text();
-    warn(`global model unavailable: HTTP ${response.status}; starting fresh`);
-  } catch (error) {
-    warn(`global model unavailable; starting fresh: ${error}`);
-  }
-  return null;
-}
-
 // Restore the saved state; if Python cannot read it, say so and start from the global model.
 function restore(api, savedState, globalModel, engineConfig, warn) {
   try {
@@ -39,12 +27,11 @@ function restore(api, savedState, globalModel, engineConfig, warn) {
   }
 }
 
-// Downloads start at once and in parallel; `savedState` (a promise of JSON text or null)
-// decides whether the global model is needed. `timings` says when (ms since the worker
-// started) Python and then the engine were ready.
-export async function bootEngine({ site, sync, policy }, savedState, warn) {
+// Downloads start at once and in parallel: `savedState` is a promise of JSON text or null,
+// `globalModel` one of the model's JSON text (or null), for a visitor without saved state.
+// `timings` says when (ms since the worker started) Python and then the engine were ready.
+export async function bootEngine({ policy }, savedState, globalModel, warn) {
   const timings = {};
-  const globalModel = savedState.then((saved) => (saved ? null : fetchGlobalModel(site, sync, warn)));
   const python = startPython(pyodideURL, fetchBytes(P13N_ASSETS.edge), warn).then((pyodide) => {
     timings.python = performance.now();
     return pyodide;
@@ -60,5 +47,7 @@ export async function bootEngine({ site, sync, policy }, savedState, warn) {
     discarded: saved !== null && !restored,
     ask: (message) => JSON.parse(api.handle(JSON.stringify(message))),
     state: () => api.handle('{"type": "state"}'),
+    // A new visitor's engine, as after a first boot: what "forget me" leaves.
+    reset: (modelText) => restore(api, null, modelText, engineConfig, warn),
   };
 }

@@ -1,4 +1,5 @@
-// The visitor's engine state in IndexedDB: one JSON text per site, on this device only.
+// The visitor's engine state in IndexedDB, on this device only: per site, the engine's state
+// as JSON text and what federation remembers between visits (an object, see federation.js).
 // A database this code cannot use (another version, missing store, not text) is discarded
 // with a warning: the visitor loses what was learned, never the page.
 
@@ -24,19 +25,23 @@ async function open() {
 async function openStore(site, warn) {
   const db = await open();
   const run = (mode, action) => request(action(db.transaction(STORE, mode).objectStore(STORE)));
+  const metaKey = `${site} federation`;
   const store = {
-    load: () => run("readonly", (s) => s.get(site)),
     save: (stateJson) => run("readwrite", (s) => s.put(stateJson, site)),
-    clear: () => run("readwrite", (s) => s.delete(site)),
+    saveMeta: (meta) => run("readwrite", (s) => s.put(meta, metaKey)),
+    clear: () => run("readwrite", (s) => (s.delete(metaKey), s.delete(site))),
   };
-  const saved = await store.load();
-  if (saved === undefined || typeof saved === "string") return { store, saved: saved ?? null };
-  warn(`discarded saved state that is a ${typeof saved}, not JSON text`);
-  await store.clear();
-  return { store, saved: null };
+  let [saved, meta] = [await run("readonly", (s) => s.get(site)), await run("readonly", (s) => s.get(metaKey))];
+  if (saved !== undefined && typeof saved !== "string") {
+    warn(`discarded saved state that is a ${typeof saved}, not JSON text`);
+    [saved, meta] = [undefined, undefined];
+    await store.clear();
+  }
+  return { store, saved: saved ?? null, meta: meta && typeof meta === "object" ? meta : {} };
 }
 
-// Resolves {store, saved}: the store to checkpoint into and the saved JSON text (or null).
+// Resolves {store, saved, meta}: the store to checkpoint into, the saved JSON text (or null)
+// and what federation remembered ({} if nothing).
 export async function openStateStore(site, warn) {
   try {
     return await openStore(site, warn);

@@ -1,36 +1,123 @@
-// The personalizer's worker: Python stays off the page's main thread.
-// The page sends {id, type, ...}; the worker answers {id, reply} or {id, error}, and tells
-// the page {event: "saved", unsaved} after each checkpoint and {event: "warning", message}
+// The personalizer's worker: Python stays off the page's main thread, and so does every
+// call to the sync server. The page sends {id, type, ...}; the worker answers {id, reply} or
+// {id, error}, and tells the page {event: "saved", unsaved} after each checkpoint,
+// {event: "merged", version} after taking a new global model and {event: "warning", message}
 // for problems it recovered from (the page logs them: a worker's console is easy to miss).
+//
+// What leaves the device follows the visitor's consent, which the page passes in `boot` and
+// `consent` as {visitor, secret, policyVersion, purposes: {personalize, improve, sync}}:
+// nothing but requests for the global model without it; anonymous updates with `improve`
+// (federation.js); the profile, under the visitor's secret, with `sync`.
 
 import { bootEngine } from "./engine.js";
 import { checkpointer } from "./checkpoint.js";
+import { federation } from "./federation.js";
 import { openStateStore } from "./state_store.js";
+import { syncClient } from "./sync_client.js";
 
-const CHANGES_STATE = new Set(["decide", "track", "preferences", "configure"]);
+const CHANGES_STATE = new Set(["decide", "track", "preferences", "restore_profile", "configure"]);
+const CHANGES_PROFILE = new Set(["track", "preferences"]);
+const PROFILE_SYNC_DELAY_MS = 5000; // a burst of clicks makes one upload
 let engine = null; // a promise, set by the "boot" message
-let changed = () => {};
+let visitor = { purposes: {} };
 
 const warn = (message) => postMessage({ event: "warning", message });
 
-async function boot(config) {
-  const opened = openStateStore(config.site, warn);
-  const booted = await bootEngine(config, opened.then((o) => o.saved), warn);
-  const { store } = await opened;
-  if (booted.discarded) await store.clear();
-  changed = checkpointer(booted.state, store.save, (unsaved) => postMessage({ event: "saved", unsaved }));
-  return booted;
+async function fetchModel(client) {
+  try {
+    return await client.model(null);
+  } catch (error) {
+    warn(`global model unavailable; starting fresh: ${error.message}`);
+    return null;
+  }
 }
+
+// Uploads the profile (with `sync`) a little after it changed.
+function profileSync(booted, client) {
+  let timer = null;
+  const allowed = () => client && visitor.purposes.sync;
+  const upload = () =>
+    allowed() && client.putProfile(visitor, booted.ask({ type: "profile" }).profile).catch((error) =>
+      warn(`could not sync the profile; it stays on this device: ${error.message}`));
+  return {
+    now: upload,
+    soon() {
+      if (allowed() && !timer) timer = setTimeout(() => ((timer = null), upload()), PROFILE_SYNC_DELAY_MS);
+    },
+  };
+}
+
+async function boot(config) {
+  const client = config.sync ? syncClient(config.sync, config.site) : null;
+  const opened = openStateStore(config.site, warn);
+  const saved = opened.then((o) => o.saved);
+  const fetched = saved.then((state) => (state || !client ? null : fetchModel(client)));
+  const booted = await bootEngine(config, saved, fetched.then((f) => f?.text ?? null), warn);
+  const { store, meta } = await opened;
+  if (booted.discarded) await store.clear();
+  const changed = checkpointer(booted.state, store.save, (unsaved) => postMessage({ event: "saved", unsaved }));
+  const onMerged = (version) => {
+    changed();
+    postMessage({ event: "merged", version });
+  };
+  const federated = client
+    ? federation({ ask: booted.ask, client, meta, saveMeta: store.saveMeta, warn, onMerged })
+    : { start() {}, consent() {}, learned() {}, reset() {} };
+  await federated.start(await fetched);
+  federated.consent(visitor.purposes);
+  return { ...booted, client, store, meta, changed, federated, profile: profileSync(booted, client) };
+}
+
+// {recorded, profile_erased}: consent is recorded with the server only when the page asks
+// (the visitor granted something the server is needed for, or it knows them already).
+async function consent(running, { record, ...given }) {
+  visitor = given;
+  running.federated.consent(visitor.purposes);
+  if (!record) return { recorded: false, profile_erased: false };
+  if (!running.client) throw new Error("no sync server (data-sync) to record consent with");
+  const answer = await running.client.consent(visitor);
+  running.profile.now();
+  return { recorded: true, profile_erased: answer.profile_erased };
+}
+
+// Everything held about the visitor: the engine's state on this device, and the server's
+// copy when the server knows them.
+async function exportData(running, { known }) {
+  const server = known && running.client ? await running.client.exportProfile(visitor) : null;
+  return { device: { engine: JSON.parse(running.state()), federation: { ...running.meta } }, server };
+}
+
+// Erase the server's copy first: if that fails, the device keeps the secret to try again.
+// The engine starts over before the database is cleared, so a checkpoint still on its way
+// can only write the new visitor's state, never the old one's.
+async function forget(running, { known }) {
+  const server = known && running.client ? await running.client.forget(visitor) : null;
+  visitor = { purposes: {} };
+  running.federated.reset();
+  const fetched = running.client ? await fetchModel(running.client) : null;
+  running.reset(fetched?.text ?? null);
+  await running.store.clear();
+  await running.federated.start(fetched);
+  running.federated.consent(visitor.purposes);
+  return { forgotten: true, server };
+}
+
+const VISITOR_CALLS = { consent, export: exportData, forget };
 
 async function answer({ type, ...message }) {
   if (type === "boot") {
+    visitor = message.visitor ?? visitor;
     engine = boot(message.config);
     return { booted: true, timings: (await engine).timings };
   }
   if (!engine) throw new Error("the worker got a message before 'boot'");
-  const reply = (await engine).ask({ type, ...message });
+  const running = await engine;
+  if (VISITOR_CALLS[type]) return VISITOR_CALLS[type](running, message);
+  const reply = running.ask({ type, ...message });
   if (reply.error) throw new Error(reply.error);
-  if (CHANGES_STATE.has(type)) changed();
+  if (CHANGES_STATE.has(type)) running.changed();
+  if (CHANGES_PROFILE.has(type)) running.profile.soon();
+  if (type === "track") running.federated.learned();
   return reply;
 }
 

@@ -1,0 +1,269 @@
+"""How fast the snippet and the engine start in real Chromium, and what a visit downloads.
+
+- `boot_ms`: from navigation start to the page's first decision, on the demo shop served by
+  the real sync server from `dist/`. *Cold* is a fresh browser profile (empty HTTP cache,
+  Cache Storage and IndexedDB); *warm* is the next visit in the same profile; *warm, no
+  snapshot* is a warm visit after deleting the Python snapshot the first boot keeps in Cache
+  Storage, so `snapshot.warm_speedup` is what the snapshot is worth, measured in the same run
+  on the same visits. `python` and `engine` are when the worker had Python, then the engine,
+  ready (the worker's clock: from its start).
+- `bytes`: what the visit transferred (compressed bodies and headers, as on the wire; a
+  cache hit costs nothing), and how many requests went out.
+- `latency_us`: `decide` (20 candidates, one shown) and `learn` (a click) inside Pyodide,
+  timed by Python's own clock in a cross-origin isolated page (browsers keep timers coarse,
+  100 µs, elsewhere; isolated pages get 5 µs), the same code on CPython in this process, and
+  `p13n.decide` from the demo page through the worker and back (on the page's 100 µs clock). `pyodide_over_cpython` is the
+  ratio for the same work. Goal: a decide p99 under 1 ms in Pyodide.
+- `snippet`: personalize.js gzipped and brotli'd, from dist/manifest.json. Goal: < 10 KB gzipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+from bench import Progress
+from bench.timing import percentile, summary_us
+from sync_server.simulation import Site
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "dist"
+CHROMIUM = os.environ.get("P13N_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+BOOT_TIMEOUT_MS = 120_000
+GOAL_DECIDE_P99_US = 1_000
+GOAL_SNIPPET_GZIP = 10_000
+STUB = "window.p13n = window.p13n || function () { (p13n.q = p13n.q || []).push(arguments) }"
+FIRST_DECISION = STUB + "; p13n('on', 'decision', () => (window.firstDecision ??= performance.now()))"
+ISOLATED = {"cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp"}
+VISITS = ("cold", "warm", "warm, no snapshot")
+SLOT = "feed"
+
+# Runs in CPython and in Pyodide alike: the engine deciding and learning on the same visits.
+TIMING = """
+import gc, time
+from edge import Personalizer
+from edge.engine import Config
+
+ENGINE = Personalizer(Config(seed=1))
+
+def time_engine(contexts, candidates, first=0):
+    engine, decide, learn = ENGINE, [], []
+    gc.collect()
+    for t, context in enumerate(contexts, first):
+        start = time.perf_counter_ns()
+        decision = engine.decide("feed", candidates, context, at=t * 30.0, size=1)
+        decide.append(time.perf_counter_ns() - start)
+        click = {"type": "click", "decision": decision.id, "variant": decision.ranking[0], "at": t * 30.0}
+        start = time.perf_counter_ns()
+        engine.learn(click)
+        learn.append(time.perf_counter_ns() - start)
+    return {"decide": decide, "learn": learn}
+"""
+
+
+def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
+    manifest = _manifest()
+    repeats = 2 if quick else 5
+    n = 300 if quick else 3_000
+    site = Site.default()
+    contexts = [v.context for v in site.visits(n, seed=7)]
+    candidates = site.candidates()
+    with tempfile.TemporaryDirectory() as tmp, _server(Path(tmp) / "p13n.db") as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        visits = {name: [] for name in VISITS}
+        snapshot_bytes = []
+        for _ in progress(range(repeats), desc="cold and warm visits"):
+            for name, visit in _visits(browser, url, snapshot_bytes).items():
+                visits[name].append(visit)
+        samples = _pyodide_samples(browser, url, manifest, contexts, candidates, progress)
+        samples["page round trip decide"] = _round_trips(browser, url, candidates, n // 3, progress)
+        browser.close()
+    namespace: dict = {}
+    exec(TIMING, namespace)
+    cpython = namespace["time_engine"](contexts, candidates)
+    warmup = n // 10
+    latency = {f"pyodide {step}": summary_us(samples[step][warmup:]) for step in ("decide", "learn")}
+    latency |= {f"cpython {step}": summary_us(cpython[step][warmup:]) for step in ("decide", "learn")}
+    latency["page round trip decide"] = summary_us(samples["page round trip decide"])
+    boot = {name: _boot_row(rows) for name, rows in visits.items()}
+    figures = {
+        "boot_ms": boot,
+        "snapshot": {
+            "kept": bool(snapshot_bytes),
+            "gzipped_bytes": max(snapshot_bytes, default=0),
+            "warm_speedup": boot["warm, no snapshot"]["first_decision"] / boot["warm"]["first_decision"],
+            "python_speedup": boot["warm, no snapshot"]["python"] / boot["warm"]["python"],
+        },
+        "latency_us": latency,
+        "pyodide_over_cpython": {
+            f"{step} {q}": latency[f"pyodide {step}"][q] / latency[f"cpython {step}"][q]
+            for step in ("decide", "learn") for q in ("p50", "p99")
+        },
+        "decide_p99_under_goal": latency["pyodide decide"]["p99"] < GOAL_DECIDE_P99_US,
+        "snippet": {"gzip_bytes": manifest["snippet_gzip_bytes"], "brotli_bytes": manifest["files"]["personalize.js"]["br"],
+                    "bytes": manifest["files"]["personalize.js"]["size"]},
+        "snippet_under_goal": manifest["snippet_gzip_bytes"] < GOAL_SNIPPET_GZIP,
+    }
+    params = {"repeats": repeats, "decisions": n, "warmup": warmup, "candidates": len(candidates),
+              "page": "/demo/ (two slots, greedy policy), served by python -m sync_server from dist/",
+              "chromium": browser_version(), "goal_decide_p99_us": GOAL_DECIDE_P99_US,
+              "goal_snippet_gzip_bytes": GOAL_SNIPPET_GZIP, "figures_are": "medians over the repeats"}
+    return figures, params
+
+
+def browser_version() -> str:
+    done = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def _manifest() -> dict:
+    path = DIST / "manifest.json"
+    if not path.exists():
+        sys.exit("dist/ is not built: run `python build.py` first")
+    return json.loads(path.read_text())
+
+
+@contextlib.contextmanager
+def _server(db: Path) -> Iterator[str]:
+    """`python -m sync_server serve` with the demo pages on a free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "sync_server", "serve", "--port", str(port), "--db", str(db),
+               "--log-level", "warning", "--ip-rate", "0"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the sync server did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# Boot: a cold visit in a fresh profile, then warm ones with and without the Python snapshot.
+
+def _visits(browser, url: str, snapshot_bytes: list[int]) -> dict[str, dict]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script(FIRST_DECISION)
+    try:
+        cold = _visit(page, url)
+        snapshot_bytes.append(_wait_for_snapshot(page))
+        warm = _visit(page, url)
+        page.evaluate("caches.delete('p13n-python')")
+        unsnapshotted = _visit(page, url)
+        _wait_for_snapshot(page)  # written again: leave nothing half done
+    finally:
+        context.close()
+    return dict(zip(VISITS, (cold, warm, unsnapshotted)))
+
+
+def _visit(page, url: str) -> dict:
+    finished = []
+
+    def record(request) -> None:  # Playwright cannot take a builtin such as finished.append
+        finished.append(request)
+
+    page.on("requestfinished", record)
+    page.goto(f"{url}/demo/")
+    page.wait_for_function("window.firstDecision && p13n.stats.boot", timeout=BOOT_TIMEOUT_MS, polling=20)
+    timings = page.evaluate("({first: window.firstDecision, ...p13n.stats.boot})")
+    page.remove_listener("requestfinished", record)
+    sizes = [request.sizes() for request in finished]
+    return {"first_decision": timings["first"], "python": timings["python"], "engine": timings["engine"],
+            "bytes": sum(s["responseBodySize"] + s["responseHeadersSize"] + s["requestHeadersSize"] for s in sizes),
+            "requests": len(sizes)}
+
+
+def _wait_for_snapshot(page) -> int:
+    """The gzipped snapshot's size once the worker has put it in Cache Storage."""
+    deadline = time.monotonic() + BOOT_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        size = page.evaluate("""async () => {
+            const cache = await caches.open('p13n-python');
+            const [key] = await cache.keys();
+            return key ? (await (await cache.match(key)).arrayBuffer()).byteLength : 0;
+        }""")
+        if size:
+            return size
+        time.sleep(0.1)
+    raise RuntimeError("the worker kept no Python snapshot in Cache Storage")
+
+
+def _boot_row(visits: list[dict]) -> dict:
+    return {key: percentile([v[key] for v in visits], 50) for key in ("first_decision", "python", "engine", "bytes", "requests")}
+
+
+# Latency: the engine inside Pyodide with a precise clock, and the page's view through the worker.
+
+def _pyodide_samples(browser, url: str, manifest: dict, contexts: list, candidates: list, progress: Progress) -> dict:
+    context = browser.new_context()
+    page = context.new_page()
+    page.route(f"{url}/bench.html", lambda route: route.fulfill(body="<!doctype html><title>bench</title>",
+                                                                 content_type="text/html", headers=ISOLATED))
+    page.goto(f"{url}/bench.html")
+    if not page.evaluate("crossOriginIsolated"):
+        raise RuntimeError("the timing page is not cross-origin isolated: its clock would be too coarse")
+    names = manifest["entry_points"]
+    page.evaluate("""async ({pyodide, edge}) => {
+        const { loadPyodide } = await import(`/p13n/${pyodide}/pyodide.mjs`);
+        window.py = await loadPyodide({ indexURL: `/p13n/${pyodide}/` });
+        const archive = await (await fetch(`/p13n/${edge}`)).arrayBuffer();
+        py.unpackArchive(archive, "zip", { extractDir: "/home/pyodide/p13n" });
+        py.runPython("import sys; sys.path.insert(0, '/home/pyodide/p13n')");
+    }""", {"pyodide": names["pyodide"], "edge": names["edge"]})
+    page.evaluate("code => py.runPython(code)", TIMING)
+    samples = {"decide": [], "learn": []}
+    batch = 100
+    for start in progress(range(0, len(contexts), batch), desc="decisions in Pyodide"):
+        result = page.evaluate("""([contexts, candidates, first]) => {
+            py.globals.set("args", py.toPy([contexts, candidates, first]));
+            return JSON.parse(py.runPython("import json; json.dumps(time_engine(*args))"));
+        }""", [contexts[start:start + batch], candidates, start])
+        for step in samples:
+            samples[step] += result[step]
+    context.close()
+    return samples
+
+
+def _round_trips(browser, url: str, candidates: list, n: int, progress: Progress) -> list[int]:
+    """Nanoseconds from `p13n.decide` on the page to its answer from the worker, on the page's
+    clock (100 µs steps: the demo page is not cross-origin isolated, and its worker would need
+    the same headers to be)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{url}/demo/")
+    page.wait_for_function("p13n.stats.boot", timeout=BOOT_TIMEOUT_MS)
+    samples: list[int] = []
+    for _ in progress(range(0, n, 50), desc="decisions from the page"):
+        samples += page.evaluate("""async ([candidates, n]) => {
+            const times = [];
+            for (let i = 0; i < n; i++) {
+                const start = performance.now();
+                await p13n.decide("feed", candidates, 1);
+                times.push(Math.round((performance.now() - start) * 1e6));
+            }
+            return times;
+        }""", [candidates, 50])
+    context.close()
+    return samples

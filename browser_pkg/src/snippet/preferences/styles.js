@@ -1,0 +1,30 @@
+// The widget's look. Sites restyle it with CSS custom properties on the page (they pass into
+// the shadow root), or with ::part(button) and ::part(panel).
+
+export const STYLES = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+.open, .panel {
+  position: fixed; right: var(--p13n-offset, 1rem); bottom: var(--p13n-offset, 1rem); z-index: var(--p13n-z-index, 2147483000);
+  font: var(--p13n-font, 14px/1.4 system-ui, sans-serif); color: var(--p13n-text, #1f2a24);
+}
+.open, button {
+  font: inherit; cursor: pointer; border: 0; border-radius: var(--p13n-radius, 8px);
+  padding: .5em 1em; background: var(--p13n-accent, #2f6f4f); color: var(--p13n-on-accent, #fff);
+}
+.panel {
+  width: min(24rem, calc(100vw - 2rem)); max-height: calc(100vh - 2rem); overflow: auto; padding: 1rem;
+  background: var(--p13n-background, #fff); border-radius: var(--p13n-radius, 8px); box-shadow: 0 4px 24px #0004;
+}
+[hidden] { display: none !important; }
+header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+h2 { font-size: 1.15em; margin: 0; } h3 { font-size: 1em; margin: 1em 0 .3em; }
+label { display: flex; gap: .5em; align-items: baseline; font-weight: 600; margin-top: .75em; }
+fieldset { border: 0; padding: 0; margin: 0; }
+fieldset label { display: inline-flex; font-weight: normal; margin: .25em 1em 0 0; }
+.help, .status, li { font-size: .9em; opacity: .85; margin: .2em 0 0; }
+ul { padding-left: 1.2em; margin: .2em 0; }
+.actions { display: flex; flex-wrap: wrap; gap: .5em; margin-top: 1em; }
+.close, .secondary { background: transparent; color: inherit; outline: 1px solid currentColor; }
+:focus-visible { outline: 3px solid var(--p13n-focus, #1a73e8); outline-offset: 2px; }
+`;

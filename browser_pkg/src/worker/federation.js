@@ -1,0 +1,113 @@
+// Federated learning from the device (README, "Privacy accounting"). The worker keeps the
+// global model fresh for every visitor (it is public: the request says nothing about them)
+// and, only with `improve` consent, sends what the engine learned on it: a clipped delta and
+// the counters gained since the last update, never an event.
+//
+// The schedule comes from the model's `federation` block. A device sends at most one update
+// per global version (the unit of privacy is one device's update per round), once it has
+// learned SEND_AFTER_SAMPLES examples on that version or `round_seconds` after it took the
+// version, and then only with probability `participation_rate`. Its next delta is measured
+// from the next version, so nothing is sent twice. Network failures and 429/5xx answers are
+// retried with exponential backoff, never slower than once a round.
+//
+// What it remembers between visits (in IndexedDB, beside the engine state):
+// {etag, federation, since, sentFor, counted}.
+
+const SEND_AFTER_SAMPLES = 20;
+const FIRST_RETRY_S = 2;
+const DEFAULT_ROUND_S = 3600;
+const SECOND = 1000;
+
+const randomId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
+  let improve = false;
+  let failures = 0;
+  let timer = null;
+  let running = null;
+  let attempt = null; // {base, id}: a retried update keeps its id, so the server can spot a replay
+
+  const roundSeconds = () => meta.federation?.round_seconds ?? DEFAULT_ROUND_S;
+  const remember = (changes) => {
+    Object.assign(meta, changes);
+    return saveMeta({ ...meta });
+  };
+
+  // Take a newer global model, if there is one; keep what this visitor learned.
+  async function refresh() {
+    const fetched = await client.model(meta.etag);
+    if (fetched === null) return;
+    const model = JSON.parse(fetched.text);
+    const { merged, error } = ask({ type: "merge_global", model });
+    if (error) throw new Error(`could not merge global model version ${model.version}: ${error}`);
+    await remember({ etag: fetched.etag, federation: model.federation, since: Date.now() });
+    onMerged(merged);
+  }
+
+  async function send() {
+    const federation = meta.federation;
+    if (!improve || !federation?.accepting_updates) return;
+    const built = ask({ type: "update", clip_norm: federation.clip_norm, counted: meta.counted ?? [] });
+    if (built.error) return; // nothing learned on this version yet
+    const { update, counted } = built;
+    const due = update.samples >= SEND_AFTER_SAMPLES || Date.now() >= (meta.since ?? 0) + roundSeconds() * SECOND;
+    if (meta.sentFor === update.base_version || !due) return;
+    if (Math.random() >= federation.participation_rate) return remember({ sentFor: update.base_version }); // sits this round out
+    if (attempt?.base !== update.base_version) attempt = { base: update.base_version, id: randomId() };
+    try {
+      await client.postUpdate({ ...update, update_id: attempt.id });
+    } catch (error) {
+      if (!(error.status >= 400 && error.status < 500 && error.status !== 429)) throw error; // offline or busy: retry
+      if (error.code === "privacy_budget_spent") federation.accepting_updates = false;
+      if (error.code !== "replayed_update") warn(`the sync server refused an update (${error.message}); the next version gets one`);
+    }
+    await remember({ sentFor: update.base_version, counted });
+  }
+
+  function schedule(seconds) {
+    clearTimeout(timer);
+    timer = setTimeout(() => run(true), seconds * SECOND);
+  }
+
+  // One turn: send if due, then (on the timer) look for a newer model. Turns never overlap;
+  // a failed one is tried again after a backoff.
+  function run(withRefresh) {
+    if (running) return withRefresh ? running.then(() => run(true)) : running;
+    running = (async () => {
+      try {
+        await send();
+        if (withRefresh) await refresh();
+        failures = 0;
+        if (withRefresh) schedule(roundSeconds());
+      } catch (error) {
+        failures += 1;
+        const wait = Math.min(FIRST_RETRY_S * 2 ** (failures - 1), roundSeconds());
+        warn(`federation: ${error.message}; trying again in ${wait} s`);
+        schedule(wait);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  }
+
+  return {
+    // Starts the turns; `fetched` is the model the engine booted from, if it fetched one.
+    async start(fetched) {
+      if (fetched) await remember({ etag: fetched.etag, federation: JSON.parse(fetched.text).federation, since: Date.now() });
+      schedule(fetched ? roundSeconds() : 0);
+    },
+    // With `improve`, what is learned from now on may be sent; without it nothing is.
+    consent(purposes) {
+      improve = Boolean(purposes.improve);
+      if (improve) run(false);
+    },
+    // After the engine learned: send as soon as the update is due.
+    learned: () => improve && run(false),
+    // Forget: start over as a visitor the server never saw.
+    reset() {
+      for (const key of Object.keys(meta)) delete meta[key];
+      attempt = null;
+    },
+  };
+}

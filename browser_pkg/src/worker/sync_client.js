@@ -1,0 +1,57 @@
+// The sync server's HTTP API as the worker speaks it (README, "The sync server").
+// Visitor calls carry the visitor's secret; the global model and updates carry nothing
+// about the visitor: updates are anonymous on purpose. No call sends cookies: a sync server
+// on the site's own origin would otherwise get the site's.
+
+export class HttpError extends Error {
+  constructor(status, code, detail) {
+    super(`HTTP ${status}${code ? ` ${code}` : ""}${detail ? `: ${detail}` : ""}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function refusal(response) {
+  const body = await response.json().catch(() => ({}));
+  return new HttpError(response.status, body.error, body.detail);
+}
+
+export function syncClient(base, site) {
+  const siteUrl = (path) => new URL(`v1/sites/${encodeURIComponent(site)}/${path}`, base);
+  const visitorUrl = (path) => new URL(`v1/${path}?site=${encodeURIComponent(site)}`, base);
+
+  async function call(method, url, { secret, body } = {}) {
+    const headers = secret ? { authorization: `Bearer ${secret}` } : {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const response = await fetch(url, { method, headers, credentials: "omit", body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!response.ok) throw await refusal(response);
+    return response.json();
+  }
+
+  // A visitor the server never heard of has nothing to export or erase.
+  const unlessUnknown = (promise) => promise.catch((error) => {
+    if (error.code === "unknown_visitor") return null;
+    throw error;
+  });
+  const profile = (visitor) => visitorUrl(`profiles/${encodeURIComponent(visitor)}`);
+
+  return {
+    // {text, etag} of the global model, or null when `etag` still names the newest one (304).
+    async model(etag) {
+      const response = await fetch(siteUrl("model"), {
+        headers: etag ? { "if-none-match": etag } : {},
+        credentials: "omit",
+        cache: "no-store", // our own If-None-Match decides; the HTTP cache would answer 200 from disk
+      });
+      if (response.status === 304) return null;
+      if (!response.ok) throw await refusal(response);
+      return { text: await response.text(), etag: response.headers.get("etag") };
+    },
+    postUpdate: (update) => call("POST", siteUrl("updates"), { body: update }),
+    consent: ({ visitor, secret, policyVersion, purposes }) =>
+      call("POST", visitorUrl("consent"), { secret, body: { visitor, policy_version: policyVersion, purposes } }),
+    putProfile: ({ visitor, secret }, document) => call("PUT", profile(visitor), { secret, body: { profile: document } }),
+    exportProfile: ({ visitor, secret }) => unlessUnknown(call("GET", profile(visitor), { secret })),
+    forget: ({ visitor, secret }) => unlessUnknown(call("DELETE", profile(visitor), { secret })),
+  };
+}

@@ -1,0 +1,175 @@
+"""The visitors' preferences widget in real Chromium: it opens from its button, from the site's
+own link and by keyboard; turns personalization off and on; interests reorder slots at once and
+"why am I seeing this" says so; download my data gives a JSON file of everything held, on the
+device and the server; forget me empties both."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.browser.conftest import BOOT_TIMEOUT_MS
+from tests.browser.test_snippet import STUB, PyodideHold
+from tests.browser.test_walking_skeleton import (
+    PAGE_ORDER, PICKS, click_and_wait_until_saved, open_demo, picks_order,
+)
+
+PANEL = "#p13n-preferences .panel"
+
+
+def open_panel(page):
+    page.get_by_role("button", name="Personalization").click()
+    panel = page.locator(PANEL)
+    panel.wait_for()
+    return panel
+
+
+def switch(page, name: str):
+    return page.get_by_role("switch", name=name)
+
+
+def visitor_record(page) -> dict | None:
+    text = page.evaluate("localStorage.getItem('p13n:visitor:demo')")
+    return json.loads(text) if text else None
+
+
+def idb_keys(page) -> list[str]:
+    return page.evaluate("""() => new Promise((resolve, reject) => {
+        const open = indexedDB.open("p13n");
+        open.onsuccess = () => {
+            const keys = open.result.transaction("engine-state").objectStore("engine-state").getAllKeys();
+            keys.onsuccess = () => resolve(keys.result);
+            keys.onerror = () => reject(keys.error);
+        };
+    })""")
+
+
+def test_the_panel_opens_by_keyboard_and_from_the_sites_link_in_the_sites_words_and_colours(page, server):
+    page.add_init_script(STUB + "; p13n('strings', {title: 'Ihre Einstellungen', 'topic:hiking': 'Wandern'})")
+    open_demo(page, server)
+    page.evaluate("document.documentElement.style.setProperty('--p13n-accent', 'rgb(200, 0, 0)')")
+    button = page.get_by_role("button", name="Personalization")
+    assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(200, 0, 0)"
+
+    button.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Ihre Einstellungen")
+    dialog.wait_for()
+    assert page.get_by_role("heading", name="Ihre Einstellungen").evaluate("h => h.getRootNode().activeElement === h")
+    page.get_by_label("Wandern").wait_for()  # a translated interest
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert button.evaluate("b => b.getRootNode().activeElement === b")  # focus is back where it was
+
+    page.evaluate("p13n.openPreferences()")
+    assert dialog.is_visible()
+    assert switch(page, "Personalize this site for me").is_checked()
+    assert not switch(page, "Help improve recommendations").is_checked()  # off until the visitor turns it on
+    assert not switch(page, "Sync my profile").is_checked()
+    assert [kind for kind, _ in page.console_messages_seen if kind in ("error", "pageerror")] == []
+
+
+def test_personalization_off_shows_the_page_order_and_learns_nothing_until_it_is_on_again(page, server):
+    open_demo(page, server)
+    click_and_wait_until_saved(page, "bottle")
+    page.reload()
+    open_demo(page, server)
+    assert picks_order(page)[0] == "bottle"
+
+    open_panel(page)
+    switch(page, "Personalize this site for me").uncheck()
+    page.wait_for_selector(f'{PICKS}[data-p13n-state="off"]')
+    assert picks_order(page) == PAGE_ORDER
+    page.get_by_role("button", name="Close").click()
+    page.click(f'{PICKS} [data-p13n-variant="helmet"]')
+    assert page.get_attribute(PICKS, "data-p13n-decision") is None  # no decision to learn a click from
+    assert page.evaluate("p13n.track('view', {features: ['topic:camping']}).then(r => r.learned)") is False
+    assert page.evaluate("p13n.stats.learned") == 0
+
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.reload()
+    page.wait_for_selector(f'{PICKS}[data-p13n-state="off"]')
+    assert picks_order(page) == PAGE_ORDER  # at first paint too: the remembered order is gone
+    assert not any("/p13n/pyodide." in url or "/p13n/worker." in url for url in requests)  # no engine at all
+
+    open_panel(page)
+    switch(page, "Personalize this site for me").check()
+    page.wait_for_selector(f'{PICKS}[data-p13n-state="personalized"]', timeout=BOOT_TIMEOUT_MS)
+    assert picks_order(page)[0] == "bottle"  # what was learned before is still there
+
+
+def test_an_interest_reorders_the_slots_at_once_and_why_this_says_so(page, server):
+    open_demo(page, server)
+    assert picks_order(page) == PAGE_ORDER  # the demo ranks greedily: nothing learned, the page's order
+    panel = open_panel(page)
+    assert "In the site's own order." not in panel.inner_text()
+    page.get_by_label("cycling").check()
+    page.wait_for_function(f"document.querySelector('{PICKS} [data-p13n-variant]').dataset.p13nVariant === 'helmet'")
+    hero = page.eval_on_selector_all('[data-p13n-slot="hero"] > article:not([hidden])', "els => els.map(e => e.dataset.p13nVariant)")
+    assert hero == ["city-bike"]
+    why = page.locator("#p13n-preferences .why")
+    why.get_by_text("Commuter helmet: You told us you like cycling").wait_for()
+    assert "Today's picks" in why.inner_text() and "Featured" in why.inner_text()
+
+    page.get_by_label("cycling").uncheck()
+    page.wait_for_function(f"document.querySelector('{PICKS} [data-p13n-variant]').dataset.p13nVariant !== 'helmet'")
+    assert page.evaluate("p13n.interests()") == []
+
+
+def test_download_my_data_gives_everything_held_on_the_device_and_the_server(page, server):
+    open_demo(page, server)
+    panel = open_panel(page)
+    page.get_by_label("hiking").check()
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/v1/profiles/" in r.url):
+        switch(page, "Sync my profile").check()
+
+    with page.expect_download() as download:
+        panel.get_by_role("button", name="Download my data").click()
+    assert download.value.suggested_filename == "p13n-data-demo.json"
+    data = json.loads(open(download.value.path()).read())
+    visitor = visitor_record(page)
+    assert data["device"]["choices"] == {"id": visitor["id"], "purposes": {"personalize": True, "improve": False, "sync": True},
+                                         "recorded": {"policyVersion": "1", "purposes": {"personalize": True, "improve": False, "sync": True}}}
+    assert data["device"]["engine"]["profile"]["interests"] == ["topic:hiking"]
+    assert set(data["device"]["decisions"]) == {"hero", "picks"}
+    assert data["server"]["profile"]["interests"] == ["topic:hiking"] and len(data["server"]["consents"]) == 1
+    assert visitor["secret"] not in json.dumps(data)  # the key to the data is not data about the visitor
+    panel.get_by_text("Your data is downloaded.").wait_for()
+
+
+def test_forget_me_empties_the_device_and_the_server(page, server):
+    open_demo(page, server)
+    click_and_wait_until_saved(page, "bottle")  # the open panel would cover it
+    panel = open_panel(page)
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/v1/profiles/" in r.url):
+        switch(page, "Sync my profile").check()
+    visitor = visitor_record(page)
+    assert "demo" in idb_keys(page)
+
+    forget = panel.get_by_role("button", name="Forget me")
+    forget.click()
+    with page.expect_response(lambda r: r.request.method == "DELETE" and "/v1/profiles/" in r.url) as erased:
+        panel.get_by_role("button", name="Click again to erase everything, here and on our server").click()
+    assert erased.value.status == 200
+    panel.get_by_text("Everything kept about you is erased.").wait_for()
+
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('p13n:'))") == []
+    assert "demo" not in idb_keys(page)  # no engine state: a new visitor's device
+    assert not switch(page, "Sync my profile").is_checked()
+    assert picks_order(page) == PAGE_ORDER
+    gone = httpx.get(f"{server.url}/v1/profiles/{visitor['id']}", params={"site": "demo"},
+                     headers={"authorization": f"Bearer {visitor['secret']}"})
+    assert gone.status_code == 404 and gone.json()["error"] == "unknown_visitor"
+    assert server.db()["consents"].count_where("visitor = ?", [visitor["id"]]) == 0
+
+
+def test_the_panel_works_before_the_engine_is_ready(page, server):
+    hold = PyodideHold(page)
+    page.goto(f"{server.url}/demo/", wait_until="domcontentloaded")
+    open_panel(page)
+    assert switch(page, "Personalize this site for me").is_checked()
+    hold.release()
+    page.get_by_label("camping").wait_for()
+    assert page.locator("#p13n-preferences .status").inner_text() == ""
