@@ -53,19 +53,31 @@ def boot(state_json: str | None, global_model_json: str | None, config_json: str
     """Restore the visitor's saved state, or start from the global model (and its `settings`).
 
     `config_json` holds the site's engine settings, e.g. `{"policy": "greedy"}`, for a
-    visitor without saved state; saved state keeps the settings it was made with.
+    visitor without saved state; saved state keeps the settings it was made with. The
+    features hash into as many buckets as the site's model has (its `hash_bits`): saved
+    state made for another size is discarded, since its weights would mean other features.
     """
     global _engine
+    model = json.loads(global_model_json) if global_model_json else None
     warning = None
     if state_json:
         try:
-            _engine = Personalizer.from_dict(json.loads(state_json))
-            return json.dumps({"restored": True, "warning": None})
+            engine = Personalizer.from_dict(json.loads(state_json))
         except (ValueError, KeyError, TypeError) as error:
             warning = f"discarded unreadable saved state: {error}"
-    _engine = Personalizer(Config.from_dict(json.loads(config_json)) if config_json else None)
-    if global_model_json:
-        _engine.merge_global(json.loads(global_model_json))
+        else:
+            bits = model.get("hash_bits", engine.config.hash_bits) if model else engine.config.hash_bits
+            if bits == engine.config.hash_bits:
+                _engine = engine
+                return json.dumps({"restored": True, "warning": None})
+            warning = (f"discarded saved state: its features hash into 2^{engine.config.hash_bits} buckets, "
+                       f"the site's model into 2^{bits}")
+    config = json.loads(config_json) if config_json else {}
+    if model and "hash_bits" in model:
+        config["hash_bits"] = model["hash_bits"]
+    _engine = Personalizer(Config.from_dict(config))
+    if model:
+        _engine.merge_global(model)
     return json.dumps({"restored": False, "warning": warning})
 
 

@@ -215,14 +215,15 @@ class Report:
 
 
 def simulate(url: str, site: str, devices: int, visits: int, *, seed: int = 0, improve_share: float = 0.8,
-             min_samples: int = 5, days: float = 30.0, progress: bool = True) -> Report:
+             min_samples: int = 5, days: float = 30.0, fresh_seconds: float = 0.5, progress: bool = True) -> Report:
     """Run `visits` visits by `devices` returning visitors against the server at `url`.
 
-    Visits spread evenly over the last `days` days (the engines' clocks, for decayed tastes).
+    Visits spread evenly over the last `days` days (the engines' clocks, for decayed tastes);
+    devices revalidate the global model at most every `fresh_seconds` of real time.
     """
     if devices < 1 or visits < 1:
         raise ValueError(f"need at least one device and one visit, got {devices} devices and {visits} visits")
-    shop, rng, server = Shop.demo(), random.Random(seed), Server(url, site)
+    shop, rng, server = Shop.demo(), random.Random(seed), Server(url, site, fresh_seconds)
     report = Report()
     crowd = [Device(server, rng, improve_share, report.refused) for _ in range(devices)]
     for device in crowd:

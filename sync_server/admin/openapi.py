@@ -28,7 +28,8 @@ ADMIN_PATHS = {
         "summary": "What the dashboard shows about a site: rounds, ε, features, effect per slot, rules",
         "operationId": "adminDashboard", "security": ADMIN_SECURITY, "parameters": [_SITE],
         "responses": {"200": _answer("The site's dashboard data", {"type": "object", "required": [
-            "site", "version", "epsilon", "rounds", "features", "slots", "rules"]}), **_REFUSALS},
+            "site", "version", "epsilon", "rounds", "features", "noise_floor", "slots", "drift", "replay",
+            "rules"]}), **_REFUSALS},
     }},
     "/v1/admin/sites/{site}/rules": {"put": {
         "summary": "Replace a site's editor rules (a new version, audited)", "operationId": "adminPutRules",
@@ -37,5 +38,18 @@ ADMIN_PATHS = {
         "responses": {"200": _answer("Stored", {"type": "object", "required": ["version", "document"]}),
                       **_REFUSALS, "403": _answer("Missing or stale X-CSRF-Token"),
                       "422": _answer("The rules are malformed; `detail` names the field")},
+    }},
+    "/v1/admin/sites/{site}/logged-sample": {"put": {
+        "summary": "Replace a site's logged sample of uniformly random impressions, for offline replay",
+        "operationId": "adminPutLoggedSample", "security": ADMIN_SECURITY, "parameters": [_SITE],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["slot", "context", "candidates", "shown", "clicked"],
+                "properties": {"slot": {"type": "string"}, "context": {"type": "object"},
+                               "candidates": {"type": "array", "items": {"type": "object"}},
+                               "shown": {"type": "string"}, "clicked": {"type": "boolean"}}}}}}},
+        "responses": {"200": _answer("Stored", {"type": "object", "required": ["impressions"]}),
+                      **_REFUSALS, "403": _answer("Missing or stale X-CSRF-Token"),
+                      "422": _answer("The sample is malformed; `detail` names the first bad row")},
     }},
 }

@@ -83,7 +83,7 @@ def admin_server(tmp_path_factory) -> Iterator[RunningServer]:
     subprocess.run([*CLI, "load-sample", SIMULATED, str(sample), "--db", str(db_path)], check=True, cwd=ROOT)
     with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:
         fill_rounds(server)
-        traffic.simulate(server.url, SIMULATED, devices=40, visits=1500, seed=4, progress=False)
+        traffic.simulate(server.url, SIMULATED, devices=40, visits=1500, seed=4, fresh_seconds=0.0, progress=False)
         yield server
 
 

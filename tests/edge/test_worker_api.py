@@ -40,6 +40,18 @@ def test_a_fresh_visitor_starts_from_the_global_model():
     assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "size": 1, "at": NOW})["ranking"] == ["b"]
 
 
+def test_the_engine_hashes_into_as_many_buckets_as_the_sites_model():
+    small = {**GLOBAL, "hash_bits": 12, "weights": [[Hasher(12)("topic:y"), 5.0]]}
+    worker_api.boot(None, json.dumps(small))
+    assert ask({"type": "state"})["config"]["hash_bits"] == 12
+    assert ask({"type": "decide", "slot": "s", "candidates": PICKS, "size": 1, "at": NOW})["ranking"] == ["b"]
+    saved = json.dumps(ask({"type": "state"}))
+    assert json.loads(worker_api.boot(saved, json.dumps(small)))["restored"] is True
+    booted = json.loads(worker_api.boot(saved, json.dumps({**GLOBAL, "hash_bits": 18})))  # the site was rebuilt
+    assert booted["restored"] is False and "2^12 buckets, the site's model into 2^18" in booted["warning"]
+    assert ask({"type": "state"})["config"]["hash_bits"] == 18
+
+
 def test_the_site_chooses_the_policy_of_a_new_visitor():
     worker_api.boot(None, None, json.dumps({"policy": "lin-ucb", "alpha": 2.0}))
     assert ask({"type": "state"})["policy"]["alpha"] == 2.0

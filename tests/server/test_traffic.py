@@ -17,7 +17,7 @@ DEVICES = 30
 def simulated(tmp_path_factory):
     """A server whose site closes a round per 10 devices, after 600 simulated visits."""
     with site_server(tmp_path_factory.mktemp("traffic") / "p13n.db", min_devices=10, target_devices=10) as server:
-        report = traffic.simulate(server.url, SITE, DEVICES, 600, seed=3, progress=False)
+        report = traffic.simulate(server.url, SITE, DEVICES, 600, seed=3, fresh_seconds=0.0, progress=False)
         yield server, report
 
 
