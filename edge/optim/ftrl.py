@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from edge.optim.base import Gradient, Optimizer, Weights
 
@@ -17,8 +18,8 @@ class FTRLProximal(Optimizer):
 
     This mirrors `river.optim.FTRLProximal` exactly, including its order: a step
     first sets each weight from `z` and `n` as they stood *before* this gradient,
-    then folds the gradient in, so a weight lags its statistics by one visit. And,
-    as in River, a weight is only rewritten while `|z| > l1`.
+    then folds the gradient in, so a weight lags its statistics by one visit (`settle`
+    catches it up). And, as in River, a weight is only rewritten while `|z| > l1`.
 
     Parameters
     ----------
@@ -51,14 +52,55 @@ class FTRLProximal(Optimizer):
         self.z: dict = {}
         self.n: dict = {}
 
-    def _step(self, w: Weights, g: Gradient) -> None:
+    def _weight(self, zi: float, ni: float) -> float:
+        """The closed form of a weight whose `|z| > l1`."""
+        return -(((self.beta + ni**0.5) / self.alpha + self.l2) ** -1) * (zi - math.copysign(self.l1, zi))
+
+    def settle(self, w: Weights, keys: Iterable) -> None:
+        """Set the weights of `keys` from `z` and `n` as they are now, as McMahan et al.
+        predict with them; `step`, like River's, leaves each one a step behind.
+
+        >>> from edge import optim
+        >>> ftrl, w = optim.FTRLProximal(alpha=0.1), {}
+        >>> ftrl.step(w, {"a": -2.0})
+        >>> w
+        {'a': 0.0}
+        >>> ftrl.settle(w, ["a"])
+        >>> round(w["a"], 4)
+        0.0645
+        """
+        z, n, l1 = self.z, self.n, self.l1
+        for i in keys:
+            zi = z.get(i, 0.0)
+            if abs(zi) > l1:
+                w[i] = self._weight(zi, n[i])
+
+    def follow(self, w: Weights) -> None:
+        """Set each `z` so that the closed form gives back `w`: the next step then starts
+        from these weights rather than from the ones `z` last implied.
+
+        >>> from edge import optim
+        >>> ftrl, w = optim.FTRLProximal(alpha=0.1, l1=0.5), {}
+        >>> ftrl.step(w, {"a": -2.0})
+        >>> ftrl.step(w, {"a": 0.0})      # the weight lags z by one step
+        >>> w = {"a": 0.25, "b": -1.0}    # a merge moved "a" and brought "b"
+        >>> ftrl.follow(w)
+        >>> ftrl.step(w, {"a": 0.0, "b": 0.0})
+        >>> {i: round(wi, 12) for i, wi in w.items()}
+        {'a': 0.25, 'b': -1.0}
+        """
         alpha, beta, l1, l2, z, n = self.alpha, self.beta, self.l1, self.l2, self.z, self.n
+        for i in z.keys() - w.keys():  # a weight of zero: |z| within l1
+            z[i] = 0.0
+        for i, wi in w.items():
+            z[i] = -wi * ((beta + n.get(i, 0.0) ** 0.5) / alpha + l2) - math.copysign(l1, wi) if wi else 0.0
+
+    def _step(self, w: Weights, g: Gradient) -> None:
+        alpha, l1, z, n = self.alpha, self.l1, self.z, self.n
         for i, gi in g.items():
             zi = z.get(i, 0.0)
             ni = n.get(i, 0.0)
-            wi = w.get(i, 0.0)
-            if abs(zi) > l1:
-                wi = -(((beta + ni**0.5) / alpha + l2) ** -1) * (zi - math.copysign(l1, zi))
+            wi = self._weight(zi, ni) if abs(zi) > l1 else w.get(i, 0.0)
             w[i] = wi
             s = ((ni + gi**2) ** 0.5 - ni**0.5) / alpha
             z[i] = zi + (gi - s * wi)

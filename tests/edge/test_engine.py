@@ -27,6 +27,7 @@ PICKS = [
 ]
 EVENING_MOBILE = {"device": "mobile", "hour": 20, "weekday": 6, "referrer": "search", "page": "home"}
 GREEDY = Config(policy="greedy")
+RIVER_LEARNING_RATE = 0.02  # 0.1 would take steps of ~3 in the logit: ~30 features move together
 NOW = 1_800_000_000.0  # seconds, as the browser's Date.now() / 1000
 HOUR, MONTH = 3600.0, 30 * 86400.0
 BUCKETS = 1 << Config().hash_bits
@@ -40,7 +41,8 @@ def make(request):
     def make_engine(config: Config = GREEDY) -> Personalizer:
         if request.param == "builtin":
             return Personalizer(config)
-        river = river_linear_model.LogisticRegression(optimizer=river_optim.SGD(config.learning_rate), l2=config.l2)
+        # SGD, as River's FTRL sets each weight a step late and the engine settles only its own.
+        river = river_linear_model.LogisticRegression(optimizer=river_optim.SGD(RIVER_LEARNING_RATE), l2=config.l2)
         return Personalizer(config, learner=river)
 
     make_engine.backend = request.param
@@ -122,13 +124,13 @@ def test_every_policy_keeps_learning_what_visitors_click(make, policy):
     assert firsts.count("helmet") >= 15
 
 
-def take_the_bottle_every_other_time(engine: Personalizer, candidates: list[dict], times: int) -> list[str]:
-    """Decide `times` times; the visitor clicks the bottle in every other decision. Returns the firsts."""
+def take_the_bottle_every_third_time(engine: Personalizer, candidates: list[dict], times: int) -> list[str]:
+    """Decide `times` times; the visitor clicks the bottle in every third decision. Returns the firsts."""
     firsts = []
     for i in range(times):
         decision = engine.decide("picks", candidates, EVENING_MOBILE, at=NOW)
         firsts.append(decision.ranking[0])
-        if i % 2 == 0:
+        if i % 3 == 0:
             engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": NOW})
     return firsts
 
@@ -137,22 +139,22 @@ NEWCOMER = {"id": "kayak", "features": ["topic:paddling", "price:high"]}
 
 
 def test_lin_ucb_tries_a_new_candidate_first_then_lets_it_fall_back(make):
-    engine = make(Config(policy="lin-ucb", alpha=1.5))
-    take_the_bottle_every_other_time(engine, PICKS, 40)
+    engine = make(Config(policy="lin-ucb", alpha=2.0))
+    take_the_bottle_every_third_time(engine, PICKS, 40)
     decision = engine.decide("picks", [*PICKS, NEWCOMER], EVENING_MOBILE, at=NOW)
     assert decision.ranking[0] == "kayak"
     assert decision.scores["kayak"] < decision.scores["bottle"]  # first on uncertainty, not on estimate
-    assert take_the_bottle_every_other_time(engine, [*PICKS, NEWCOMER], 5)[1:] == ["bottle"] * 4
+    assert take_the_bottle_every_third_time(engine, [*PICKS, NEWCOMER], 5)[1:] == ["bottle"] * 4
 
 
 def test_thompson_gives_a_new_candidate_first_place_often_where_greedy_never_does(make):
     def newcomer_first(config: Config) -> bool:
         engine = make(config)
-        take_the_bottle_every_other_time(engine, PICKS, 40)
+        take_the_bottle_every_third_time(engine, PICKS, 40)
         return engine.decide("picks", [*PICKS, NEWCOMER], EVENING_MOBILE, at=NOW).ranking[0] == "kayak"
 
-    assert sum(newcomer_first(Config(policy="greedy", seed=s)) for s in range(30)) == 0
-    assert 3 <= sum(newcomer_first(Config(policy="thompson", seed=s)) for s in range(30)) < 30
+    assert sum(newcomer_first(Config(policy="greedy", seed=s)) for s in range(60)) == 0
+    assert 6 <= sum(newcomer_first(Config(policy="thompson", seed=s)) for s in range(60)) < 60
 
 
 # Editor rules, segments, the profile
@@ -225,7 +227,7 @@ def test_a_global_model_can_bring_the_sites_settings():
 
 def test_declared_interests_change_the_ranking_at_once(make):
     engine = make()
-    for _ in range(5):  # a visitor who declared hiking clicks the bottle
+    for _ in range(10):  # a visitor who declared hiking clicks the bottle
         engine.declare(["hiking"])
         click(engine, "bottle", {})
         engine.declare([])
@@ -452,7 +454,7 @@ def test_state_saved_by_schema_1_is_migrated():
     }
     engine = Personalizer.from_dict(json.loads(json.dumps(schema_1)))
     state = engine.to_dict()
-    assert state["schema"] == SCHEMA == 3 and state["config"]["policy"] == "thompson"
+    assert state["schema"] == SCHEMA == 4 and state["config"]["policy"] == "thompson"
     assert engine.global_version == 4 and engine.model.weights[hashed("topic:hiking")] == 0.05
     engine.learn({"type": "click", "decision": "picks#7", "variant": "tent", "at": NOW})  # old decisions stay learnable
     assert engine.counters() == [{"slot": "picks", "variant": "tent", "arm": "personalized", "impressions": 0, "clicks": 1}]
@@ -476,7 +478,7 @@ def test_state_saved_by_schema_2_is_migrated():
     assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
 
 
-@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 3"), ("2", "no valid schema"), (None, "no valid schema")])
+@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 4"), ("2", "no valid schema"), (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
     state = Personalizer().to_dict()
     state["schema"] = schema
