@@ -31,7 +31,7 @@ import time
 import edge
 from bench import Progress
 from bench.timing import summary_us, timed
-from edge import linear_model, optim, policies
+from edge import linear_model, policies
 from edge.features import Hasher, candidate_tokens, context_tokens, crossed_names
 from sync_server.simulation import Site
 
@@ -179,11 +179,13 @@ def _hashed_features(context: dict, candidates: list[dict]) -> list[dict]:
 
 
 def _edge_learner() -> linear_model.LogisticRegression:
-    return linear_model.LogisticRegression(optimizer=optim.SGD(DEFAULT.learning_rate))
+    return DEFAULT.new_learner()
 
 
 def _river_learner():
+    """River's LogisticRegression with the engine's optimizer and step size."""
     from river import linear_model as river_linear_model
     from river import optim as river_optim
 
-    return river_linear_model.LogisticRegression(optimizer=river_optim.SGD(DEFAULT.learning_rate))
+    optimizers = {"sgd": river_optim.SGD, "adam": river_optim.Adam, "ftrl": lambda lr: river_optim.FTRLProximal(alpha=lr)}
+    return river_linear_model.LogisticRegression(optimizer=optimizers[DEFAULT.optimizer](DEFAULT.learning_rate), l2=DEFAULT.l2)

@@ -354,8 +354,9 @@ class Personalizer:
         self.model.learn_one(x, y)
         if isinstance(self.model, linear_model.LogisticRegression):
             self.model.optimizer.settle(self.model.weight_table, x)  # the next decision reflects it
-        # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
-        self.policy.update(x, self.model.predict_proba_one(x)[True])
+        if isinstance(self.policy, policies.ConfidencePolicy):
+            # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
+            self.policy.update(x, self.model.predict_proba_one(x)[True])
         self.samples += 1
 
     def _count(self, slot: str, variant: str, arm: str, impressions: int = 0, clicks: int = 0) -> None:

@@ -52,13 +52,10 @@ class FTRLProximal(Optimizer):
         self.z: dict = {}
         self.n: dict = {}
 
-    def _weight(self, zi: float, ni: float) -> float:
-        """The closed form of a weight whose `|z| > l1`."""
-        return -(((self.beta + ni**0.5) / self.alpha + self.l2) ** -1) * (zi - math.copysign(self.l1, zi))
-
     def settle(self, w: Weights, keys: Iterable) -> None:
         """Set the weights of `keys` from `z` and `n` as they are now, as McMahan et al.
-        predict with them; `step`, like River's, leaves each one a step behind.
+        predict with them; `step`, like River's, leaves each one a step behind. A step
+        with a zero gradient does exactly that, leaving `z` and `n` as they are.
 
         >>> from edge import optim
         >>> ftrl, w = optim.FTRLProximal(alpha=0.1), {}
@@ -66,14 +63,10 @@ class FTRLProximal(Optimizer):
         >>> w
         {'a': 0.0}
         >>> ftrl.settle(w, ["a"])
-        >>> round(w["a"], 4)
-        0.0645
+        >>> round(w["a"], 4), ftrl.n_iterations
+        (0.0645, 1)
         """
-        z, n, l1 = self.z, self.n, self.l1
-        for i in keys:
-            zi = z.get(i, 0.0)
-            if abs(zi) > l1:
-                w[i] = self._weight(zi, n[i])
+        self._step(w, dict.fromkeys(keys, 0.0))
 
     def follow(self, w: Weights) -> None:
         """Set each `z` so that the closed form gives back `w`: the next step then starts
@@ -96,12 +89,16 @@ class FTRLProximal(Optimizer):
             z[i] = -wi * ((beta + n.get(i, 0.0) ** 0.5) / alpha + l2) - math.copysign(l1, wi) if wi else 0.0
 
     def _step(self, w: Weights, g: Gradient) -> None:
-        alpha, l1, z, n = self.alpha, self.l1, self.z, self.n
+        alpha, beta, l1, l2, z, n = self.alpha, self.beta, self.l1, self.l2, self.z, self.n
+        copysign = math.copysign
         for i, gi in g.items():
             zi = z.get(i, 0.0)
             ni = n.get(i, 0.0)
-            wi = self._weight(zi, ni) if abs(zi) > l1 else w.get(i, 0.0)
-            w[i] = wi
-            s = ((ni + gi**2) ** 0.5 - ni**0.5) / alpha
-            z[i] = zi + (gi - s * wi)
-            n[i] = ni + gi**2
+            root = ni**0.5
+            if abs(zi) > l1:
+                wi = w[i] = -(((beta + root) / alpha + l2) ** -1) * (zi - copysign(l1, zi))
+            else:
+                wi = w[i] = w.get(i, 0.0)
+            grown = ni + gi**2
+            z[i] = zi + (gi - (grown**0.5 - root) / alpha * wi)
+            n[i] = grown

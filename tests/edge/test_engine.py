@@ -98,6 +98,19 @@ def test_decisions_give_the_features_that_raised_a_score(make):
     assert all("hiking" in r or "low" in r or "bottle" in r for r in reasons["bottle"])
 
 
+def test_the_engine_ranks_as_its_policy_does_on_the_same_features(make):
+    """The engine scores a slot token by token; that must be the learner's and the policy's own numbers."""
+    engine = make(Config(policy="lin-ucb"))
+    for variant in ("bottle", "tent", "bottle"):
+        click(engine, variant)
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+    features = {v: dict(zip(*shown)) for v, shown in engine.open_decisions[decision.id]["shown"].items()}
+    for variant, x in features.items():
+        assert len(x) == 3 * (1 + len(engine._visit_tokens(EVENING_MOBILE, NOW)))  # 2 features and its name, alone and crossed
+        assert decision.scores[variant] == pytest.approx(engine.model.predict_proba_one(x)[True], abs=1e-12)
+    assert engine.policy.rank(features, engine.model, engine.rng).arms == decision.ranking
+
+
 def test_old_decisions_are_closed_so_state_stays_bounded(make):
     engine = make(Config(policy="greedy", max_open_decisions=4))
     for i in range(10):
@@ -358,6 +371,17 @@ def test_merging_a_new_global_model_keeps_the_visitors_residual():
     assert weights[cycling] == pytest.approx(1.5 + (local[cycling] - 1.0))
     assert weights[hiking] == pytest.approx(-0.25 + local[hiking])
     assert engine.global_version == 3
+
+
+def test_learning_after_a_merge_starts_from_the_merged_weights():
+    """FTRL, the default, sets each weight from its own statistics: they must follow a merge."""
+    engine = trained_from_global()  # global topic:cycling 1.0, then five impressions of the helmet not clicked
+    cycling = hashed("topic:cycling")
+    learned = engine.model.weights[cycling]
+    assert 0.5 < learned < 1.0  # moved down from the global weight, not from zero
+    engine.merge_global({"version": 3, "intercept": 0.0, "weights": [[cycling, 2.0]]})
+    click(engine, "helmet")  # closes the last decision (the helmet not clicked), then a click
+    assert engine.model.weights[cycling] == pytest.approx(2.0 + (learned - 1.0), abs=0.2)
 
 
 def test_after_a_merge_the_delta_counts_only_what_was_learned_since():
