@@ -7,8 +7,12 @@ click. Two levels are timed in the same run:
 - `engine`: `edge.Personalizer.decide` and `.learn`, everything included (features,
   hashing, scoring, the policy, reasons, bookkeeping, and learning from the slot's previous
   decision, which the engine does when the slot is decided again). Each policy shows one
-  item; the default policy is also timed showing all 20, and with River's
-  `LogisticRegression` as its learner. The goal is a decide p99 under 200 µs.
+  item; the default policy is also timed showing all 20, with River's `LogisticRegression`
+  as its learner, and with a new visitor at every decision. The goal is a decide p99 under
+  200 µs. The one visitor who clicks on every decision soon has a full profile (session
+  intent and lasting tastes), which adds up to 13 context tokens: their candidates have
+  some 80 features rather than 30 (`mean_engine_features_with_profile`); new visitors have
+  only the context's.
 - `model`: the learner alone, on the same hashed features: scoring 20 candidates and one
   `learn_one`, for `edge.linear_model.LogisticRegression` and
   `river.linear_model.LogisticRegression` with the same optimizer.
@@ -27,12 +31,14 @@ from __future__ import annotations
 import dataclasses
 import gc
 import time
+from collections import defaultdict
 
 import edge
 from bench import Progress
 from bench.timing import summary_us, timed
 from edge import linear_model, policies
 from edge.features import Hasher, candidate_tokens, context_tokens, crossed_names
+from edge.profile import Profile
 from sync_server.simulation import Site
 
 SLOT = "hero"
@@ -58,7 +64,8 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     with pauses:
         # Round-robin over the contenders, one visit at a time, so that whatever else the machine
         # does in the meantime slows them all alike.
-        samples = _time_engines(list(_engines()), visits, candidates, progress)
+        engine_features = defaultdict(list)  # label -> features per candidate of its last decision
+        samples = _time_engines(list(_engines()), visits, candidates, progress, engine_features)
         learners = {"edge model": _edge_learner(), "river model": _river_learner()}
         samples |= _time_learners(learners, features, [c["id"] for c in candidates], visits, progress)
     gc.unfreeze()
@@ -87,6 +94,7 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
         "warmup": warmup,
         "candidates": len(candidates),
         "mean_active_features": sum(len(x) for xs in features for x in xs) / sum(len(xs) for xs in features),
+        "mean_engine_features_with_profile": {label: sum(n) / len(n) for label, n in engine_features.items()},
         "engine_config": dataclasses.asdict(DEFAULT),
         "goal_p99_us": GOAL_P99_US,
     }
@@ -94,21 +102,27 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
 
 
 def _engines():
-    """(label, engine, how many items a decision shows) for each engine configuration timed."""
+    """(label, engine, how many items a decision shows, whether each visit is a new visitor)
+    for each engine configuration timed."""
     for policy in policies.BY_NAME:
-        yield f"engine {policy}", edge.Personalizer(dataclasses.replace(DEFAULT, policy=policy)), 1
-    yield f"engine {DEFAULT.policy}, 20 shown", edge.Personalizer(DEFAULT), None
-    yield f"engine {DEFAULT.policy}, River learner", edge.Personalizer(DEFAULT, learner=_river_learner()), 1
+        yield f"engine {policy}", edge.Personalizer(dataclasses.replace(DEFAULT, policy=policy)), 1, False
+    yield f"engine {DEFAULT.policy}, new visitors", edge.Personalizer(DEFAULT), 1, True
+    yield f"engine {DEFAULT.policy}, 20 shown", edge.Personalizer(DEFAULT), None, False
+    yield f"engine {DEFAULT.policy}, River learner", edge.Personalizer(DEFAULT, learner=_river_learner()), 1, False
 
 
 Samples = dict[str, tuple[list[int], list[int]]]  # row -> (wall ns, CPU ns) per call
 
 
-def _time_engines(engines, visits, candidates, progress) -> Samples:
-    samples = {f"{label} {step}": ([], []) for label, _, _ in engines for step in ("decide", "learn")}
+def _time_engines(engines, visits, candidates, progress, features: dict[str, list[int]]) -> Samples:
+    samples = {f"{label} {step}": ([], []) for label, *_ in engines for step in ("decide", "learn")}
     for t, visit in enumerate(progress(visits, desc="engines")):
-        for label, engine, size in _turn(engines, t):
+        for label, engine, size, new_visitor in _turn(engines, t):
             at = t * SECONDS_BETWEEN_DECISIONS
+            if new_visitor:  # as in edge_quality: the context's tokens only, some 30 features per candidate
+                engine.profile = Profile()
+            else:  # what an engaged visitor's profile adds to the context
+                features[label].append(_features_per_candidate(engine))
             decision, *ns = timed(engine.decide, SLOT, candidates, visit.context, at=at, size=size)
             _add(samples[f"{label} decide"], ns)
             # Time a click on every decision: learning costs the same whatever the outcome.
@@ -126,6 +140,14 @@ def _time_learners(learners, features, ids, visits, progress) -> Samples:
             best = max(range(len(xs)), key=scores.__getitem__)
             _add(samples[f"{label} learn"], timed(model.learn_one, xs[best], visit.click(ids[best]))[1:])
     return samples
+
+
+def _features_per_candidate(engine: edge.Personalizer) -> int:
+    """How many features a candidate of the engine's last decision had (0 before the first)."""
+    if not engine.open_decisions:
+        return 0
+    buckets, _ = next(iter(engine.open_decisions[next(reversed(engine.open_decisions))]["shown"].values()))
+    return len(buckets)
 
 
 def _add(row: tuple[list[int], list[int]], ns) -> None:

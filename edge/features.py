@@ -17,7 +17,10 @@ and a federated delta carries bucket numbers, never feature names.
 from __future__ import annotations
 
 import math
+import re
 import zlib
+
+_SPACE = re.compile(r"\s")  # what str.isspace() finds, searched in C
 
 DAYPARTS = ("night",) * 6 + ("morning",) * 6 + ("afternoon",) * 6 + ("evening",) * 6
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # JavaScript's getDay() order
@@ -162,7 +165,7 @@ def _crc(name: str) -> int:
 
 
 def _word(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+    if not isinstance(value, str) or not value or _SPACE.search(value):
         raise ValueError(f"context {key!r} must be a non-empty word, got {value!r}")
     return value
 

@@ -101,6 +101,8 @@ class SlotRules:
         return ranking
 
     def boosted(self, scores: dict[str, float]) -> dict[str, float]:
+        if not self.boost:
+            return scores  # never changed after, so no copy
         return {variant: score + self.boost.get(variant, 0.0) for variant, score in scores.items()}
 
 
