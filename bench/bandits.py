@@ -65,12 +65,14 @@ class Popularity(Contestant):
 
 
 class RiverLinUCB(Contestant):
-    """River's `bandit.LinUCBDisjoint`: a Bayesian linear regression per item over the context."""
+    """River's `bandit.LinUCBDisjoint`: a ridge regression of the click per item over the
+    context's tokens (one-hot, plus a bias), ranked by its upper confidence bound `alpha`
+    standard deviations up."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, alpha: float = 1.0, seed: int = 0) -> None:
         from river import bandit
 
-        self.policy = bandit.LinUCBDisjoint(seed=seed)
+        self.policy = bandit.LinUCBDisjoint(alpha=alpha, seed=seed)
 
     def choose(self, context: dict, candidates: list[dict]) -> str:
         return self.policy.pull([c["id"] for c in candidates], context=_one_hot(context))
@@ -85,14 +87,19 @@ class VowpalWabbit(Contestant):
     The context is the shared example and each candidate an action; `-q ca` crosses them, as
     the engine does. VW returns a probability for each action and we draw from it; that
     probability goes back to VW with the outcome, so it learns from its own choices.
+    `options` choose how it estimates and explores: `--cb_type mtr --epsilon 0.05` are VW's
+    defaults; `--cb_type dm` regresses the click on the features directly, without the
+    importance weights (1 / probability, up to 400 here) that make MTR's steps wild when
+    clicks are rare.
     """
 
-    ARGS = "--cb_explore_adf -q ca --quiet"
+    BASE = "--cb_explore_adf -q ca --quiet"
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, options: str = "", seed: int = 0) -> None:
         import vowpalwabbit
 
-        self.vw = vowpalwabbit.Workspace(f"{self.ARGS} --random_seed {seed}")
+        self.args = f"{self.BASE} {options}".strip()
+        self.vw = vowpalwabbit.Workspace(f"{self.args} --random_seed {seed}")
         self.rng = random.Random(seed)
         self._lines: list[str] = []  # the last multi-line example: shared context, then actions
         self._pmf: list[float] = []

@@ -20,8 +20,10 @@ def summary_us(samples_ns: list[int]) -> dict[str, float]:
     return {"p50": percentile(us, 50), "p99": percentile(us, 99), "mean": sum(us) / len(us), "n": len(us)}
 
 
-def timed(call, *args, **kwargs) -> tuple[object, int]:
-    """Call `call(*args, **kwargs)`; return its result and how long it took in nanoseconds."""
-    start = time.perf_counter_ns()
+def timed(call, *args, **kwargs) -> tuple[object, int, int]:
+    """Call `call(*args, **kwargs)`; return its result, how long it took in nanoseconds, and
+    how much of that this thread ran on a CPU: on a shared machine the wall time also counts
+    the moments another process had the core, the CPU time only what the call cost."""
+    start, cpu = time.perf_counter_ns(), time.thread_time_ns()
     result = call(*args, **kwargs)
-    return result, time.perf_counter_ns() - start
+    return result, time.perf_counter_ns() - start, time.thread_time_ns() - cpu

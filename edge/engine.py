@@ -38,21 +38,25 @@ import dataclasses
 import random
 from collections import ChainMap
 from itertools import repeat
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from edge import federated, linear_model, optim, policies
 from edge.base import Classifier, Features, State, Stateful
-from edge.features import Hasher, candidate_tokens, context_tokens, crossed_names
+from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
 from edge.profile import Profile
 from edge.settings import Settings
 
-SCHEMA = 3
+SCHEMA = 4
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
 # that sees the page's order, or everyone's page order while the kill switch is on.
 PERSONALIZED, HOLDOUT, OFF = "personalized", "holdout", "off"
 COUNTED_ARMS = (PERSONALIZED, HOLDOUT)  # what the dashboard compares; "off" is neither
 SLOT_KEYS = {"slot", "candidates", "size"}
 KNOWN_CANDIDATES = 4096  # candidates whose tokens and buckets are remembered
+# FTRL-Proximal is the default: its per-feature steps shrink as a feature is seen, as a
+# posterior's would, where one plain step size is too big for rare features or too
+# small for common ones (see bench/edge_quality.py).
+OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "ftrl": lambda lr: optim.FTRLProximal(alpha=lr)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,12 +64,13 @@ class Config:
     """How the engine learns and explores. Sites get theirs from the global model."""
 
     hash_bits: int = 18
-    learning_rate: float = 0.1
+    optimizer: str = "ftrl"  # how the built-in learner steps: "sgd", "adam" or "ftrl" (see edge.optim)
+    learning_rate: float = 0.05  # sgd, adam: the step size; ftrl: its alpha
     l2: float = 0.0
     policy: str = "thompson"
     epsilon: float = 0.05  # epsilon-greedy: the share of decisions that explore
     alpha: float = 1.0  # lin-ucb: the bound's width, in standard deviations of the logit
-    prior_precision: float = 10.0  # thompson, lin-ucb: how sure we are of a weight never seen
+    prior_precision: float = 2.0  # thompson, lin-ucb: how sure we are of a logit never seen
     clip_norm: float = 1.0  # the L2 norm a federated delta is clipped to
     seed: int | None = None  # None: the OS picks, so visitors do not all explore alike
     max_open_decisions: int = 32
@@ -74,6 +79,8 @@ class Config:
     def __post_init__(self) -> None:
         if self.policy not in policies.BY_NAME:
             raise ValueError(f"unknown policy {self.policy!r}; expected one of {sorted(policies.BY_NAME)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
@@ -82,6 +89,9 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
         return cls(**values)
+
+    def new_learner(self) -> linear_model.LogisticRegression:
+        return linear_model.LogisticRegression(optimizer=OPTIMIZERS[self.optimizer](self.learning_rate), l2=self.l2)
 
     def new_policy(self) -> policies.Policy:
         if self.policy == "greedy":
@@ -112,29 +122,21 @@ class Decision:
         return dataclasses.asdict(self)
 
 
-class _Candidate(NamedTuple):  # a tuple, as one is made per candidate per decision
-    """One candidate's features in one context, in `crossed_names` order."""
+class _Candidate(NamedTuple):
+    """One candidate as the engine remembers it: its tokens and their buckets."""
 
-    crossing: tuple[str, ...]  # the context's tokens
-    tokens: tuple[str, ...]  # the candidate's own
+    tokens: tuple[str, ...]
     buckets: list[int]
-    features: Features  # never changed: decisions and the learner get copies
-
-    def name(self, i: int) -> str:
-        """The name of feature `i`, made only when a person will read it."""
-        if i < len(self.tokens):
-            return self.tokens[i]
-        context, token = divmod(i - len(self.tokens), len(self.tokens))
-        return crossed_names((self.crossing[context],), (self.tokens[token],))[-1]
 
 
 @dataclasses.dataclass(frozen=True)
 class _SlotRequest:
-    """One slot of a page, checked and turned into hashed features."""
+    """One slot of a page, checked, its candidates crossed with the visit."""
 
     slot: str
     size: int
-    candidates: dict[str, _Candidate]  # variant -> its features, in the page's order
+    candidates: dict[str, _Candidate]  # variant -> its tokens, in the page's order
+    crossing: Crossing
 
 
 class Personalizer:
@@ -158,9 +160,7 @@ class Personalizer:
 
     def __init__(self, config: Config | None = None, learner: Classifier | None = None) -> None:
         self.config = config or Config()
-        self.model = learner if learner is not None else linear_model.LogisticRegression(
-            optimizer=optim.SGD(self.config.learning_rate), l2=self.config.l2
-        )
+        self.model = learner if learner is not None else self.config.new_learner()
         self.policy = self.config.new_policy()
         self.rng = random.Random(self.config.seed)
         self.visitor = _new_visitor(self.rng)
@@ -176,7 +176,7 @@ class Personalizer:
         self.open_decisions: dict[str, dict] = {}
         self.counts: dict[tuple[str, str, str], tuple[int, int]] = {}  # (slot, variant, arm) -> (impressions, clicks)
         self._hash = Hasher(self.config.hash_bits)
-        self._known: dict[tuple, tuple[tuple[str, ...], list[int]]] = {}  # see `_tokens`
+        self._known: dict[tuple, _Candidate] = {}  # see `_tokens`
 
     @property
     def global_version(self) -> int | None:
@@ -198,9 +198,9 @@ class Personalizer:
         """
         if not isinstance(slots, list) or not slots:
             raise ValueError(f"a page needs a non-empty list of slots, got {slots!r}")
-        crossing = self._visit_tokens(context or {}, at)
-        keys = list(map(self._hash.key, crossing))
-        requests = [self._read_slot(spec, crossing, keys) for spec in slots]
+        visit = self._visit_tokens(context or {}, at)
+        keys = list(map(self._hash.key, visit))
+        requests = [self._read_slot(spec, keys) for spec in slots]
         names = [r.slot for r in requests]
         for name in names:
             if names.count(name) > 1:
@@ -211,7 +211,7 @@ class Personalizer:
         shown_on_page: set[str] = set()
         decisions = []
         for request in requests:
-            decision = self._decide_slot(request, shown_on_page)
+            decision = self._decide_slot(request, visit, shown_on_page)
             shown_on_page.update(decision.ranking)
             decisions.append(decision)
         self._forget_oldest_decisions()
@@ -225,7 +225,7 @@ class Personalizer:
         tokens += self.settings.segments.tokens(ChainMap(context, profile))
         return tuple(dict.fromkeys(tokens))  # an interest may come from both the page and the profile
 
-    def _read_slot(self, spec: object, crossing: tuple[str, ...], keys: list[int]) -> _SlotRequest:
+    def _read_slot(self, spec: object, keys: list[int]) -> _SlotRequest:
         if not isinstance(spec, dict):
             raise ValueError(f"each slot must be an object, got {spec!r}")
         unknown = spec.keys() - SLOT_KEYS
@@ -241,20 +241,17 @@ class Personalizer:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size of slot {slot!r} must be a whole number >= 1, got {size!r}")
 
-        featurized: dict[str, _Candidate] = {}
+        known: dict[str, _Candidate] = {}
         for candidate in candidates:
             if not isinstance(candidate, dict):
                 raise ValueError(f"candidate in slot {slot!r} must be an object, got {candidate!r}")
-            tokens, own = self._tokens(slot, candidate)
-            if candidate["id"] in featurized:
+            remembered = self._tokens(slot, candidate)
+            if candidate["id"] in known:
                 raise ValueError(f"slot {slot!r} has two candidates with id {candidate['id']!r}")
-            # The buckets of `crossed_names(crossing, tokens)`, crossed by the hasher's rule
-            # without making any name: `keys` are the context tokens' cross keys.
-            buckets = own + [key ^ bucket for key in keys for bucket in own]
-            featurized[candidate["id"]] = _Candidate(crossing, tokens, buckets, dict.fromkeys(buckets, 1.0))
-        return _SlotRequest(slot, size, featurized)
+            known[candidate["id"]] = remembered
+        return _SlotRequest(slot, size, known, Crossing(keys, {v: c.buckets for v, c in known.items()}))
 
-    def _tokens(self, slot: str, candidate: dict) -> tuple[tuple[str, ...], list[int]]:
+    def _tokens(self, slot: str, candidate: dict) -> _Candidate:
         """The candidate's tokens and their buckets, checked once: pages show the same
         candidates again and again, so they are remembered by what describes them."""
         features = candidate.get("features")
@@ -264,42 +261,53 @@ class Personalizer:
         except TypeError:  # unhashable, so not a valid candidate: `candidate_tokens` says why
             key, known = None, None
         if known is None:
-            tokens = tuple(candidate_tokens(slot, candidate))
-            known = tokens, list(map(self._hash, tokens))
+            tokens = tuple(dict.fromkeys(candidate_tokens(slot, candidate)))
+            known = _Candidate(tokens, list(map(self._hash, tokens)))
             if len(self._known) >= KNOWN_CANDIDATES:
                 self._known.clear()
             self._known[key] = known
         return known
 
-    def _decide_slot(self, request: _SlotRequest, shown_on_page: set[str]) -> Decision:
-        candidates = {v: c.features for v, c in request.candidates.items() if v not in shown_on_page}
-        ranking = self.policy.rank(candidates, self.model, self.rng)
-        arranged = self.settings.rules.apply(request.slot, list(candidates), ranking.scores, self.visitor)
+    def _decide_slot(self, request: _SlotRequest, visit: tuple[str, ...], shown_on_page: set[str]) -> Decision:
+        crossing = request.crossing
+        # One lookup per distinct token and cross (see `Crossing`), for the logits and the reasons.
+        contributions = list(map(policies.readable_weights(self.model).get, crossing.buckets, repeat(0.0)))
+        intercept = self.model.intercept
+        logits = {v: intercept + z for v, z in crossing.sums(contributions).items() if v not in shown_on_page}
+        variances = None
+        if isinstance(self.policy, policies.ConfidencePolicy):
+            means = crossing.means(list(self.policy.weight_variances(crossing.buckets)))
+            variances = {v: means[v] for v in logits}
+        ranking = self.policy.order(logits, variances, self.rng)
+        arranged = self.settings.rules.apply(request.slot, list(logits), ranking.scores, self.visitor)
         shown, arm = arranged.ranking[: request.size], arranged.group
 
         self.decisions_made += 1
         decision_id = f"{request.slot}#{self.decisions_made}"
+        features = {v: crossing.features(v) for v in shown}
         self.open_decisions[decision_id] = {
             "slot": request.slot,
             "arm": arm,
-            "shown": {v: [list(candidates[v]), list(candidates[v].values())] for v in shown},
+            "shown": {v: [buckets, [1.0] * len(buckets)] for v, buckets in features.items()},
             "features": {v: list(request.candidates[v].tokens[:-1]) for v in shown},  # the variant's name aside
             "clicked": [],
         }
         for variant in shown:
             self._count(request.slot, variant, arm, impressions=1)
         if arm == PERSONALIZED:
-            weights = policies.readable_weights(self.model)
-            reasons = {v: self._reasons(request.candidates[v], weights) for v in shown}
+            reasons = {v: self._reasons(visit, request.candidates[v].tokens, crossing.features(v, contributions)) for v in shown}
         else:
             reasons = {v: [] for v in shown}
         why = {v: self.settings.explainer.explain(names) for v, names in reasons.items()}
         return Decision(decision_id, request.slot, shown, ranking.probabilities, reasons, why, arm)
 
-    def _reasons(self, candidate: _Candidate, weights: Mapping) -> list[str]:
-        contributions = list(map(weights.get, candidate.buckets, repeat(0.0)))
+    def _reasons(self, visit: tuple[str, ...], tokens: tuple[str, ...], contributions: list[float]) -> list[str]:
+        """The names of the features that raised the score most, `contributions` being
+        their weights in `crossed_names` order; names are made only for those."""
+        if max(contributions) <= 0.0:
+            return []
         top = sorted(range(len(contributions)), key=contributions.__getitem__, reverse=True)
-        return [candidate.name(i) for i in top[: self.config.reasons_per_variant] if contributions[i] > 0]
+        return [_feature_name(visit, tokens, i) for i in top[: self.config.reasons_per_variant] if contributions[i] > 0]
 
     # Learning
 
@@ -340,12 +348,15 @@ class Personalizer:
         self.profile.click(decision["features"][variant], event.get("at"))  # first: it checks `at`
         self.open_decisions[event["decision"]] = {**decision, "clicked": [*decision["clicked"], variant]}
         self._count(decision["slot"], variant, decision["arm"], clicks=1)
-        self._learn(dict(zip(*decision["shown"][variant])), True)
+        self._learn(_features(*decision["shown"][variant]), True)
 
     def _learn(self, x: Features, y: bool) -> None:
         self.model.learn_one(x, y)
-        # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
-        self.policy.update(x, self.model.predict_proba_one(x)[True])
+        if isinstance(self.model, linear_model.LogisticRegression):
+            self.model.optimizer.settle(self.model.weight_table, x)  # the next decision reflects it
+        if isinstance(self.policy, policies.ConfidencePolicy):
+            # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
+            self.policy.update(x, self.model.predict_proba_one(x)[True])
         self.samples += 1
 
     def _count(self, slot: str, variant: str, arm: str, impressions: int = 0, clicks: int = 0) -> None:
@@ -366,7 +377,7 @@ class Personalizer:
         decision = self.open_decisions.pop(decision_id)
         for variant, (buckets, values) in decision["shown"].items():
             if variant not in decision["clicked"]:
-                self._learn(dict(zip(buckets, values)), False)
+                self._learn(_features(buckets, values), False)
 
     # Federating
 
@@ -409,6 +420,7 @@ class Personalizer:
         weights = federated.merge(self.model.weights, old.weights, new.weights)
         intercept = new.intercept + (local["intercept"] - old.intercept)
         self.model = linear_model.LogisticRegression.from_dict({**local, "intercept": intercept, "weights": list(weights.items())})
+        self.model.optimizer.follow(self.model.weight_table)
         if isinstance(self.policy, policies.ConfidencePolicy):
             old_precisions = self.base.precisions if self.base else {}
             prior = self.policy.prior_precision
@@ -517,7 +529,31 @@ def _upgrade_from_schema_2(state: State) -> State:
     }
 
 
-UPGRADES = {1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2}
+def _upgrade_from_schema_3(state: State) -> State:
+    """Schema 3's engines all learned with SGD, and their configs did not say so."""
+    return {**state, "schema": 4, "config": {**state["config"], "optimizer": "sgd"}}
+
+
+UPGRADES = {1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3}
+
+
+def _features(buckets: list[int], values: list[float]) -> Features:
+    """A shown variant's features as the learner takes them: names that share a bucket
+    add up, as they do in the score (`Crossing`)."""
+    x = dict(zip(buckets, values))
+    if len(x) < len(buckets):
+        x = {}
+        for bucket, value in zip(buckets, values):
+            x[bucket] = x.get(bucket, 0.0) + value
+    return x
+
+
+def _feature_name(visit: tuple[str, ...], tokens: tuple[str, ...], i: int) -> str:
+    """The name of feature `i` of `crossed_names(visit, tokens)`, without making the others."""
+    if i < len(tokens):
+        return tokens[i]
+    context, token = divmod(i - len(tokens), len(tokens))
+    return crossed_names([visit[context]], [tokens[token]])[-1]
 
 
 def _new_visitor(rng: random.Random) -> str:

@@ -47,6 +47,7 @@ TEMPLATES = {
     "popular": "Popular with other visitors",
     "similar": "Popular with visitors like you",
 }
+REMEMBERED = 4096  # sentences kept for names explained before
 WORDS = {
     "sun": "Sundays", "mon": "Mondays", "tue": "Tuesdays", "wed": "Wednesdays",
     "thu": "Thursdays", "fri": "Fridays", "sat": "Saturdays",
@@ -65,11 +66,20 @@ class Explainer:
                 raise ValueError(f"words must map strings to non-empty strings, got {word!r}: {text!r}")
         self.templates = {**TEMPLATES, **templates}
         self.words = {**WORDS, **words}
+        self._said: dict[str, str] = {}  # name -> sentence: decisions explain the same names again and again
 
     def sentence(self, name: str) -> str:
         """One feature name, e.g. `device:mobile & topic:sports`, as a sentence."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a feature name must be a non-empty string, got {name!r}")
+        said = self._said.get(name)
+        if said is None:
+            if len(self._said) >= REMEMBERED:
+                self._said.clear()
+            said = self._said[name] = self._sentence(name)
+        return said
+
+    def _sentence(self, name: str) -> str:
         parts = name.split(" & ")
         for part in parts:
             template = self._template(part)

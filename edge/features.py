@@ -17,7 +17,10 @@ and a federated delta carries bucket numbers, never feature names.
 from __future__ import annotations
 
 import math
+import re
 import zlib
+
+_SPACE = re.compile(r"\s")  # what str.isspace() finds, searched in C
 
 DAYPARTS = ("night",) * 6 + ("morning",) * 6 + ("afternoon",) * 6 + ("evening",) * 6
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # JavaScript's getDay() order
@@ -86,6 +89,7 @@ class Hasher:
         self.bits = bits
         self.mask = (1 << bits) - 1
         self._cache: dict[str, int] = {}
+        self._keys: dict[str, int] = {}
 
     def __call__(self, name: str) -> int:
         index = self._cache.get(name)
@@ -100,7 +104,59 @@ class Hasher:
         CRC is linear, so XORing two of them would make whole families of crosses
         collide; Knuth's multiplicative hash of the CRC breaks that up.
         """
-        return (_crc(context) * KNUTH & 0xFFFFFFFF) >> (32 - self.bits)
+        key = self._keys.get(context)
+        if key is None:
+            key = self._keys[context] = (_crc(context) * KNUTH & 0xFFFFFFFF) >> (32 - self.bits)
+        return key
+
+
+class Crossing:
+    """A slot's candidates crossed with one visit's context, laid out to be scored at once.
+
+    Candidates share most of their tokens (many items are `topic:sports`), so each distinct
+    token is laid out once, with its crosses: `buckets` holds, token after token, the
+    token's own bucket and then its cross with each context token (`keys`, see
+    `Hasher.key`). A sum over a candidate's features is then the sum of its tokens' sums,
+    which costs one lookup per distinct token and cross rather than one per candidate's
+    feature. Names that share a bucket add up, as in any hashed feature vector.
+
+    >>> hasher = Hasher(18)
+    >>> context = ["device:mobile", "weekend"]
+    >>> own = {"a": [hasher("topic:news"), hasher("price:low")], "b": [hasher("topic:news")]}
+    >>> crossing = Crossing(list(map(hasher.key, context)), own)
+    >>> len(crossing.buckets)                # two distinct tokens, each alone and crossed twice
+    6
+    >>> names = crossed_names(context, ["topic:news", "price:low"])
+    >>> crossing.features("a") == [hasher(name) for name in names]
+    True
+    >>> crossing.sums([1.0] * 6)             # one per feature: how many features each has
+    {'a': 6.0, 'b': 3.0}
+    >>> crossing.means([2.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    {'a': 0.5, 'b': 1.0}
+    """
+
+    def __init__(self, keys: list[int], candidates: dict[str, list[int]]) -> None:
+        self.width = 1 + len(keys)  # a token's own bucket, then its crosses
+        position: dict[int, int] = {}
+        self.tokens = {v: [position.setdefault(b, len(position)) for b in own] for v, own in candidates.items()}
+        xors = [0, *keys]
+        self.buckets = [bucket ^ key for bucket in position for key in xors]
+
+    def sums(self, values: list[float]) -> dict[str, float]:
+        """Each candidate's sum of `values`, which hold one number per entry of `buckets`."""
+        per_token = list(map(sum, zip(*[iter(values)] * self.width)))  # summed in C, width at a time
+        return {v: sum(map(per_token.__getitem__, tokens)) for v, tokens in self.tokens.items()}
+
+    def means(self, values: list[float]) -> dict[str, float]:
+        """Each candidate's mean of `values` over its features."""
+        width = self.width
+        return {v: total / (width * len(self.tokens[v])) for v, total in self.sums(values).items()}
+
+    def features(self, variant: str, values: list | None = None) -> list:
+        """The variant's buckets (or its entries of `values`), in `crossed_names` order."""
+        values = self.buckets if values is None else values
+        width, tokens = self.width, self.tokens[variant]
+        return [values[t * width + c] for c in range(width) for t in tokens]
 
 
 def _crc(name: str) -> int:
@@ -109,7 +165,7 @@ def _crc(name: str) -> int:
 
 
 def _word(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+    if not isinstance(value, str) or not value or _SPACE.search(value):
         raise ValueError(f"context {key!r} must be a non-empty word, got {value!r}")
     return value
 

@@ -35,9 +35,12 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from edge.base import State, Stateful
+
+_SPACE = re.compile(r"\s")  # what str.isspace() finds, searched in C
 
 SCHEMA = 1
 SESSION_HALF_LIFE = 30 * 60.0
@@ -265,6 +268,6 @@ def _time(at: object) -> float:
 
 
 def _word(kind: str, value: object) -> str:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+    if not isinstance(value, str) or not value or _SPACE.search(value):
         raise ValueError(f"{kind} must be a non-empty word without spaces, got {value!r}")
     return value

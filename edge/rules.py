@@ -93,7 +93,7 @@ class SlotRules:
         """Drop excluded variants, rank the rest by boosted score if personalized, then pin."""
         shown = [variant for variant in default if variant not in self.exclude]
         if personalized:
-            shown.sort(key=lambda variant: -scores[variant])  # stable: ties keep the page's order
+            shown.sort(key=scores.__getitem__, reverse=True)  # stable, reversed too: ties keep the page's order
         pinned = sorted((position, variant) for variant, position in self.pin.items() if variant in shown)
         ranking = [variant for variant in shown if variant not in self.pin]
         for position, variant in pinned:
@@ -101,6 +101,8 @@ class SlotRules:
         return ranking
 
     def boosted(self, scores: dict[str, float]) -> dict[str, float]:
+        if not self.boost:
+            return scores  # never changed after, so no copy
         return {variant: score + self.boost.get(variant, 0.0) for variant, score in scores.items()}
 
 
@@ -179,6 +181,9 @@ def _check_ranking(default: list[str], scores: dict[str, float]) -> None:
         raise ValueError(f"default order must be a list of distinct variant ids, got {default!r}")
     if not isinstance(scores, dict) or set(scores) != set(default):
         raise ValueError(f"scores must name exactly the variants {default!r}, got {scores!r}")
+    values = scores.values()
+    if set(map(type, values)) <= {float} and math.isfinite(sum(values)):
+        return  # the engine's case, checked in C: floats, none infinite or NaN (else the sum would not be finite)
     for variant, score in scores.items():
         if not _is_number(score):
             raise ValueError(f"score of {variant!r} must be a finite number, got {score!r}")

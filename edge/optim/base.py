@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+from collections.abc import Iterable
 
 from edge.base import State, Stateful, check_state_name, to_pairs
 
@@ -34,6 +35,17 @@ class Optimizer(Stateful):
 
     @abc.abstractmethod
     def _step(self, w: Weights, g: Gradient) -> None: ...
+
+    def settle(self, w: Weights, keys: Iterable) -> None:
+        """Bring the weights of `keys` up to date with the optimizer's own state, after a step.
+        Most optimizers leave them so; River's FTRL sets a weight from its statistics as
+        they were before the step, so the engine settles it and its next decision reflects
+        the example just learned."""
+
+    def follow(self, w: Weights) -> None:
+        """Take `w` as the weights from now on, though they were set from outside (a
+        federated merge). Most optimizers step from whatever the weights are; one whose
+        weights follow from its own state (FTRL) changes that state to match."""
 
     @classmethod
     def _hyperparameters(cls) -> list[str]:

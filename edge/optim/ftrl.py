@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from edge.optim.base import Gradient, Optimizer, Weights
 
@@ -17,8 +18,8 @@ class FTRLProximal(Optimizer):
 
     This mirrors `river.optim.FTRLProximal` exactly, including its order: a step
     first sets each weight from `z` and `n` as they stood *before* this gradient,
-    then folds the gradient in, so a weight lags its statistics by one visit. And,
-    as in River, a weight is only rewritten while `|z| > l1`.
+    then folds the gradient in, so a weight lags its statistics by one visit (`settle`
+    catches it up). And, as in River, a weight is only rewritten while `|z| > l1`.
 
     Parameters
     ----------
@@ -51,15 +52,53 @@ class FTRLProximal(Optimizer):
         self.z: dict = {}
         self.n: dict = {}
 
+    def settle(self, w: Weights, keys: Iterable) -> None:
+        """Set the weights of `keys` from `z` and `n` as they are now, as McMahan et al.
+        predict with them; `step`, like River's, leaves each one a step behind. A step
+        with a zero gradient does exactly that, leaving `z` and `n` as they are.
+
+        >>> from edge import optim
+        >>> ftrl, w = optim.FTRLProximal(alpha=0.1), {}
+        >>> ftrl.step(w, {"a": -2.0})
+        >>> w
+        {'a': 0.0}
+        >>> ftrl.settle(w, ["a"])
+        >>> round(w["a"], 4), ftrl.n_iterations
+        (0.0645, 1)
+        """
+        self._step(w, dict.fromkeys(keys, 0.0))
+
+    def follow(self, w: Weights) -> None:
+        """Set each `z` so that the closed form gives back `w`: the next step then starts
+        from these weights rather than from the ones `z` last implied.
+
+        >>> from edge import optim
+        >>> ftrl, w = optim.FTRLProximal(alpha=0.1, l1=0.5), {}
+        >>> ftrl.step(w, {"a": -2.0})
+        >>> ftrl.step(w, {"a": 0.0})      # the weight lags z by one step
+        >>> w = {"a": 0.25, "b": -1.0}    # a merge moved "a" and brought "b"
+        >>> ftrl.follow(w)
+        >>> ftrl.step(w, {"a": 0.0, "b": 0.0})
+        >>> {i: round(wi, 12) for i, wi in w.items()}
+        {'a': 0.25, 'b': -1.0}
+        """
+        alpha, beta, l1, l2, z, n = self.alpha, self.beta, self.l1, self.l2, self.z, self.n
+        for i in z.keys() - w.keys():  # a weight of zero: |z| within l1
+            z[i] = 0.0
+        for i, wi in w.items():
+            z[i] = -wi * ((beta + n.get(i, 0.0) ** 0.5) / alpha + l2) - math.copysign(l1, wi) if wi else 0.0
+
     def _step(self, w: Weights, g: Gradient) -> None:
         alpha, beta, l1, l2, z, n = self.alpha, self.beta, self.l1, self.l2, self.z, self.n
+        copysign = math.copysign
         for i, gi in g.items():
             zi = z.get(i, 0.0)
             ni = n.get(i, 0.0)
-            wi = w.get(i, 0.0)
+            root = ni**0.5
             if abs(zi) > l1:
-                wi = -(((beta + ni**0.5) / alpha + l2) ** -1) * (zi - math.copysign(l1, zi))
-            w[i] = wi
-            s = ((ni + gi**2) ** 0.5 - ni**0.5) / alpha
-            z[i] = zi + (gi - s * wi)
-            n[i] = ni + gi**2
+                wi = w[i] = -(((beta + root) / alpha + l2) ** -1) * (zi - copysign(l1, zi))
+            else:
+                wi = w[i] = w.get(i, 0.0)
+            grown = ni + gi**2
+            z[i] = zi + (gi - (grown**0.5 - root) / alpha * wi)
+            n[i] = grown

@@ -23,7 +23,7 @@ import math
 import operator
 import random
 from itertools import repeat
-from typing import ClassVar, Hashable, Mapping, Protocol
+from typing import ClassVar, Hashable, Iterable, Iterator, Mapping, Protocol
 
 from edge.base import Features, State, Stateful, to_pairs
 from edge.linear_model.log_reg import LogisticRegression, sigmoid
@@ -68,9 +68,19 @@ class Policy(Stateful):
         """Order `candidates` (arm -> features) best first; ties keep their given order."""
         weights, intercept = readable_weights(learner), learner.intercept
         logits = {arm: intercept + dot(weights, x) for arm, x in candidates.items()}
-        scores = self._scores(candidates, logits, rng)
-        arms = sorted(candidates, key=scores.__getitem__, reverse=True)  # stable, reversed too
+        return self.order(logits, self.variances(candidates), rng)
+
+    def order(self, logits: dict[str, float], variances: dict[str, float] | None, rng: random.Random) -> Ranking:
+        """Order arms by the learner's logit for each and, for policies that explore by
+        uncertainty, the logit's variance (see `variances`); ties keep their given order.
+        `rank` computes both from features; the engine computes them its own, faster way."""
+        scores = self._scores(logits, variances, rng)
+        arms = sorted(logits, key=scores.__getitem__, reverse=True)  # stable, reversed too
         return Ranking(arms, dict(zip(logits, map(sigmoid, logits.values()))), scores)
+
+    def variances(self, candidates: dict[str, Features]) -> dict[str, float] | None:
+        """The variance of each arm's logit, for policies that use it; None for the others."""
+        return None
 
     def pull(self, candidates: dict[str, Features], learner: LinearLearner, rng: random.Random) -> str:
         """The one arm to show, as River's policies pull it."""
@@ -80,7 +90,7 @@ class Policy(Stateful):
         """Note that the learner learned from `x` and now predicts `p` for it."""
 
     @abc.abstractmethod
-    def _scores(self, candidates: dict[str, Features], logits: dict[str, float], rng: random.Random) -> dict[str, float]:
+    def _scores(self, logits: dict[str, float], variances: dict[str, float] | None, rng: random.Random) -> dict[str, float]:
         """The finite number to rank each arm by, given the learner's logit for it."""
 
     def to_dict(self) -> State:
@@ -98,6 +108,18 @@ class ConfidencePolicy(Policy):
     `x[i]² · information(p)` to the precision of each of its features; subclasses say
     how much one example informs. The intercept is left out: it is the same for every
     arm of a slot, so its uncertainty cannot change a ranking.
+
+    The variance of an arm's logit is the *mean* of its weights' variances (weighted by
+    `x[i]²`), not their sum. The features of one example are seen together (a candidate's
+    tokens, each alone and crossed with every context token: some thirty), so the data
+    pin down their sum, the logit, and a diagonal posterior spreads that one number's
+    information over all of them: summing their variances would count the logit's
+    uncertainty once per feature, and a candidate would look thirty times less known
+    than it is. The mean is exact when an arm's features are always seen together (it
+    is then the posterior of the logit itself, whose prior variance is
+    `1 / prior_precision`), does not grow with the number of features a site sends, and
+    still shrinks only where the features are known: a familiar candidate in a new
+    context has new crosses, so its variance rises by their share.
     """
 
     def __init__(self, prior_precision: float = 10.0) -> None:
@@ -106,11 +128,18 @@ class ConfidencePolicy(Policy):
         self.prior_precision = prior_precision
         self.precisions: dict[Hashable, float] = {}
 
+    def weight_variances(self, keys: Iterable[Hashable]) -> Iterator[float]:
+        """The variance of each weight, `1 / precision`, in the order of `keys`."""
+        return map(operator.truediv, repeat(1.0), map(self.precisions.get, keys, repeat(self.prior_precision)))
+
     def variance(self, x: Features) -> float:
-        """The variance of the logit `w · x` when each weight is an independent Gaussian."""
-        precisions = map(self.precisions.get, x, repeat(self.prior_precision))
-        squares = map(operator.mul, x.values(), x.values())
-        return sum(map(operator.truediv, squares, precisions))  # looped in C, like `dot`
+        """The variance of the logit `w · x`: the `x[i]²`-weighted mean of its weights' variances."""
+        squares = list(map(operator.mul, x.values(), x.values()))
+        total = sum(squares)
+        return sum(map(operator.mul, squares, self.weight_variances(x))) / total if total else 0.0
+
+    def variances(self, candidates: dict[str, Features]) -> dict[str, float]:
+        return {arm: self.variance(x) for arm, x in candidates.items()}
 
     def update(self, x: Features, p: float) -> None:
         information = self._information(p)

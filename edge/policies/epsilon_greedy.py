@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-from edge.base import Features
 from edge.policies.base import Policy
 
 
@@ -34,8 +33,8 @@ class EpsilonGreedy(Policy):
             raise ValueError(f"epsilon must be between 0 and 1, got {epsilon!r}")
         self.epsilon = epsilon
 
-    def _scores(self, candidates: dict[str, Features], logits: dict[str, float], rng: random.Random) -> dict[str, float]:
+    def _scores(self, logits: dict[str, float], variances: dict[str, float] | None, rng: random.Random) -> dict[str, float]:
         if rng.random() >= self.epsilon:
             return logits
         # One above the best rather than infinite: scores stay numbers an editor's boost can add to.
-        return {**logits, rng.choice(list(candidates)): max(logits.values()) + 1.0}
+        return {**logits, rng.choice(list(logits)): max(logits.values()) + 1.0}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-from edge.base import Features
 from edge.policies.base import Policy
 
 
@@ -28,5 +27,5 @@ class Greedy(Policy):
 
     name = "greedy"
 
-    def _scores(self, candidates: dict[str, Features], logits: dict[str, float], rng: random.Random) -> dict[str, float]:
+    def _scores(self, logits: dict[str, float], variances: dict[str, float] | None, rng: random.Random) -> dict[str, float]:
         return logits

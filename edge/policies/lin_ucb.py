@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 
-from edge.base import Features
 from edge.policies.base import ConfidencePolicy
 
 
@@ -16,8 +15,9 @@ class LinUCB(ConfidencePolicy):
     the features of every example learned. Over 2¹⁸ hashed features the full `A` is
     out of reach (and `river.bandit.LinUCBDisjoint` keeps one per arm, so arms share
     nothing), so this variant keeps only A's diagonal: one number per feature ever
-    seen, `x[i]²` added per example, and the width `sqrt(Σ x[i]² / A[i][i])` costs
-    one lookup per active feature. The mean `m` comes from the logistic learner,
+    seen, `x[i]²` added per example, and the width, the square root of the mean of
+    `1 / A[i][i]` over the active features (see `ConfidencePolicy.variance` for why the
+    mean), costs one lookup per active feature. The mean `m` comes from the logistic learner,
     which makes this the generalized linear UCB of Filippi et al. (2010).
 
     It is deterministic: the same model and precisions always give the same order.
@@ -57,5 +57,5 @@ class LinUCB(ConfidencePolicy):
     def _information(self, p: float) -> float:
         return 1.0
 
-    def _scores(self, candidates: dict[str, Features], logits: dict[str, float], rng: random.Random) -> dict[str, float]:
-        return {arm: logits[arm] + self.alpha * math.sqrt(self.variance(x)) for arm, x in candidates.items()}
+    def _scores(self, logits: dict[str, float], variances: dict[str, float] | None, rng: random.Random) -> dict[str, float]:
+        return {arm: z + self.alpha * math.sqrt(variances[arm]) for arm, z in logits.items()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 
-from edge.base import Features
 from edge.policies.base import ConfidencePolicy
 
 
@@ -16,11 +15,12 @@ class ThompsonSampling(ConfidencePolicy):
     Algorithm 3: each weight is Gaussian, its mean is the learner's weight and its
     precision starts at `prior_precision` and grows by `x[i]² · p(1 − p)` with every
     example learned, `p` being the model's prediction for it (the logistic loss's
-    curvature). An arm's logit `w · x` is then Gaussian with mean `m · x` and variance
-    `Σ x[i]² / q[i]`, and the policy draws that one number per arm: each arm's draw
-    has exactly the distribution it would have if every weight were sampled, at the
-    cost of one normal variate per arm instead of one per feature. (Arms that share a
-    feature draw it independently, which explores a little more than one joint draw.)
+    curvature). An arm's logit `w · x` is then Gaussian with mean `m · x` and the
+    variance `ConfidencePolicy.variance` gives (the mean of its weights' variances: a
+    diagonal posterior spreads what one example says about the logit over all of the
+    example's features, see there), and the policy draws that one number per arm, at
+    the cost of one normal variate per arm instead of one per feature. (Arms that share
+    a feature draw it independently, which explores a little more than one joint draw.)
 
     Features never seen carry the prior's variance, so a new candidate is ranked
     high often until the visitor's reactions pin its weights down: the exploration
@@ -52,5 +52,6 @@ class ThompsonSampling(ConfidencePolicy):
     def _information(self, p: float) -> float:
         return p * (1 - p)
 
-    def _scores(self, candidates: dict[str, Features], logits: dict[str, float], rng: random.Random) -> dict[str, float]:
-        return {arm: logits[arm] + math.sqrt(self.variance(x)) * rng.gauss(0.0, 1.0) for arm, x in candidates.items()}
+    def _scores(self, logits: dict[str, float], variances: dict[str, float] | None, rng: random.Random) -> dict[str, float]:
+        gauss = rng.gauss
+        return {arm: z + math.sqrt(variances[arm]) * gauss(0.0, 1.0) for arm, z in logits.items()}

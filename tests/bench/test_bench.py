@@ -40,14 +40,19 @@ def test_edge_latency_reports_p50_and_p99_for_the_engine_and_river(tmp_path):
         assert 0 < latency[row]["p50"] <= latency[row]["p99"]
     assert {"engine decide p99", "model rank p99"} <= set(figures["river_over_edge"])
     assert figures["decide_p99_under_goal"].keys() == {row.removesuffix(" decide") for row in latency if row.endswith(" decide")}
+    assert figures["cpu_us"].keys() == latency.keys()
+    assert all(0 < figures["cpu_us"][row]["p50"] <= figures["cpu_us"][row]["p99"] for row in latency)
 
 
 def test_edge_quality_compares_every_contestant_on_the_same_visits(tmp_path):
     result = run_quick("edge_quality", tmp_path)
     figures = result["figures"]
     policies = figures["policies"]
-    assert {"random", "popularity (Thompson)", "river LinUCBDisjoint", "vw cb_explore_adf"} <= set(policies)
-    assert any(name.startswith("edge ") for name in policies)
+    assert {"random", "popularity (Thompson)"} <= set(policies)
+    for family in ("river LinUCBDisjoint α=", "vw cb_explore_adf ", "edge "):  # baselines run with their best settings
+        assert sum(name.startswith(family) for name in policies) >= 2
+    assert set(figures["best_of_each"].values()) <= set(policies)
+    assert f"edge {result['params']['edge_config']['policy']}" in policies  # the default is in the race
     for row in policies.values():
         assert 0 <= row["expected_ctr"] <= figures["optimal_ctr"]
         assert row["regret"] >= 0

@@ -83,7 +83,9 @@ def test_thompson_precision_grows_by_the_logistic_curvature():
     policy.update({1: 2.0, 2: 1.0}, p=0.2)
     policy.update({1: 1.0}, p=0.5)
     assert policy.precisions == {1: 3.0 + 4 * 0.16 + 0.25, 2: 3.0 + 0.16}
-    assert policy.variance({1: 1.0, 3: 2.0}) == pytest.approx(1 / policy.precisions[1] + 4 / 3.0)
+    # The logit's variance is the x²-weighted mean of its weights' variances (here 1 and 4 parts).
+    assert policy.variance({1: 1.0, 3: 2.0}) == pytest.approx((1 / policy.precisions[1] + 4 / 3.0) / 5)
+    assert policy.variance({3: 1.0}) == pytest.approx(1 / 3.0) == policy.variance({3: 1.0, 4: 1.0})
 
 
 def test_lin_ucb_precision_counts_squared_features_whatever_the_prediction():
