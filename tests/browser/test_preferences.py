@@ -131,6 +131,7 @@ def test_download_my_data_gives_everything_held_on_the_device_and_the_server(pag
     data = json.loads(open(download.value.path()).read())
     visitor = visitor_record(page)
     assert data["device"]["choices"] == {"id": visitor["id"], "purposes": {"personalize": True, "improve": False, "sync": True},
+                                         "policyVersion": "1",
                                          "recorded": {"policyVersion": "1", "purposes": {"personalize": True, "improve": False, "sync": True}}}
     assert data["device"]["engine"]["profile"]["interests"] == ["topic:hiking"]
     assert set(data["device"]["decisions"]) == {"hero", "picks"}
