@@ -115,12 +115,22 @@ export function preferencesWidget(host) {
     panel.setAttribute("part", "panel");
     panel.addEventListener("close", () => panel === ui.panel && closed()); // Escape closes it too
     panel.addEventListener("click", (event) => event.target === panel && outside(panel, event) && hide());
+    panel.addEventListener("keydown", (event) => event.key === "Tab" && keepFocus(event));
     ui.panel = panel;
     root.replaceChildren(button, panel);
     if (reopen) panel.showModal();
   }
 
   const isOpen = () => ui !== null && ui.panel.open;
+
+  // Tab goes round inside the panel: a modal dialog would hand focus to the browser's own UI.
+  function keepFocus(event) {
+    const stops = [...ui.panel.querySelectorAll("button, input, summary")].filter((el) => !el.matches(":disabled") && el.checkVisibility());
+    const at = stops.indexOf(root.activeElement);
+    if (event.shiftKey ? at > 0 : at < stops.length - 1) return;
+    event.preventDefault();
+    stops.at(event.shiftKey ? -1 : 0).focus();
+  }
 
   async function refresh() {
     const purposes = host.purposes();
