@@ -120,3 +120,22 @@ def test_a_wrong_or_malformed_code_is_a_clear_message_and_changes_nothing(page, 
     assert reason == ["SyncCodeError", "malformed"]
     assert page.evaluate("p13n.syncCode()") is None  # no code without sync
     assert errors(page) == []
+
+
+def test_the_other_device_syncs_its_changes_under_the_adopted_id(page, other_device, server):
+    open_demo(page, server)
+    page.evaluate("p13n.interests(['topic:cycling'])")
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/v1/profiles/" in r.url):
+        page.evaluate("p13n.consent({sync: true})")
+    first = visitor_record(page)
+
+    device = other_device
+    open_demo(device, server)  # the defaults here: its choices are the ones the server holds already
+    device.evaluate(f"p13n.useSyncCode({page.evaluate('p13n.syncCode()')!r})")
+    assert device.evaluate("p13n.consent()") == {"personalize": True, "improve": False, "sync": True}
+    with device.expect_response(lambda r: r.request.method == "PUT" and f"/v1/profiles/{first['id']}" in r.url) as stored:
+        device.evaluate("p13n.interests(['topic:cycling', 'topic:hiking'])")
+    assert stored.value.status == 200
+    held = profile_held(server, first["id"], first["secret"]).json()
+    assert held["profile"]["interests"] == ["topic:cycling", "topic:hiking"]
+    assert len(held["consents"]) == 1  # nothing new to record: the same choices under the same policy

@@ -216,7 +216,7 @@ function start() {
   // server has recorded their `sync` consent; null before.
   function syncCode() {
     const { visitor, secret, purposes } = choices.forWorker();
-    return purposes.sync && !choices.mustRecord() ? encodeSyncCode(visitor, secret) : null;
+    return purposes.sync && choices.known() && !choices.mustRecord() ? encodeSyncCode(visitor, secret) : null;
   }
 
   // Be, on this device, the visitor of another device's sync code: their synced profile is
@@ -228,7 +228,7 @@ function start() {
     const reply = await ask("restore", { ...identity, known: choices.known() });
     if (!reply.restored) throw new SyncCodeError(reply.reason);
     choices.adopt(identity, reply.inForce);
-    if (choices.mustRecord()) await recordChoices();
+    await recordChoices(); // the worker acts for the adopted visitor from now on
     await redecideAll();
     emit("consent", choices.purposes());
     return reply.interests;

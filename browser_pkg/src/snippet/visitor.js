@@ -58,6 +58,7 @@ export function visitorChoices(site, policyVersion) {
   // (every change is kept as proof), or they just granted something it is needed for.
   function mustRecord() {
     const { recorded, purposes } = record;
+    if (record.policyVersion === null) return false; // saved under no known version: the visitor is asked first
     if (!recorded) return purposes.improve || purposes.sync;
     return recorded.policyVersion !== record.policyVersion || PURPOSES.some((p) => recorded.purposes[p] !== purposes[p]);
   }

@@ -125,7 +125,7 @@ export function preferencesWidget(host) {
 
   // Tab goes round inside the panel: a modal dialog would hand focus to the browser's own UI.
   function keepFocus(event) {
-    const stops = [...ui.panel.querySelectorAll("button, input, summary")].filter((el) => !el.matches(":disabled") && el.checkVisibility());
+    const stops = [...ui.panel.querySelectorAll("button, input, summary")].filter((el) => !el.matches(":disabled") && el.getClientRects().length);
     const at = stops.indexOf(root.activeElement);
     if (event.shiftKey ? at > 0 : at < stops.length - 1) return;
     event.preventDefault();
