@@ -7,7 +7,8 @@
 // What leaves the device follows the visitor's consent, which the page passes in `boot` and
 // `consent` as {visitor, secret, policyVersion, purposes: {personalize, improve, sync}}:
 // nothing but requests for the global model without it; anonymous updates with `improve`
-// (federation.js); the profile, under the visitor's secret, with `sync`.
+// (federation.js); the profile, under the visitor's secret, with `sync`. `restore` reads the
+// profile another device synced, under the id and secret the visitor brought from it.
 
 import { bootEngine } from "./engine.js";
 import { checkpointer } from "./checkpoint.js";
