@@ -116,9 +116,9 @@ async function restore(running, { visitor: id, secret, known }) {
   if (held === null) return { restored: false, reason: "unknown" };
   if (held.profile === null) return { restored: false, reason: "empty" };
   if (known && visitor.visitor !== id) await running.client.forget(visitor);
-  visitor = { ...visitor, visitor: id, secret };
   const reply = running.ask({ type: "restore_profile", profile: held.profile });
   if (reply.error) throw new Error(`could not restore the synced profile: ${reply.error}`);
+  visitor = { ...visitor, visitor: id, secret };
   running.changed();
   const latest = held.consents.at(-1);
   return { restored: true, interests: reply.interests, inForce: latest && { policyVersion: latest.policy_version, purposes: latest.purposes } };
