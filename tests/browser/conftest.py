@@ -33,10 +33,14 @@ def context(browser):
     context.close()
 
 
-@pytest.fixture
-def page(context):
-    page = context.new_page()
+def watched(page):
+    """`page`, keeping what it logs and throws in `page.console_messages_seen`."""
     page.console_messages_seen = []
     page.on("console", lambda m: page.console_messages_seen.append((m.type, m.text)))
     page.on("pageerror", lambda e: page.console_messages_seen.append(("pageerror", str(e))))
     return page
+
+
+@pytest.fixture
+def page(context):
+    return watched(context.new_page())

@@ -1,7 +1,8 @@
 """The visitors' preferences widget in real Chromium: it opens from its button, from the site's
-own link and by keyboard; turns personalization off and on; interests reorder slots at once and
-"why am I seeing this" says so; download my data gives a JSON file of everything held, on the
-device and the server; forget me empties both."""
+own link and by keyboard, as a modal dialog that keeps focus; turns personalization off and on;
+interests reorder slots at once and "why am I seeing this" says so; download my data gives a
+JSON file of everything held, on the device and the server; forget me empties both, even with
+no worker; a new policy version asks the visitor to confirm their choices."""
 
 from __future__ import annotations
 
@@ -131,6 +132,7 @@ def test_download_my_data_gives_everything_held_on_the_device_and_the_server(pag
     data = json.loads(open(download.value.path()).read())
     visitor = visitor_record(page)
     assert data["device"]["choices"] == {"id": visitor["id"], "purposes": {"personalize": True, "improve": False, "sync": True},
+                                         "policyVersion": "1",
                                          "recorded": {"policyVersion": "1", "purposes": {"personalize": True, "improve": False, "sync": True}}}
     assert data["device"]["engine"]["profile"]["interests"] == ["topic:hiking"]
     assert set(data["device"]["decisions"]) == {"hero", "picks"}
@@ -173,3 +175,105 @@ def test_the_panel_works_before_the_engine_is_ready(page, server):
     hold.release()
     page.get_by_label("camping").wait_for()
     assert page.locator("#p13n-preferences .status").inner_text() == ""
+
+
+def test_the_panel_is_a_modal_dialog_that_keeps_focus_and_closes_on_its_backdrop(page, server):
+    open_demo(page, server)
+    button = page.get_by_role("button", name="Personalization")
+    open_panel(page)
+    box = page.locator(PANEL).bounding_box()
+    tent = page.locator(f'{PICKS} [data-p13n-variant="tent"]').bounding_box()
+    covered = page.evaluate("([x, y]) => document.elementFromPoint(x, y).id", [tent["x"] + 5, tent["y"] + 5])
+    assert covered == "p13n-preferences"  # the backdrop: the page behind cannot be clicked by mistake
+
+    inside = "document.activeElement.id === 'p13n-preferences' && !!document.activeElement.shadowRoot.activeElement?.closest('.panel')"
+    for key in ["Tab"] * 25 + ["Shift+Tab"] * 25:
+        page.keyboard.press(key)
+        assert page.evaluate(inside), f"{key} left the panel"
+
+    assert box["y"] > 2
+    page.mouse.click(2, 2)  # on the backdrop
+    assert not page.locator(PANEL).is_visible()
+    assert button.evaluate("b => b.getRootNode().activeElement === b")
+
+
+def serve_policy_version(page, version: str) -> None:
+    """From now on the demo shop says its privacy text is `version` (data-consent-version)."""
+    def rewrite(route):
+        response = route.fetch()
+        tagged = response.text().replace('data-site="demo"', f'data-site="demo" data-consent-version="{version}"')
+        route.fulfill(response=response, body=tagged)
+
+    page.route("**/demo/", rewrite)
+
+
+def test_a_new_policy_version_asks_the_visitor_to_confirm_their_choices_which_hold_until_then(page, server):
+    open_demo(page, server)
+    assert not page.locator(PANEL).is_visible()  # a visitor who chose nothing is not asked anything
+    page.evaluate("p13n.consent({improve: true})")
+    visitor = visitor_record(page)
+
+    consent_calls = []
+    page.on("request", lambda r: "/v1/consent" in r.url and consent_calls.append(r))
+    serve_policy_version(page, "2")
+    page.reload()
+    panel = page.get_by_role("dialog", name="Your personalization")
+    panel.wait_for()  # opened by itself
+    panel.get_by_text("Our privacy policy has changed.").wait_for()
+    assert switch(page, "Help improve recommendations").is_checked()  # the old choices are in force
+    assert page.evaluate("p13n.consent()") == {"personalize": True, "improve": True, "sync": False}
+    assert consent_calls == []  # nothing is recorded under the new version until the visitor answers
+
+    with page.expect_response(lambda r: "/v1/consent" in r.url) as recorded:
+        panel.get_by_role("button", name="Confirm my choices").click()
+    assert recorded.value.status == 201
+    assert json.loads(recorded.value.request.post_data)["policy_version"] == "2"
+    panel.get_by_text("Your choices are saved.").wait_for()
+    assert not panel.get_by_text("Our privacy policy has changed.").is_visible()
+    held = httpx.get(f"{server.url}/v1/profiles/{visitor['id']}", params={"site": "demo"},
+                     headers={"authorization": f"Bearer {visitor['secret']}"}).json()
+    assert [(c["policy_version"], c["purposes"]["improve"]) for c in held["consents"]] == [("1", True), ("2", True)]
+
+    page.reload()
+    open_demo(page, server)
+    assert not page.locator(PANEL).is_visible()  # answered: not asked again
+
+
+def test_a_changed_choice_answers_a_new_policy_version_too(page, server):
+    open_demo(page, server)
+    page.evaluate("p13n.consent({personalize: false})")  # a choice the server never hears of
+    serve_policy_version(page, "2")
+    page.reload()
+    page.get_by_text("Our privacy policy has changed.").wait_for()
+    assert picks_order(page) == PAGE_ORDER and page.get_attribute(PICKS, "data-p13n-state") == "off"
+    switch(page, "Personalize this site for me").check()
+    page.wait_for_selector(f'{PICKS}[data-p13n-state="personalized"]', timeout=BOOT_TIMEOUT_MS)
+    assert not page.get_by_text("Our privacy policy has changed.").is_visible()
+    assert visitor_record(page)["policyVersion"] == "2"
+
+
+def test_forget_me_works_when_the_worker_cannot_start(page, server):
+    open_demo(page, server)
+    click_and_wait_until_saved(page, "bottle")
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/v1/profiles/" in r.url):
+        page.evaluate("p13n.consent({sync: true})")
+    visitor = visitor_record(page)
+
+    page.route("**/p13n/worker.*.js", lambda route: route.fulfill(status=500, body="boom"))
+    with page.expect_console_message(lambda m: m.type == "error" and "worker failed" in m.text, timeout=BOOT_TIMEOUT_MS):
+        page.reload()
+    assert "demo" in idb_keys(page)
+    panel = open_panel(page)
+    panel.get_by_role("button", name="Forget me").click()
+    with page.expect_response(lambda r: r.request.method == "DELETE" and "/v1/profiles/" in r.url) as erased:
+        panel.get_by_role("button", name="Click again to erase everything, here and on our server").click()
+    assert erased.value.status == 200 and erased.value.request.headers["authorization"] == f"Bearer {visitor['secret']}"
+    panel.get_by_text("Everything kept about you is erased.").wait_for()
+
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('p13n:'))") == []
+    assert [key for key in idb_keys(page) if key.startswith("demo")] == []
+    assert not switch(page, "Sync my profile").is_checked()
+    gone = httpx.get(f"{server.url}/v1/profiles/{visitor['id']}", params={"site": "demo"},
+                     headers={"authorization": f"Bearer {visitor['secret']}"})
+    assert gone.status_code == 404
+    assert [text for kind, text in page.console_messages_seen if kind == "pageerror"] == []

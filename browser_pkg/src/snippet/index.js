@@ -11,8 +11,11 @@ import { decisionCache } from "./decision_cache.js";
 import { guarded, logError, logWarning } from "./log.js";
 import { preferencesWidget } from "./preferences/widget.js";
 import { SLOT, VARIANT, applyRanking, candidatesOf, defaultRanking, sizeOf, watchSlots } from "./slots.js";
+import { SyncCodeError, decodeSyncCode, encodeSyncCode } from "./sync_code.js";
 import { visitorChoices } from "./visitor.js";
 import { startWorker } from "./worker_client.js";
+import { clearState } from "../worker/state_store.js";
+import { forgetVisitor } from "../worker/sync_client.js";
 
 const script = document.currentScript; // only set while this file first runs
 const DEFAULT_ANTI_FLICKER_MS = 300;
@@ -150,12 +153,13 @@ function start() {
   }
 
   async function recordChoices() {
-    const sent = choices.purposes();
-    const reply = await ask("consent", { ...choices.forWorker(), record: choices.mustRecord() });
+    const sent = choices.forWorker();
+    const reply = await ask("consent", { ...sent, record: choices.mustRecord() });
     if (reply.recorded) choices.recorded(sent);
   }
 
-  // p13n.consent({improve: true}) grants or revokes purposes; p13n.consent() reads them.
+  // p13n.consent({improve: true}) grants or revokes purposes; p13n.consent() reads them;
+  // p13n.consent({}) confirms them under the page's policy version.
   async function consent(changes) {
     if (changes === undefined) return choices.purposes();
     if (typeof changes !== "object" || changes === null) throw new TypeError("p13n.consent(changes) needs an object like {improve: true}");
@@ -187,9 +191,19 @@ function start() {
     return { site: config.site, exported_at: new Date().toISOString(), device: { choices: choicesHeld, decisions: cache.all(), ...device }, server };
   }
 
+  // Whether an engine runs (one that could not start has logged why).
+  const engineUp = async () => engine !== null && engine.booted.then(() => true, () => false);
+
+  // The worker's "forget" done from the page, when no engine runs: the server's copy first.
+  async function forgetHere() {
+    const server = choices.known() && config.sync ? await forgetVisitor(config.sync, config.site, choices.forWorker()) : null;
+    await clearState(config.site, logWarning);
+    return server;
+  }
+
   // Erase the visitor on the server, then on this device; the page shows its defaults.
   async function forget() {
-    const { server } = await ask("forget", { known: choices.known() });
+    const server = (await engineUp()) ? (await ask("forget", { known: choices.known() })).server : await forgetHere();
     choices.forget();
     cache.clear();
     decisions.clear();
@@ -198,13 +212,38 @@ function start() {
     return { device: true, server: server !== null };
   }
 
+  // The code that carries the visitor's id and secret to their other devices, once the
+  // server has recorded their `sync` consent; null before.
+  function syncCode() {
+    const { visitor, secret, purposes } = choices.forWorker();
+    return purposes.sync && choices.known() && !choices.mustRecord() ? encodeSyncCode(visitor, secret) : null;
+  }
+
+  // Be, on this device, the visitor of another device's sync code: their synced profile is
+  // restored into the engine, this device's consent is recorded under their id, and every
+  // slot is decided again. Rejects with a SyncCodeError (its `reason`) for a code that opens
+  // no profile, and changes nothing then.
+  async function useSyncCode(code) {
+    const identity = decodeSyncCode(code);
+    const reply = await ask("restore", { ...identity, known: choices.known() });
+    if (!reply.restored) throw new SyncCodeError(reply.reason);
+    choices.adopt(identity, reply.inForce);
+    await recordChoices(); // the worker acts for the adopted visitor from now on
+    await redecideAll();
+    emit("consent", choices.purposes());
+    return reply.interests;
+  }
+
   const widget = preferencesWidget({
     button: config.button,
     purposes: () => choices.purposes(),
+    outdated: () => choices.outdated(),
     consent,
     interests,
     interestChoices: () => interestChoices(slots, config.interestKinds),
     decisions: () => [...slots].map((slot) => ({ slot, decision: decisions.get(slot.getAttribute(SLOT)) })),
+    syncCode,
+    useSyncCode,
     exportData,
     forget,
   });
@@ -215,6 +254,8 @@ function start() {
     track,
     consent,
     interests,
+    syncCode,
+    useSyncCode,
     exportData,
     forget,
     openPreferences: () => widget.open(),

@@ -22,16 +22,19 @@ async function open() {
   return db;
 }
 
+const metaKey = (site) => `${site} federation`;
+const runIn = (db, mode, action) => request(action(db.transaction(STORE, mode).objectStore(STORE)));
+const clearSite = (db, site) => runIn(db, "readwrite", (s) => (s.delete(metaKey(site)), s.delete(site)));
+
 async function openStore(site, warn) {
   const db = await open();
-  const run = (mode, action) => request(action(db.transaction(STORE, mode).objectStore(STORE)));
-  const metaKey = `${site} federation`;
+  const run = (mode, action) => runIn(db, mode, action);
   const store = {
     save: (stateJson) => run("readwrite", (s) => s.put(stateJson, site)),
-    saveMeta: (meta) => run("readwrite", (s) => s.put(meta, metaKey)),
-    clear: () => run("readwrite", (s) => (s.delete(metaKey), s.delete(site))),
+    saveMeta: (meta) => run("readwrite", (s) => s.put(meta, metaKey(site))),
+    clear: () => clearSite(db, site),
   };
-  let [saved, meta] = [await run("readonly", (s) => s.get(site)), await run("readonly", (s) => s.get(metaKey))];
+  let [saved, meta] = [await run("readonly", (s) => s.get(site)), await run("readonly", (s) => s.get(metaKey(site)))];
   if (saved !== undefined && typeof saved !== "string") {
     warn(`discarded saved state that is a ${typeof saved}, not JSON text`);
     [saved, meta] = [undefined, undefined];
@@ -49,5 +52,18 @@ export async function openStateStore(site, warn) {
     warn(`discarded an unusable state database (${error.name}: ${error.message})`);
     await request(indexedDB.deleteDatabase(DB_NAME));
     return openStore(site, warn);
+  }
+}
+
+// Erase the site's state from the page, when no worker runs to do it ("forget me"). A
+// database this code cannot open is deleted whole: what it held is unusable anyway.
+export async function clearState(site, warn) {
+  try {
+    const db = await open();
+    await clearSite(db, site);
+    db.close();
+  } catch (error) {
+    warn(`deleted an unusable state database (${error.name}: ${error.message})`);
+    await request(indexedDB.deleteDatabase(DB_NAME));
   }
 }

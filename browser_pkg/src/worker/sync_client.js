@@ -16,24 +16,30 @@ async function refusal(response) {
   return new HttpError(response.status, body.error, body.detail);
 }
 
+async function call(method, url, { secret, body } = {}) {
+  const headers = secret ? { authorization: `Bearer ${secret}` } : {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(url, { method, headers, credentials: "omit", body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!response.ok) throw await refusal(response);
+  return response.json();
+}
+
+const visitorUrl = (base, site, path) => new URL(`v1/${path}?site=${encodeURIComponent(site)}`, base);
+const profileUrl = (base, site, visitor) => visitorUrl(base, site, `profiles/${encodeURIComponent(visitor)}`);
+
+// A visitor the server never heard of has nothing to export or erase.
+const unlessUnknown = (promise) => promise.catch((error) => {
+  if (error.code === "unknown_visitor") return null;
+  throw error;
+});
+
+// Erase the visitor on the server: the answer, or null if it never heard of them. On its own
+// for the page, which forgets the visitor itself when no worker runs.
+export const forgetVisitor = (base, site, { visitor, secret }) =>
+  unlessUnknown(call("DELETE", profileUrl(base, site, visitor), { secret }));
+
 export function syncClient(base, site) {
   const siteUrl = (path) => new URL(`v1/sites/${encodeURIComponent(site)}/${path}`, base);
-  const visitorUrl = (path) => new URL(`v1/${path}?site=${encodeURIComponent(site)}`, base);
-
-  async function call(method, url, { secret, body } = {}) {
-    const headers = secret ? { authorization: `Bearer ${secret}` } : {};
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const response = await fetch(url, { method, headers, credentials: "omit", body: body === undefined ? undefined : JSON.stringify(body) });
-    if (!response.ok) throw await refusal(response);
-    return response.json();
-  }
-
-  // A visitor the server never heard of has nothing to export or erase.
-  const unlessUnknown = (promise) => promise.catch((error) => {
-    if (error.code === "unknown_visitor") return null;
-    throw error;
-  });
-  const profile = (visitor) => visitorUrl(`profiles/${encodeURIComponent(visitor)}`);
 
   return {
     // {text, etag} of the global model, or null when `etag` still names the newest one (304).
@@ -49,9 +55,9 @@ export function syncClient(base, site) {
     },
     postUpdate: (update) => call("POST", siteUrl("updates"), { body: update }),
     consent: ({ visitor, secret, policyVersion, purposes }) =>
-      call("POST", visitorUrl("consent"), { secret, body: { visitor, policy_version: policyVersion, purposes } }),
-    putProfile: ({ visitor, secret }, document) => call("PUT", profile(visitor), { secret, body: { profile: document } }),
-    exportProfile: ({ visitor, secret }) => unlessUnknown(call("GET", profile(visitor), { secret })),
-    forget: ({ visitor, secret }) => unlessUnknown(call("DELETE", profile(visitor), { secret })),
+      call("POST", visitorUrl(base, site, "consent"), { secret, body: { visitor, policy_version: policyVersion, purposes } }),
+    putProfile: ({ visitor, secret }, document) => call("PUT", profileUrl(base, site, visitor), { secret, body: { profile: document } }),
+    exportProfile: ({ visitor, secret }) => unlessUnknown(call("GET", profileUrl(base, site, visitor), { secret })),
+    forget: (who) => forgetVisitor(base, site, who),
   };
 }

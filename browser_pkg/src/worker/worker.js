@@ -7,7 +7,8 @@
 // What leaves the device follows the visitor's consent, which the page passes in `boot` and
 // `consent` as {visitor, secret, policyVersion, purposes: {personalize, improve, sync}}:
 // nothing but requests for the global model without it; anonymous updates with `improve`
-// (federation.js); the profile, under the visitor's secret, with `sync`.
+// (federation.js); the profile, under the visitor's secret, with `sync`. `restore` reads the
+// profile another device synced, under the id and secret the visitor brought from it.
 
 import { bootEngine } from "./engine.js";
 import { checkpointer } from "./checkpoint.js";
@@ -102,7 +103,28 @@ async function forget(running, { known }) {
   return { forgotten: true, server };
 }
 
-const VISITOR_CALLS = { consent, export: exportData, forget };
+// Take the profile another device synced, under the id and secret of the visitor's sync code:
+// {restored: true, interests, inForce} (the consent the server holds), or {restored: false,
+// reason} for a code that opens no profile. The server copy of this device's former id, if
+// it knew one, is erased first: the visitor could not reach it any more.
+async function restore(running, { visitor: id, secret, known }) {
+  if (!running.client) throw new Error("no sync server (data-sync) to restore a profile from");
+  const held = await running.client.exportProfile({ visitor: id, secret }).catch((error) => {
+    if (error.code === "wrong_secret") return null;
+    throw error;
+  });
+  if (held === null) return { restored: false, reason: "unknown" };
+  if (held.profile === null) return { restored: false, reason: "empty" };
+  if (known && visitor.visitor !== id) await running.client.forget(visitor);
+  const reply = running.ask({ type: "restore_profile", profile: held.profile });
+  if (reply.error) throw new Error(`could not restore the synced profile: ${reply.error}`);
+  visitor = { ...visitor, visitor: id, secret };
+  running.changed();
+  const latest = held.consents.at(-1);
+  return { restored: true, interests: reply.interests, inForce: latest && { policyVersion: latest.policy_version, purposes: latest.purposes } };
+}
+
+const VISITOR_CALLS = { consent, export: exportData, forget, restore };
 
 async function answer({ type, ...message }) {
   if (type === "boot") {

@@ -1,21 +1,24 @@
 // The widget's look. Sites restyle it with CSS custom properties on the page (they pass into
-// the shadow root), or with ::part(button) and ::part(panel).
+// the shadow root), or with ::part(button) and ::part(panel). The panel is a modal <dialog>:
+// it sits in the top layer, above any z-index, over a backdrop that dims the page.
 
 export const STYLES = `
 :host { all: initial; }
 * { box-sizing: border-box; }
-.open, .panel {
+.open, .panel { font: var(--p13n-font, 14px/1.4 system-ui, sans-serif); color: var(--p13n-text, #1f2a24); }
+.open {
   position: fixed; right: var(--p13n-offset, 1rem); bottom: var(--p13n-offset, 1rem); z-index: var(--p13n-z-index, 2147483000);
-  font: var(--p13n-font, 14px/1.4 system-ui, sans-serif); color: var(--p13n-text, #1f2a24);
+  box-shadow: 0 2px 8px #0003;
 }
 .open, button {
   font: inherit; cursor: pointer; border: 0; border-radius: var(--p13n-radius, 8px);
   padding: .5em 1em; background: var(--p13n-accent, #2f6f4f); color: var(--p13n-on-accent, #fff);
 }
 .panel {
-  width: min(24rem, calc(100vw - 2rem)); max-height: calc(100vh - 2rem); overflow: auto; padding: 1rem;
+  width: min(26rem, calc(100vw - 2rem)); max-height: calc(100vh - 2rem); overflow: auto; padding: 1rem; border: 0;
   background: var(--p13n-background, #fff); border-radius: var(--p13n-radius, 8px); box-shadow: 0 4px 24px #0004;
 }
+.panel::backdrop { background: var(--p13n-backdrop, #0006); }
 [hidden] { display: none !important; }
 header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
 h2 { font-size: 1.15em; margin: 0; } h3 { font-size: 1em; margin: 1em 0 .3em; }
@@ -23,6 +26,11 @@ label { display: flex; gap: .5em; align-items: baseline; font-weight: 600; margi
 fieldset { border: 0; padding: 0; margin: 0; }
 fieldset label { display: inline-flex; font-weight: normal; margin: .25em 1em 0 0; }
 .help, .status, li { font-size: .9em; opacity: .85; margin: .2em 0 0; }
+.notice { margin-top: .75em; padding: .75em; border-radius: var(--p13n-radius, 8px); outline: 2px solid var(--p13n-accent, #2f6f4f); }
+.notice p { margin: 0 0 .5em; }
+details { margin-top: .5em; } summary { cursor: pointer; }
+.row { display: flex; gap: .5em; margin-top: .4em; }
+input[type=text] { flex: 1; min-width: 0; font: inherit; padding: .4em; border: 1px solid currentColor; border-radius: 4px; }
 ul { padding-left: 1.2em; margin: .2em 0; }
 .actions { display: flex; flex-wrap: wrap; gap: .5em; margin-top: 1em; }
 .close, .secondary { background: transparent; color: inherit; outline: 1px solid currentColor; }

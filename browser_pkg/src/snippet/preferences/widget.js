@@ -1,16 +1,21 @@
-// The visitors' preferences widget: a floating button and a panel in a Shadow DOM, so the
-// page's CSS cannot break it and its CSS cannot touch the page. Plain DOM, native controls
-// (keyboard accessible as they are), Escape closes, focus returns where it came from.
-// Styles go in through a constructed stylesheet, which a strict style-src allows.
+// The visitors' preferences widget: a floating button and a modal panel in a Shadow DOM, so
+// the page's CSS cannot break it and its CSS cannot touch the page. Plain DOM and native
+// controls, keyboard accessible as they are. The panel is a <dialog> opened with showModal():
+// the page behind it is inert (focus stays in the panel), Escape or a click on the backdrop
+// closes it, and focus returns where it came from. Styles go in through a constructed
+// stylesheet, which a strict style-src allows.
 //
-// `host` is what the snippet lends it: purposes(), consent(changes), interests(list?),
-// interestChoices(), decisions() ([{slot, decision}]), exportData(), forget().
+// `host` is what the snippet lends it: purposes(), outdated(), consent(changes),
+// interests(list?), interestChoices(), decisions() ([{slot, decision}]), syncCode(),
+// useSyncCode(code), exportData(), forget().
 
 import { SLOT, VARIANT } from "../slots.js";
+import { SyncCodeError } from "../sync_code.js";
 import { STRINGS } from "./strings.js";
 import { STYLES } from "./styles.js";
 
 const PURPOSES = ["personalize", "improve", "sync"];
+const CODE_REFUSALS = { malformed: "codeMalformed", unknown: "codeUnknown", empty: "codeEmpty" };
 
 // h("p", {className: "help"}, "text", child): an element with properties and children.
 function h(tag, props = {}, ...children) {
@@ -41,8 +46,9 @@ export function preferencesWidget(host) {
   let ui = null;
   let opener = null;
 
-  const say = (text) => (ui.status.textContent = text);
-  const failed = (error) => say(strings.failed.replace("{error}", error.message ?? error));
+  const say = (text, where = ui.status) => (where.textContent = text);
+  const failure = (error) => strings.failed.replace("{error}", error.message ?? error);
+  const failed = (error, where) => say(failure(error), where);
   const interestLabel = (feature) => strings[feature] ?? feature.slice(feature.indexOf(":") + 1).replace(/[_-]/g, " ");
 
   function toggle(purpose) {
@@ -53,47 +59,103 @@ export function preferencesWidget(host) {
     return [h("label", {}, input, strings[purpose]), h("p", { className: "help", id: `help-${purpose}` }, strings[`${purpose}Help`])];
   }
 
+  // "Use on another device": this device's sync code (with `sync`), and a field for another's.
+  function otherDevice() {
+    const code = h("input", { type: "text", readOnly: true, id: "code" });
+    code.setAttribute("aria-label", strings.yourCode);
+    code.setAttribute("aria-describedby", "code-help");
+    const entry = h("input", { type: "text", id: "entry", autocomplete: "off", spellcheck: false });
+    entry.setAttribute("aria-describedby", "code-status");
+    Object.assign(ui, {
+      code,
+      entry,
+      needsSync: h("p", { className: "help", textContent: strings.codeNeedsSync }),
+      reveal: h("button", { className: "secondary", textContent: strings.showCode, onclick: showCode }),
+      myCode: h("div", { hidden: true },
+        h("div", { className: "row" }, code, h("button", { className: "secondary", textContent: strings.copy, onclick: copyCode })),
+        h("p", { className: "help", id: "code-help", textContent: strings.codeHelp })),
+      codeStatus: h("p", { className: "help", id: "code-status" }),
+    });
+    ui.codeStatus.setAttribute("role", "status");
+    return h("details", {},
+      h("summary", { textContent: strings.otherDevice }),
+      ui.needsSync, ui.reveal, ui.myCode,
+      h("form", { onsubmit: useCode },
+        h("label", { htmlFor: "entry", textContent: strings.enterCode }),
+        h("div", { className: "row" }, entry, h("button", { textContent: strings.useCode }))),
+      ui.codeStatus);
+  }
+
   function build() {
-    const button = h("button", { className: "open", textContent: strings.button, hidden: !host.button || isOpen() });
+    const reopen = isOpen();
+    const button = h("button", { className: "open", textContent: strings.button, hidden: !host.button || reopen, onclick: open });
     button.setAttribute("part", "button");
     button.setAttribute("aria-haspopup", "dialog");
     button.setAttribute("aria-controls", "panel");
-    button.onclick = open;
     const close = h("button", { className: "close", textContent: "×", onclick: hide });
     close.setAttribute("aria-label", strings.close);
-    const panel = h("section", { className: "panel", id: "panel", hidden: !isOpen() },
+    ui = { button, status: h("p", { className: "status" }) };
+    ui.status.setAttribute("role", "status");
+    ui.notice = h("div", { className: "notice" },
+      h("p", { textContent: strings.policyChanged }), h("button", { textContent: strings.confirm, onclick: confirm }));
+    ui.forget = h("button", { className: "secondary", textContent: strings.forget, onclick: forget });
+    const panel = h("dialog", { className: "panel", id: "panel" },
       h("header", {}, h("h2", { id: "title", textContent: strings.title, tabIndex: -1 }), close),
+      ui.notice,
       ...PURPOSES.flatMap(toggle),
+      otherDevice(),
       h("h3", { textContent: strings.interests }),
       h("p", { className: "help", textContent: strings.interestsHelp }),
       h("fieldset", { className: "interests" }),
       h("h3", { textContent: strings.why }),
       h("div", { className: "why" }),
-      h("div", { className: "actions" },
-        h("button", { className: "download", textContent: strings.download, onclick: download }),
-        h("button", { className: "forget secondary", textContent: strings.forget, onclick: forget })),
-      h("p", { className: "status" }));
-    panel.setAttribute("role", "dialog");
+      h("div", { className: "actions" }, h("button", { textContent: strings.download, onclick: download }), ui.forget),
+      ui.status);
     panel.setAttribute("aria-labelledby", "title");
     panel.setAttribute("part", "panel");
+    panel.addEventListener("close", () => panel === ui.panel && closed()); // Escape closes it too
+    panel.addEventListener("click", (event) => event.target === panel && outside(panel, event) && hide());
+    panel.addEventListener("keydown", (event) => event.key === "Tab" && keepFocus(event));
+    ui.panel = panel;
     root.replaceChildren(button, panel);
-    ui = { button, panel, status: panel.querySelector(".status"), forget: panel.querySelector(".forget") };
+    if (reopen) panel.showModal();
   }
 
-  const isOpen = () => ui !== null && !ui.panel.hidden;
+  const isOpen = () => ui !== null && ui.panel.open;
+
+  // Tab goes round inside the panel: a modal dialog would hand focus to the browser's own UI.
+  function keepFocus(event) {
+    const stops = [...ui.panel.querySelectorAll("button, input, summary")].filter((el) => !el.matches(":disabled") && el.getClientRects().length);
+    const at = stops.indexOf(root.activeElement);
+    if (event.shiftKey ? at > 0 : at < stops.length - 1) return;
+    event.preventDefault();
+    stops.at(event.shiftKey ? -1 : 0).focus();
+  }
 
   async function refresh() {
     const purposes = host.purposes();
     for (const purpose of PURPOSES) ui.panel.querySelector(`[name=${purpose}]`).checked = purposes[purpose];
+    ui.notice.hidden = !host.outdated();
     ui.forget.textContent = strings.forget;
     delete ui.forget.dataset.armed;
+    const code = host.syncCode();
+    ui.needsSync.hidden = code !== null;
+    ui.reveal.hidden = code === null || !ui.myCode.hidden;
+    if (code === null) hideCode();
     showReasons();
     await showInterests(purposes.personalize);
   }
 
+  // Interests need the engine: without one (it could not start) the list says why.
   async function showInterests(personalizing) {
     const fieldset = ui.panel.querySelector(".interests");
-    const chosen = personalizing ? await host.interests() : [];
+    let chosen = [];
+    try {
+      if (personalizing) chosen = await host.interests();
+    } catch (error) {
+      fieldset.disabled = true;
+      return fieldset.replaceChildren(h("p", { className: "help", textContent: failure(error) }));
+    }
     const focused = root.activeElement?.value;
     fieldset.disabled = !personalizing;
     fieldset.setAttribute("aria-label", strings.interests);
@@ -120,6 +182,55 @@ export function preferencesWidget(host) {
         : h("p", { className: "help", textContent: strings.siteOrder });
       return h("div", {}, h("h4", { textContent: slot.dataset.p13nLabel ?? slot.getAttribute(SLOT) }), reasons);
     }));
+  }
+
+  // The code is shown only when asked for, and hidden again when the panel closes.
+  function showCode() {
+    ui.code.value = host.syncCode();
+    ui.myCode.hidden = false;
+    ui.reveal.hidden = true;
+    ui.code.select();
+  }
+
+  function hideCode() {
+    ui.code.value = "";
+    ui.myCode.hidden = true;
+  }
+
+  async function copyCode() {
+    try {
+      await navigator.clipboard.writeText(ui.code.value);
+      say(strings.copied, ui.codeStatus);
+    } catch (error) {
+      ui.code.select(); // no clipboard here (an insecure page, or refused): the visitor copies it
+      say(`${strings.copyByHand} (${error.name})`, ui.codeStatus);
+    }
+  }
+
+  async function useCode(event) {
+    event.preventDefault();
+    try {
+      await host.useSyncCode(ui.entry.value);
+      ui.entry.value = "";
+      ui.entry.removeAttribute("aria-invalid");
+      await refresh();
+      say(strings.codeUsed, ui.codeStatus);
+    } catch (error) {
+      ui.entry.setAttribute("aria-invalid", "true");
+      if (error instanceof SyncCodeError) say(strings[CODE_REFUSALS[error.reason]], ui.codeStatus);
+      else failed(error, ui.codeStatus);
+    }
+  }
+
+  // The policy changed: the visitor keeps their choices, now under the page's version.
+  async function confirm() {
+    try {
+      await host.consent({});
+      await refresh();
+      say(strings.confirmed);
+    } catch (error) {
+      failed(error);
+    }
   }
 
   async function download() {
@@ -158,24 +269,26 @@ export function preferencesWidget(host) {
     const element = h("div", { id: "p13n-preferences" });
     root = element.attachShadow({ mode: "open" });
     styled(root);
-    root.addEventListener("keydown", (event) => event.key === "Escape" && isOpen() && hide());
     build();
     document.body.append(element);
+    if (host.outdated()) open(); // the visitor is asked to confirm their choices under the new policy
   }
 
   function open() {
     mount();
     if (isOpen()) return;
     opener = root.activeElement ?? document.activeElement;
-    ui.panel.hidden = false;
+    ui.panel.showModal();
     ui.button.hidden = true;
-    ui.status.textContent = "";
+    ui.status.textContent = ui.codeStatus.textContent = "";
     ui.panel.querySelector("h2").focus();
     return refresh().catch(failed);
   }
 
-  function hide() {
-    ui.panel.hidden = true;
+  const hide = () => ui.panel.close();
+
+  function closed() {
+    hideCode();
     ui.button.hidden = !host.button;
     (opener?.isConnected && opener !== document.body ? opener : ui.button).focus();
   }
@@ -196,4 +309,10 @@ export function preferencesWidget(host) {
       }
     },
   };
+}
+
+// Whether a click on the dialog itself fell outside its box: on the backdrop.
+function outside(panel, { clientX: x, clientY: y }) {
+  const box = panel.getBoundingClientRect();
+  return x < box.left || x > box.right || y < box.top || y > box.bottom;
 }
