@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import ChainMap
+from collections.abc import Mapping
 from itertools import repeat
 from typing import Any, NamedTuple
 
@@ -399,6 +400,24 @@ class Personalizer:
         change = federated.clip(federated.delta(local, self.start), self.config.clip_norm)
         return {"base_version": self.base.version, "samples": self.samples, "delta": change}
 
+    def shift_weights(self, changes: Mapping[int, float]) -> None:
+        """Add `changes` (bucket -> amount) to the model's weights as the visitor's own say,
+        not as learning: the federated starting point moves with them, so no delta carries
+        them, and the optimizer takes the shifted weights as its own.
+
+        >>> engine = Personalizer(Config(policy="greedy"))
+        >>> engine.shift_weights({7: 0.5}); engine.shift_weights({7: -0.5})
+        >>> dict(engine.model.weights), engine.start.weights
+        ({}, {})
+        """
+        if not isinstance(self.model, linear_model.LogisticRegression):
+            raise TypeError(f"shifting weights needs the built-in LogisticRegression, not {type(self.model).__name__}")
+        local = self.model.to_dict()
+        weights = _shifted(dict(local["weights"]), changes)
+        self.model = linear_model.LogisticRegression.from_dict({**local, "weights": list(weights.items())})
+        self.model.optimizer.follow(self.model.weight_table)
+        self.start = federated.LinearModel(self.start.intercept, _shifted(self.start.weights, changes))
+
     def configure(self, settings: dict) -> None:
         """Take the site's settings: editor rules, segments and wording (see `edge.settings`)."""
         self.settings = Settings.from_dict(settings)
@@ -471,6 +490,15 @@ class Personalizer:
         engine.open_decisions = dict(state["open_decisions"])
         engine.counts = {(c["slot"], c["variant"], c["arm"]): (c["impressions"], c["clicks"]) for c in state["counters"]}
         return engine
+
+
+def _shifted(weights: dict, changes: Mapping[int, float]) -> dict:
+    shifted = dict(weights)
+    for bucket, change in changes.items():
+        shifted[bucket] = shifted.get(bucket, 0.0) + change
+        if shifted[bucket] == 0.0:
+            del shifted[bucket]
+    return shifted
 
 
 def upgrade(state: State) -> State:

@@ -131,20 +131,7 @@ def steer(engine: Personalizer, before: list[str], after: list[str]) -> None:
     if not shift:
         return
     hasher = Hasher(engine.config.hash_bits)
-    buckets = {hasher(f"interest:{interest} & {interest}"): change for interest, change in shift.items()}
-    model = engine.model.to_dict()
-    model["weights"] = list(_shifted(dict(model["weights"]), buckets).items())
-    engine.model = type(engine.model).from_dict(model)
-    engine.start = federated.LinearModel(engine.start.intercept, _shifted(engine.start.weights, buckets))
-
-
-def _shifted(weights: dict, changes: dict) -> dict:
-    shifted = dict(weights)
-    for bucket, change in changes.items():
-        shifted[bucket] = shifted.get(bucket, 0.0) + change
-        if shifted[bucket] == 0.0:
-            del shifted[bucket]
-    return shifted
+    engine.shift_weights({hasher(f"interest:{interest} & {interest}"): change for interest, change in shift.items()})
 
 
 def _update(message: dict) -> dict:
