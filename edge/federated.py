@@ -137,3 +137,39 @@ def _read_pairs(name: str, pairs: object, buckets: int, positive: bool) -> dict[
         if positive and values[bucket] <= 0:
             raise ValueError(f"global model {name}[{i}] value must be positive, got {value!r}")
     return values
+
+
+def counter_gains(counters: list[dict], counted: list[dict]) -> tuple[list[dict], list[dict]]:
+    """What an update's counters carry: the gain of each row since `counted`, the rows as the
+    earlier updates left them; and the new `counted`, to keep for the next update.
+
+    Counters only go up on the device while the server adds up what each update carries,
+    so each update carries the gain. A row whose gain has more clicks than impressions (the
+    impression went out in an earlier update) waits for a later update, which the server
+    would refuse otherwise.
+
+    >>> now = [{"slot": "s", "variant": "a", "arm": "personalized", "impressions": 5, "clicks": 1}]
+    >>> gains, counted = counter_gains(now, [])
+    >>> gains == now, counted == now
+    (True, True)
+    >>> later = [{**now[0], "clicks": 2}]      # a click, no new impression: it waits
+    >>> counter_gains(later, counted) == ([], now)
+    True
+    """
+    sent = {_counter_key(row): row for row in counted}
+    gains, kept = [], []
+    for row in counters:
+        before = sent.get(_counter_key(row), {"impressions": 0, "clicks": 0})
+        gain = {**row, "impressions": row["impressions"] - before["impressions"], "clicks": row["clicks"] - before["clicks"]}
+        fits = 0 <= gain["clicks"] <= gain["impressions"]
+        if fits and gain["impressions"]:
+            gains.append(gain)
+        kept.append(row if fits else {**row, "impressions": before["impressions"], "clicks": before["clicks"]})
+    return gains, kept
+
+
+def _counter_key(row: dict) -> tuple:
+    try:
+        return row["slot"], row["variant"], row["arm"]
+    except (TypeError, KeyError):
+        raise ValueError(f"counted rows need slot, variant and arm, got {row!r}") from None

@@ -135,33 +135,13 @@ def steer(engine: Personalizer, before: list[str], after: list[str]) -> None:
 
 
 def _update(message: dict) -> dict:
-    """The next update for the server, and the counters it accounts for.
-
-    Counters go up forever on the device while the server adds up what each update
-    carries, so an update carries the gain since `counted`. A row whose gain has more
-    clicks than impressions (the impression went out in an earlier update) waits for
-    a later update, which the server would refuse otherwise.
-    """
+    """The next update for the server (its counters the gains since `counted`, what earlier
+    updates carried; see `federated.counter_gains`), and the counters it accounts for."""
     update = _engine.delta()
     if "clip_norm" in message:
         update["delta"] = federated.clip(update["delta"], message["clip_norm"])
-    sent = {_counter_key(row): row for row in message.get("counted", [])}
-    gains, counted = [], []
-    for row in _engine.counters():
-        before = sent.get(_counter_key(row), {"impressions": 0, "clicks": 0})
-        gain = {**row, "impressions": row["impressions"] - before["impressions"], "clicks": row["clicks"] - before["clicks"]}
-        fits = 0 <= gain["clicks"] <= gain["impressions"]
-        if fits and gain["impressions"]:
-            gains.append(gain)
-        counted.append(row if fits else {**row, **{k: before[k] for k in ("impressions", "clicks")}})
+    gains, counted = federated.counter_gains(_engine.counters(), message.get("counted", []))
     return {"update": {**update, "counters": gains}, "counted": counted}
-
-
-def _counter_key(row: dict) -> tuple:
-    try:
-        return row["slot"], row["variant"], row["arm"]
-    except (TypeError, KeyError):
-        raise ValueError(f"counted rows need slot, variant and arm, got {row!r}") from None
 
 
 def _configure(message: dict) -> dict:

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 import httpx
 from tqdm import tqdm
 
-from edge import Config, Personalizer
+from edge import Config, Personalizer, federated
 from sync_server.simulation import Archetype, Item, Site, Visit
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class Device:
         self.engine.merge_global(model)
         self.improve = rng.random() < improve_share
         self.sent_in_version: int | None = None
-        self.counted: dict[tuple[str, str, str], tuple[int, int]] = {}  # counters as last sent
+        self.counted: list[dict] = []  # the counters as the updates sent so far left them
 
     def consent(self) -> None:
         purposes = {"personalize": True, "improve": self.improve, "sync": False}
@@ -171,13 +171,14 @@ class Device:
         version = self.engine.global_version
         if not self.improve or self.sent_in_version == version or self.engine.samples < min_samples:
             return False
+        gains, counted = federated.counter_gains(self.engine.counters(), self.counted)
         answer = self.server.post(f"/v1/sites/{self.server.site}/updates",
-                                  {**self.engine.delta(), "counters": self._new_counts()}, self.address)
+                                  {**self.engine.delta(), "counters": gains}, self.address)
         if answer.status_code == 409:  # stale (a round closed since it merged), or the budget is spent
             self.refusals[answer.json()["error"]] += 1
             return False
         answer.raise_for_status()
-        self.sent_in_version = version
+        self.sent_in_version, self.counted = version, counted
         return True
 
     def refresh(self) -> None:
@@ -185,18 +186,6 @@ class Device:
         model = self.server.global_model()
         if model["version"] > (self.engine.global_version or 0):
             self.engine.merge_global(model)
-
-    def _new_counts(self) -> list[dict]:
-        """Impressions and clicks since the last update, so the server never counts one twice."""
-        counts = {(c["slot"], c["variant"], c["arm"]): (c["impressions"], c["clicks"]) for c in self.engine.counters()}
-        fresh = []
-        for key, (seen, clicked) in counts.items():
-            sent_seen, sent_clicked = self.counted.get(key, (0, 0))
-            if seen > sent_seen:
-                fresh.append(dict(zip(("slot", "variant", "arm"), key), impressions=seen - sent_seen,
-                                  clicks=clicked - sent_clicked))
-        self.counted = counts
-        return fresh
 
 
 @dataclasses.dataclass
