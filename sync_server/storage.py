@@ -6,12 +6,13 @@ nodes) can take its place behind the same methods.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import fcntl
 import json
 import sqlite3
 import time
-from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -26,7 +27,7 @@ from sync_server.updates import Counter, Update
 if TYPE_CHECKING:
     from sync_server.consent import Consent
 
-IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # array("i") and array("d")
+IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # as array("i") and array("d") pack them
 
 
 class UnknownSite(LookupError):
@@ -83,6 +84,11 @@ class Store:
         except sqlite_utils.db.NotFoundError:
             raise UnknownSite(site) from None
 
+    def change_mark(self) -> tuple[int, int]:
+        """A value that changes whenever the database may have: another connection (or process)
+        committed, which moves SQLite's data_version, or this connection wrote."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0], self.db.conn.total_changes
+
     def sites(self) -> list[dict]:
         return list(self.db["sites"].rows_where(order_by="site"))
 
@@ -107,6 +113,7 @@ class Store:
         self.db["updates"].create_index(["site", "round"], if_not_exists=True)
         # A replayed update_id is refused; updates without one (NULL) never collide.
         self.db["updates"].create_index(["site", "update_id"], unique=True, if_not_exists=True)
+        self._create_round_sizes()
         self.db["round_configs"].create({"site": str, "config": str}, pk="site", if_not_exists=True)
         self.db["rounds"].create(
             {"site": str, "version": int, "closed_at": float, "reason": str, "devices": int,
@@ -119,6 +126,19 @@ class Store:
              "impressions": float, "clicks": float},
             pk=("site", "version", "slot", "variant", "arm"), if_not_exists=True,
         )
+
+    def _create_round_sizes(self) -> None:
+        # How many updates each round holds and when the first came, kept up by every insert:
+        # writers look at the open round several times a second, and counting its rows would
+        # take longer the more it holds. A database made before this table gets it counted once.
+        if "round_sizes" in self.db.table_names():
+            return
+        with self.writing():
+            if "round_sizes" not in self.db.table_names():  # another process may have been first
+                self.db["round_sizes"].create({"site": str, "round": int, "updates": int, "opened_at": float},
+                                              pk=("site", "round"))
+                self.db.execute("INSERT INTO round_sizes SELECT site, round, count(*), min(received_at) "
+                                "FROM updates GROUP BY site, round")
 
     def round_config(self, site: str) -> RoundConfig:
         """How `site` runs its rounds (the defaults until someone configures it)."""
@@ -143,10 +163,9 @@ class Store:
     def open_round(self, site: str) -> tuple[int, int, float | None]:
         """The open round of `site`: its number, its updates so far, and when the first came."""
         round_ = self._open_round_number(site)
-        pending, opened_at = self.db.execute(
-            "SELECT count(*), min(received_at) FROM updates WHERE site = ? AND round = ?", [site, round_]
-        ).fetchone()
-        return round_, pending, opened_at
+        size = self.db.execute("SELECT updates, opened_at FROM round_sizes WHERE site = ? AND round = ?",
+                               [site, round_]).fetchone()
+        return (round_, *size) if size else (round_, 0, None)
 
     def _open_round_number(self, site: str) -> int:
         return self.db.execute("SELECT max(version) + 1 FROM models WHERE site = ?", [site]).fetchone()[0]
@@ -155,13 +174,20 @@ class Store:
     def writing(self) -> Iterator[None]:
         """A transaction that takes SQLite's write lock at once (BEGIN IMMEDIATE): what it reads
         stays true until it commits, however many server processes share the file."""
-        self.db.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write_lock():
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.rollback()
+                raise
+            self.db.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             yield
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.conn.execute("COMMIT")
 
     def add_updates(self, updates: list[tuple[str, Update]]) -> list[int | None]:
         """Store (site, update) pairs in the open rounds, in one transaction; the id of each,
@@ -173,7 +199,7 @@ class Store:
         ids: list[int | None] = []
         rows, now = [], time.time()
         with self.writing():
-            rounds = {site: self._open_round_number(site) for site, _ in updates}
+            rounds = {site: self._open_round_number(site) for site in {site for site, _ in updates}}
             seen = self._known_update_ids(updates)
             next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM updates").fetchone()[0]
             for site, u in updates:
@@ -184,12 +210,17 @@ class Store:
                     seen.add((site, u.update_id))
                 counters = orjson.dumps([tuple(c) for c in u.counters]).decode() if u.counters else None
                 rows.append((next_id, site, rounds[site], u.base_version, u.samples, u.intercept,
-                             array("i", u.idx).tobytes(), array("d", u.val).tobytes(), counters, u.update_id, now))
+                             np.asarray(u.idx, IDX).tobytes(), np.asarray(u.val, VAL).tobytes(), counters,
+                             u.update_id, now))
                 ids.append(next_id)
                 next_id += 1
             self.db.conn.executemany(
                 "INSERT INTO updates (id, site, round, base_version, samples, intercept, idx, val, counters,"
                 " update_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.conn.executemany(
+                "INSERT INTO round_sizes (site, round, updates, opened_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (site, round) DO UPDATE SET updates = updates + excluded.updates",
+                [(site, rounds[site], count, now) for site, count in collections.Counter(row[1] for row in rows).items()])
         return ids
 
     def _known_update_ids(self, updates: list[tuple[str, Update]]) -> set[tuple[str, str]]:
@@ -198,10 +229,10 @@ class Store:
             if u.update_id is not None:
                 wanted.setdefault(site, []).append(u.update_id)
         known = set()
-        for site, update_ids in wanted.items():
-            marks = ", ".join("?" * len(update_ids))
-            known.update(self.db.execute(f"SELECT site, update_id FROM updates WHERE site = ? AND update_id IN ({marks})",
-                                         [site, *update_ids]).fetchall())
+        for site, update_ids in wanted.items():  # one statement, whatever the number of ids
+            known.update(self.db.execute(
+                "SELECT site, update_id FROM updates WHERE site = ? AND update_id IN (SELECT value FROM json_each(?))",
+                [site, orjson.dumps(update_ids).decode()]).fetchall())
         return known
 
     def round_updates(self, site: str, round_: int) -> tuple[list[Delta], list[list[Counter]]]:
