@@ -1,15 +1,16 @@
 -- wrk script for bench/sync_ingest.py: every connection is a device posting updates.
--- wrk -s sync_ingest.lua URL -- BODIES CONTENT_TYPE ACKS RUN
+-- wrk -s sync_ingest.lua URL -- BODIES CONTENT_TYPE ACKS RUN ORIGIN
 --   BODIES: update bodies, each as its length in bytes, a newline, then the bytes, holding
 --           @ID@ where the update_id goes; CONTENT_TYPE: how they are encoded;
 --   ACKS: each wrk thread writes the body of every 202 to ACKS.N, and "! STATUS BODY" for
---         anything else; RUN: a label that keeps update_ids unique across runs.
+--         anything else; RUN: a label that keeps update_ids unique across runs;
+--   ORIGIN: the page origin a browser would send (the site must allow it).
 -- When done it prints the latency percentiles (microseconds) as "pQ MICROSECONDS".
 
 local threads = {}
 local prefixes, suffixes = {}, {}
 local sent = 0
-local acks, run, content_type
+local acks, run, headers
 
 function setup(thread)
   thread:set("thread_number", #threads)
@@ -25,7 +26,7 @@ function init(args)
     table.insert(suffixes, body:sub(at + 4))
   end
   bodies:close()
-  content_type, run = args[2], args[4]
+  headers, run = {["Content-Type"] = args[2], ["Origin"] = args[5]}, args[4]
   acks = assert(io.open(args[3] .. "." .. thread_number, "w"))
 end
 
@@ -33,7 +34,7 @@ function request()
   sent = sent + 1
   local i = sent % #prefixes + 1
   local update_id = string.format("%s-%d-%09d", run, thread_number, sent)
-  return wrk.format("POST", nil, {["Content-Type"] = content_type}, prefixes[i] .. update_id .. suffixes[i])
+  return wrk.format("POST", nil, headers, prefixes[i] .. update_id .. suffixes[i])
 end
 
 function response(status, headers, body)

@@ -50,6 +50,7 @@ from sync_server.storage import Store
 from sync_server.updates import COMPACT_TYPE, Counter, Update, compact_body
 
 SITE = "bench"
+ORIGIN = "https://shop.example"  # the site's pages, where the devices run
 HASH_BITS = 18
 DEVICES = 200
 NONZEROS = 300
@@ -102,6 +103,7 @@ def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progre
     store = Store(db)
     store.create_site(SITE, hash_bits=HASH_BITS)
     store.set_round_config(SITE, RoundConfig(min_devices=1_000_000, target_devices=1_000_000))
+    store.set_site_origins(SITE, [ORIGIN])
     bodies = _bodies(64, encoding)
     port = _free_port()
     spawn = multiprocessing.get_context("spawn")
@@ -173,7 +175,7 @@ class Wrk:
         bodies_file.write_bytes(b"".join(b"%d\n%s" % (len(body), body) for body in bodies))
         command = [self.path, "-t1", f"-c{DEVICES}", f"-d{seconds}s", "--latency", "-s", str(LUA_SCRIPT),
                    f"http://127.0.0.1:{port}/v1/sites/{SITE}/updates", "--", str(bodies_file),
-                   ENCODINGS[encoding].decode(), str(acks), label]
+                   ENCODINGS[encoding].decode(), str(acks), label, ORIGIN]
         before = _children_cpu_seconds()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         _wait_showing_progress(seconds, encoding, progress)
@@ -215,8 +217,9 @@ def _python_devices(port: int, bodies: list[bytes], content_type: bytes, seconds
         while (started := time.perf_counter()) < stop_at:
             sent += 1
             body = bodies[sent % len(bodies)].replace(b"@ID@", b"%s-%d-%09d" % (run.encode(), number, sent), 1)
-            writer.write(b"POST /v1/sites/%s/updates HTTP/1.1\r\nhost: bench\r\ncontent-type: %s"
-                         b"\r\ncontent-length: %d\r\n\r\n%s" % (SITE.encode(), content_type, len(body), body))
+            writer.write(b"POST /v1/sites/%s/updates HTTP/1.1\r\nhost: bench\r\norigin: %s\r\ncontent-type: %s"
+                         b"\r\ncontent-length: %d\r\n\r\n%s" % (SITE.encode(), ORIGIN.encode(), content_type,
+                                                                  len(body), body))
             head = await reader.readuntil(b"\r\n\r\n")
             answer = await reader.readexactly(int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]))
             latencies.append(time.perf_counter() - started)

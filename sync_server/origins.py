@@ -8,6 +8,9 @@ site's list or is this server's own origin (the demo pages); any other is refuse
 with 403, before the request does anything. Allowed requests get the CORS headers
 the browser needs to read the answer, errors included.
 
+Each server process reads a site's origins at most once a second (every update a browser
+sends is checked), so a change made with `set-origins` applies within a second.
+
 Requests without an `Origin` (curl, a load generator, same-origin GETs) pass: CORS
 protects visitors' browsers, it cannot stop a program that forges headers, which is
 why visitor data also needs the visitor's secret.
@@ -25,6 +28,7 @@ ValueError: an origin is scheme://host[:port] with http or https and no path, go
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
 from starlette.datastructures import URL, QueryParams
@@ -40,6 +44,7 @@ ALLOW_METHODS = "GET, POST, PUT, DELETE"
 ALLOW_HEADERS = "Authorization, Content-Type, If-None-Match"
 EXPOSE_HEADERS = "ETag, Retry-After"
 PREFLIGHT_MAX_AGE = "600"
+ORIGINS_TTL_SECONDS = 1.0  # a change of a site's origins applies within this long
 
 
 def parse_origin(text: str) -> str:
@@ -63,8 +68,7 @@ class SiteOrigins:
 
     def __init__(self, app: ASGIApp, store: Store) -> None:
         self.app, self.store = app, store
-        self._origins: dict[str, list[str]] = {}  # by site, as of the database's change mark
-        self._as_of: tuple[int, int] | None = None
+        self._origins: dict[str, tuple[float, list[str]]] = {}  # site -> (when read, its origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -105,15 +109,12 @@ class SiteOrigins:
         return None
 
     def _allowed_origins(self, site: str) -> list[str]:
-        # Every update a browser sends carries an Origin: asking the database whether anything
-        # changed costs one PRAGMA, where reading the origins again would cost two queries.
-        as_of = self.store.change_mark()
-        if as_of != self._as_of:
-            self._origins.clear()
-            self._as_of = as_of
-        if site not in self._origins:
-            self._origins[site] = self.store.site_origins(site)
-        return self._origins[site]
+        # Every update a browser sends carries an Origin, and a query on the event loop lets the
+        # ingest thread take the GIL: read each site's origins at most once a second.
+        now = time.monotonic()
+        if site not in self._origins or now - self._origins[site][0] > ORIGINS_TTL_SECONDS:
+            self._origins[site] = now, self.store.site_origins(site)
+        return self._origins[site][1]
 
 
 def _own_origin(scope: Scope) -> str:

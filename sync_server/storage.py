@@ -14,7 +14,7 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 import orjson
@@ -47,6 +47,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock_file: IO | None = None  # opened on the first write transaction
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used from the event loop and the CLI; never two threads at once.
         self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
@@ -83,11 +84,6 @@ class Store:
             return self.db["sites"].get(site)
         except sqlite_utils.db.NotFoundError:
             raise UnknownSite(site) from None
-
-    def change_mark(self) -> tuple[int, int]:
-        """A value that changes whenever the database may have: another connection (or process)
-        committed, which moves SQLite's data_version, or this connection wrote."""
-        return self.db.execute("PRAGMA data_version").fetchone()[0], self.db.conn.total_changes
 
     def sites(self) -> list[dict]:
         return list(self.db["sites"].rows_where(order_by="site"))
@@ -185,9 +181,15 @@ class Store:
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        # Writers in other processes wait here, woken the moment the lock is free, rather than
+        # in SQLite's busy handler, which sleeps (up to 100 ms at a time) and tries again.
+        if self._lock_file is None:
+            self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a")
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
             yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def add_updates(self, updates: list[tuple[str, Update]]) -> list[int | None]:
         """Store (site, update) pairs in the open rounds, in one transaction; the id of each,

@@ -113,15 +113,6 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize("body, status, problem", MALFORMED, ids=[m[2] for m in MALFORMED])
-def test_a_malformed_update_is_refused_with_the_problem_named_and_nothing_stored(server, body, status, problem):
-    before = updates_stored(server)
-    response = post(server, body)
-    assert response.status_code == status
-    assert problem in response.json()["detail"]
-    assert updates_stored(server) == before
-
-
 # The compact form: a JSON line without idx and val, then int32 buckets and float32 values.
 
 HEADER = {"base_version": 0, "samples": 4, "delta": {"intercept": 0.01}}
@@ -172,11 +163,15 @@ MALFORMED_COMPACT = [
     (compact_with(val=[float("inf"), 0.2]), 422, "delta.val[0] must be a finite number, got inf"),
 ]
 
+BOTH_FORMS = [(*case, "application/json") for case in MALFORMED] + [
+    (*case, COMPACT_TYPE.decode()) for case in MALFORMED_COMPACT]
 
-@pytest.mark.parametrize("body, status, problem", MALFORMED_COMPACT, ids=[m[2] for m in MALFORMED_COMPACT])
-def test_a_malformed_compact_update_is_refused_with_the_problem_named_and_nothing_stored(server, body, status, problem):
+
+@pytest.mark.parametrize("body, status, problem, content_type", BOTH_FORMS, ids=[m[2] for m in BOTH_FORMS])
+def test_a_malformed_update_is_refused_with_the_problem_named_and_nothing_stored(server, body, status, problem,
+                                                                                  content_type):
     before = updates_stored(server)
-    response = post_compact(server, body)
+    response = post(server, body, content_type=content_type)
     assert response.status_code == status
     assert problem in response.json()["detail"]
     assert updates_stored(server) == before
