@@ -61,7 +61,7 @@ class Store:
             {"site": str, "hash_bits": int, "created_at": float}, pk="site", if_not_exists=True
         )
         self.db["models"].create(
-            {"site": str, "version": int, "intercept": float, "weights": str, "created_at": float},
+            {"site": str, "version": int, "intercept": float, "weights": bytes, "created_at": float},
             pk=("site", "version"), foreign_keys=[("site", "sites")], if_not_exists=True,
         )
         self._create_round_tables()
@@ -75,7 +75,7 @@ class Store:
                 {"site": site, "hash_bits": hash_bits, "created_at": time.time()}, ignore=True
             )
             self.db["models"].insert(
-                {"site": site, "version": 0, "intercept": 0.0, "weights": "[]", "created_at": time.time()},
+                {"site": site, "version": 0, "intercept": 0.0, "weights": b"", "created_at": time.time()},
                 ignore=True,
             )
 
@@ -93,11 +93,13 @@ class Store:
         self.site(site)
         row = next(self.db["models"].rows_where("site = ?", [site], order_by="version desc", limit=1))
         return {"site": site, "version": row["version"], "intercept": row["intercept"],
-                "weights": orjson.loads(row["weights"])}
+                "weights": _pairs(*_unpack_weights(row["weights"]))}
 
     # Federated rounds: device updates, per-site round configs, closed rounds and their analytics.
     # A delta's buckets and values are stored as packed int32 and float64 arrays (machine byte
-    # order): a 300-weight update fits one 4 KiB page, where JSON text would spill over.
+    # order): a 300-weight update fits one 4 KiB page, where JSON text would spill over. A global
+    # model's weights are packed the same way, buckets then weights in one blob: once noise has
+    # touched every bucket a model has 2^hash_bits of them, and a round reads and writes it whole.
 
 
     def _create_round_tables(self) -> None:
@@ -249,19 +251,26 @@ class Store:
     def count_updates(self, site: str) -> int:
         return self.db["updates"].count_where("site = ?", [site])
 
-    def model(self, site: str, version: int) -> tuple[float, list[list]]:
-        """The intercept and the [bucket, weight] pairs of one global model version."""
+    def model(self, site: str, version: int) -> tuple[float, list[tuple[int, float]]]:
+        """The intercept and the (bucket, weight) pairs of one global model version."""
+        intercept, idx, val = self.model_arrays(site, version)
+        return intercept, _pairs(idx, val)
+
+    def model_arrays(self, site: str, version: int) -> tuple[float, np.ndarray, np.ndarray]:
+        """The intercept, the buckets of the nonzero weights and those weights, of one version."""
         intercept, weights = self.db.execute(
             "SELECT intercept, weights FROM models WHERE site = ? AND version = ?", [site, version]).fetchone()
-        return intercept, orjson.loads(weights)
+        return (intercept, *_unpack_weights(weights))
 
-    def publish_round(self, site: str, round_: dict, intercept: float, weights: list[tuple[int, float]],
+    def publish_round(self, site: str, round_: dict, intercept: float, idx: np.ndarray, val: np.ndarray,
                       counters: dict[tuple[str, str, str], list[float]]) -> None:
-        """Record a closed round, its new model version and its analytics, all or nothing."""
+        """Record a closed round, its new model version (the buckets `idx` of its nonzero weights
+        `val`) and its analytics, all or nothing."""
         version = round_["version"]
+        weights = np.asarray(idx, IDX).tobytes() + np.asarray(val, VAL).tobytes()
         with self.db.atomic():
             self.db["models"].insert({"site": site, "version": version, "intercept": intercept,
-                                      "weights": orjson.dumps(weights).decode(), "created_at": round_["closed_at"]})
+                                      "weights": weights, "created_at": round_["closed_at"]})
             self.db["rounds"].insert({"site": site, **round_})
             self.db["round_counters"].insert_all(
                 {"site": site, "version": version, "slot": slot, "variant": variant, "arm": arm,
@@ -464,3 +473,15 @@ class Store:
     def _audit(self, site: str, admin: str, action: str, detail: dict) -> None:
         self.db["admin_audit"].insert({"site": site, "admin": admin, "action": action,
                                        "detail": orjson.dumps(detail).decode(), "at": time.time()})
+
+
+def _unpack_weights(weights: bytes | str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(weights, str):  # written before models were packed: JSON [bucket, weight] pairs
+        pairs = orjson.loads(weights)
+        return np.array([b for b, _ in pairs], IDX), np.array([w for _, w in pairs], VAL)
+    n = len(weights) // (IDX.itemsize + VAL.itemsize)
+    return np.frombuffer(weights, IDX, n), np.frombuffer(weights, VAL, n, offset=n * IDX.itemsize)
+
+
+def _pairs(idx: np.ndarray, val: np.ndarray) -> list[tuple[int, float]]:
+    return list(zip(idx.tolist(), val.tolist()))

@@ -147,3 +147,10 @@ def test_the_open_rounds_size_is_kept_with_every_insert_and_counted_once_for_an_
     assert (store.round_state("s").pending, store.db["round_sizes"].count) == (4, 1)
     store.db["round_sizes"].drop()  # as a database made before the table
     assert Store(tmp_path / "p13n.db").round_state("s").pending == 4
+
+
+def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_trains(tmp_path):
+    store = make_store(tmp_path, noise_multiplier=0.0)
+    store.db.execute("UPDATE models SET weights = ? WHERE site = 's'", ['[[1, 0.5], [3, -0.25]]'])
+    assert store.model("s", 0) == (0.0, [(1, 0.5), (3, -0.25)])
+    assert close(store, [delta([3], [0.5])])["weights"] == pytest.approx({1: 0.5, 3: 0.25})
