@@ -65,7 +65,8 @@ class PostUpdate:
         if asgi.media_type(scope) == COMPACT_TYPE:
             body, arrays = split_compact(body)
         payload = parse_json(body)
-        if isinstance(payload, dict) and type(payload.get("base_version")) is int and payload["base_version"] > state.version:
+        base_version = payload.get("base_version") if isinstance(payload, dict) else None
+        if type(base_version) is int and base_version > state.version:
             state = ingest.refresh(state.site)  # another server process may have published that version
         update = parse_update(payload, state.buckets, state.version, state.config.max_staleness, arrays)
         update_id = await ingest.submit(state.site, update)

@@ -170,8 +170,9 @@ PATHS = {
                            "object per weight). Errors name the field either way.",
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("Update")},
-                COMPACT_TYPE.decode(): {"schema": {"type": "string", "format": "binary",
-                                                   "description": "JSON line, newline, idx (int32 LE), val (float32 LE)"}},
+                COMPACT_TYPE.decode(): {"schema": {
+                    "type": "string", "format": "binary",
+                    "description": "JSON line, newline, idx (int32 LE), val (float32 LE)"}},
             }},
             "responses": {"202": _json("Stored durably", {"type": "object", "required": ["accepted"],
                                                           "properties": {"accepted": {"type": "integer"}}}),

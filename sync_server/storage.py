@@ -221,10 +221,11 @@ class Store:
             self.db.conn.executemany(
                 "INSERT INTO updates (id, site, round, base_version, samples, intercept, idx, val, counters,"
                 " update_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            sizes = collections.Counter(row[1] for row in rows)  # updates stored, by site
             self.db.conn.executemany(
                 "INSERT INTO round_sizes (site, round, updates, opened_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (site, round) DO UPDATE SET updates = updates + excluded.updates",
-                [(site, rounds[site], count, now) for site, count in collections.Counter(row[1] for row in rows).items()])
+                [(site, rounds[site], count, now) for site, count in sizes.items()])
         return ids
 
     def _known_update_ids(self, updates: list[tuple[str, Update]]) -> set[tuple[str, str]]:
