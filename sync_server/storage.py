@@ -27,7 +27,7 @@ from sync_server.updates import Counter, Update
 if TYPE_CHECKING:
     from sync_server.consent import Consent
 
-IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # as array("i") and array("d") pack them
+IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # machine byte order, as rows have always been packed
 
 
 class UnknownSite(LookupError):
