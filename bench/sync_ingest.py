@@ -10,7 +10,8 @@
   each one a committed update; latency is from sending a request to the end of its answer.
   Afterwards every acknowledged update id must be in the updates table. The server
   processes' CPU time per update says what the server costs even when other work shares the
-  machine; the load generator's own CPU per request shows it leaves the cores to the server.
+  machine; the load generator's own CPU per request shows it leaves the cores to the server,
+  and `cores_busy_with_other_work` how much of the machine other work took meanwhile.
   Goal: ≥ 5,000 updates/s with p99 < 50 ms. Rounds are kept open during this part (their cost
   is the next part's).
 - `close_round`: the CPU time `rounds.close_round` takes (read, clip, aggregate, account,
@@ -113,9 +114,10 @@ def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progre
         _wait_for(port)
         time.sleep(1.0)  # every process listening, so the kernel spreads the connections
         warm_up = load.run(port, bodies, encoding, WARM_UP_SECONDS, "w", work)
-        cpu_before = sum(_cpu_seconds(server.pid) for server in servers)
+        cpu_before, busy_before = sum(_cpu_seconds(server.pid) for server in servers), _busy_cpu_seconds()
         measured = load.run(port, bodies, encoding, seconds, "m", work, progress)
         server_cpu = sum(_cpu_seconds(server.pid) for server in servers) - cpu_before
+        others = _busy_cpu_seconds() - busy_before - server_cpu - measured.cpu_seconds
     finally:
         for server in servers:
             server.terminate()
@@ -127,6 +129,7 @@ def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progre
             "meets_goal": throughput >= GOAL_UPDATES_PER_S and p99 < GOAL_P99_MS,
             "server_cpu_us_per_update": server_cpu / len(measured.acked) * 1e6,
             "load_cpu_us_per_request": measured.cpu_seconds / len(measured.acked) * 1e6,
+            "cores_busy_with_other_work": others / seconds,
             "body_bytes": round(np.mean([len(body) for body in bodies])),
             "acked": len(acked), "stored": len(stored), "refused": measured.refused,
             "every_ack_stored": len(set(acked)) == len(acked) and stored >= set(acked)}
@@ -136,6 +139,12 @@ def _cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far, from Linux's /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time every process on the machine has used so far (all but idle and I/O wait)."""
+    user, nice, system, _, _, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _serve(db: Path, port: int) -> None:
