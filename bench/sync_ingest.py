@@ -2,29 +2,39 @@
 
 - `ingest`: the real server (uvicorn with uvloop and httptools, the real SQLite file in WAL
   mode with synchronous=FULL, group commits) runs in one process, then in two sharing the
-  port (SO_REUSEPORT) and the database; this process is the load generator: 200 simulated
-  devices on loopback, each on a keep-alive connection, posting realistic sparse deltas (300
-  hashed weights, counters, an update_id) one after another. Throughput counts only 202s,
-  each one a committed update; latency is from the first byte sent to the last byte of the
-  answer. Afterwards the updates table must hold exactly the acknowledged updates. The
-  server processes' CPU time per update says what the server costs even when other work
-  shares the machine. Goal: ≥ 5,000 updates/s with p99 < 50 ms. Rounds are kept open during
-  this part (their cost is the next part's).
-- `close_round`: the time `rounds.close_round` takes (read, clip, aggregate, account,
-  publish) as devices and nonzeros per delta grow. The fit `time = fixed + per_nonzero ·
-  devices · nonzeros` over rounds without noise shows the cost is linear; the same rounds
-  with noise add a cost that does not grow with devices: noise on all 2^18 weights, which
-  makes the published model dense.
+  port (SO_REUSEPORT) and the database. The load generator is another process: `wrk` (found
+  on the PATH, else installed with apt-get when this runs as root, else a Python client) with
+  `sync_ingest.lua`, playing 200 simulated devices on loopback, each on a keep-alive
+  connection, posting realistic sparse deltas (300 hashed weights, counters, a fresh
+  update_id) one after another, in JSON and in the compact form. Throughput counts only 202s,
+  each one a committed update; latency is from sending a request to the end of its answer.
+  Afterwards every acknowledged update id must be in the updates table. The server
+  processes' CPU time per update says what the server costs even when other work shares the
+  machine; the load generator's own CPU per request shows it leaves the cores to the server,
+  and `cores_busy_with_other_work` how much of the machine other work took meanwhile.
+  Goal: ≥ 5,000 updates/s with p99 < 50 ms. Rounds are kept open during this part (their cost
+  is the next part's).
+- `close_round`: the CPU time `rounds.close_round` takes (read, clip, aggregate, account,
+  publish) as devices and nonzeros per delta grow. The least-squares fit `time = fixed +
+  per_device · devices + per_nonzero · devices · nonzeros` over rounds without noise, its r²
+  and its largest miss show the cost is linear; the same rounds with noise add a cost that
+  does not grow with devices: noise on all 2^18 weights, which makes the model dense.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
+import dataclasses
 import math
 import multiprocessing
 import os
 import random
+import resource
+import shutil
 import socket
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -38,42 +48,63 @@ from bench.timing import percentile
 from sync_server.privacy import epsilon
 from sync_server.rounds import RoundConfig, close_round
 from sync_server.storage import Store
-from sync_server.updates import Counter, Update
+from sync_server.updates import COMPACT_TYPE, Counter, Update, compact_body
 
 SITE = "bench"
+ORIGIN = "https://shop.example"  # the site's pages, where the devices run
 HASH_BITS = 18
 DEVICES = 200
 NONZEROS = 300
 REPEATS = 3
 PROCESSES = (1, 2)  # server processes sharing the port and the database
+ENCODINGS = {"json": b"application/json", "compact": COMPACT_TYPE}
+WARM_UP_SECONDS = 1
 GOAL_UPDATES_PER_S = 5_000
 GOAL_P99_MS = 50.0
+LUA_SCRIPT = Path(__file__).with_suffix(".lua")
 
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
-    seconds = 3.0 if quick else 15.0
+    seconds = 3 if quick else 15
     grid = ([50, 100, 200], [100, 300]) if quick else ([100, 200, 400, 800, 1600], [100, 300, 1000])
+    load = _load_generator()
+    print(f"load generator: {load.description}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        ingest = {f"{n} server process{'es' if n > 1 else ''}":
-                  _ingest(Path(tmp) / f"ingest-{n}.db", n, seconds, progress) for n in PROCESSES}
-        closing = _closing(Path(tmp) / "rounds.db", *grid, progress)
-    best = max(ingest.values(), key=lambda figures: figures["updates_per_s"])
-    figures = {"ingest": ingest, "close_round": closing,
-               "ingest_meets_goal": best["updates_per_s"] >= GOAL_UPDATES_PER_S and best["p99_ms"] < GOAL_P99_MS}
+        ingest = {f"{encoding}, {n} server process{'es' if n > 1 else ''}":
+                  _ingest(Path(tmp), encoding, n, seconds, load, progress)
+                  for encoding in ENCODINGS for n in PROCESSES}
+        closing, fit = _closing(Path(tmp) / "rounds.db", *grid, progress)
+    figures = {"ingest": ingest, "close_round": closing, "close_round_fit": fit,
+               "ingest_meets_goal_with": "; ".join(name for name, row in ingest.items() if row["meets_goal"]) or "none"}
     params = {"devices": DEVICES, "nonzeros_per_delta": NONZEROS, "hash_bits": HASH_BITS, "seconds": seconds,
               "goal_updates_per_s": GOAL_UPDATES_PER_S, "goal_p99_ms": GOAL_P99_MS,
+              "load_generator": load.description,
               "server": "uvicorn with uvloop and httptools per process, SO_REUSEPORT; SQLite WAL, synchronous=FULL; "
                         "per-IP rate limit off (one IP plays every device)"}
     return figures, params
 
 
-# Ingest: the server in its own processes, the devices in this one.
+# Ingest: the server in its own processes, the devices in another.
 
-def _ingest(db: Path, processes: int, seconds: float, progress: Progress) -> dict:
+@dataclasses.dataclass
+class Loaded:
+    """What one load run saw: the update ids acknowledged, the refusals, latency percentiles."""
+
+    acked: list[int]
+    refused: dict[str, int]
+    latency_ms: dict[str, float]
+    cpu_seconds: float  # the load generator's own
+
+
+def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progress: Progress) -> dict:
+    work = tmp / f"ingest-{encoding}-{processes}"
+    work.mkdir()
+    db = work / "p13n.db"
     store = Store(db)
     store.create_site(SITE, hash_bits=HASH_BITS)
     store.set_round_config(SITE, RoundConfig(min_devices=1_000_000, target_devices=1_000_000))
-    before = store.count_updates(SITE)
+    store.set_site_origins(SITE, [ORIGIN])
+    bodies = _bodies(64, encoding)
     port = _free_port()
     spawn = multiprocessing.get_context("spawn")
     servers = [spawn.Process(target=_serve, args=(db, port), daemon=True) for _ in range(processes)]
@@ -82,23 +113,38 @@ def _ingest(db: Path, processes: int, seconds: float, progress: Progress) -> dic
     try:
         _wait_for(port)
         time.sleep(1.0)  # every process listening, so the kernel spreads the connections
-        cpu_before = sum(_cpu_seconds(server.pid) for server in servers)
-        latencies, acked, refused = uvloop.run(_load(port, seconds, progress))
+        warm_up = load.run(port, bodies, encoding, WARM_UP_SECONDS, "w", work)
+        cpu_before, busy_before = sum(_cpu_seconds(server.pid) for server in servers), _busy_cpu_seconds()
+        measured = load.run(port, bodies, encoding, seconds, "m", work, progress)
         server_cpu = sum(_cpu_seconds(server.pid) for server in servers) - cpu_before
+        others = _busy_cpu_seconds() - busy_before - server_cpu - measured.cpu_seconds
     finally:
         for server in servers:
             server.terminate()
             server.join(10)
-    stored = store.count_updates(SITE) - before
-    return {"updates_per_s": len(latencies) / seconds, "p50_ms": percentile(latencies, 50) * 1e3,
-            "p99_ms": percentile(latencies, 99) * 1e3, "server_cpu_us_per_update": server_cpu / acked * 1e6,
-            "acked": acked, "stored": stored, "refused": refused, "every_ack_stored": stored == acked}
+    acked = warm_up.acked + measured.acked
+    stored = {row[0] for row in store.db.execute("SELECT id FROM updates WHERE site = ?", [SITE])}
+    throughput, p99 = len(measured.acked) / seconds, measured.latency_ms["99"]
+    return {"updates_per_s": throughput, "p50_ms": measured.latency_ms["50"], "p99_ms": p99,
+            "meets_goal": throughput >= GOAL_UPDATES_PER_S and p99 < GOAL_P99_MS,
+            "server_cpu_us_per_update": server_cpu / len(measured.acked) * 1e6,
+            "load_cpu_us_per_request": measured.cpu_seconds / len(measured.acked) * 1e6,
+            "cores_busy_with_other_work": others / seconds,
+            "body_bytes": round(np.mean([len(body) for body in bodies])),
+            "acked": len(acked), "stored": len(stored), "refused": measured.refused,
+            "every_ack_stored": len(set(acked)) == len(acked) and stored >= set(acked)}
 
 
 def _cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far, from Linux's /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time every process on the machine has used so far (all but idle and I/O wait)."""
+    user, nice, system, _, _, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def _serve(db: Path, port: int) -> None:
@@ -115,46 +161,116 @@ def _serve(db: Path, port: int) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-async def _load(port: int, seconds: float, progress: Progress) -> tuple[list[float], int, dict[str, int]]:
-    """Run the devices for `seconds` after a one-second warm-up: the latencies of the 202s
-    in the measured part, how many 202s in all, and how many refusals of each kind."""
-    bodies = _bodies(64)
-    latencies: list[float] = []
-    acked = 0
-    refusals: dict[str, int] = {}  # error code -> how often
-    start = time.perf_counter()
-    measure_from, stop_at = start + 1.0, start + 1.0 + seconds
+def _load_generator():
+    """wrk if it is here or apt-get can bring it, else the Python client."""
+    wrk = shutil.which("wrk")
+    if wrk is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk not found: installing it with apt-get install -y wrk", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], stdout=subprocess.DEVNULL, check=False)
+        wrk = shutil.which("wrk")
+    return Wrk(wrk) if wrk else PythonDevices()
 
-    async def device(number: int) -> None:
-        nonlocal acked
+
+class Wrk:
+    """wrk with `sync_ingest.lua`, on one thread (it needs a fraction of a core)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+        self.description = f"{version.split(' Copyright')[0].strip()} at {path}, with {LUA_SCRIPT.name}"
+
+    def run(self, port: int, bodies: list[bytes], encoding: str, seconds: int, label: str, work: Path,
+            progress: Progress | None = None) -> Loaded:
+        bodies_file, acks = work / "bodies", work / f"acks-{label}"
+        bodies_file.write_bytes(b"".join(b"%d\n%s" % (len(body), body) for body in bodies))
+        command = [self.path, "-t1", f"-c{DEVICES}", f"-d{seconds}s", "--latency", "-s", str(LUA_SCRIPT),
+                   f"http://127.0.0.1:{port}/v1/sites/{SITE}/updates", "--", str(bodies_file),
+                   ENCODINGS[encoding].decode(), str(acks), label, ORIGIN]
+        before = _children_cpu_seconds()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        _wait_showing_progress(seconds, encoding, progress)
+        output, _ = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"wrk failed ({process.returncode}): {output}")
+        latency_ms = {line.split()[0][1:]: int(line.split()[1]) / 1e3
+                      for line in output.splitlines() if line.startswith("p")}
+        return Loaded(*_read_acks(work.glob(f"acks-{label}.*")), latency_ms, _children_cpu_seconds() - before)
+
+
+class PythonDevices:
+    """The fallback: asyncio devices in a second process. It costs the machine far more CPU
+    per request than wrk, which the figures then show as less throughput."""
+
+    description = "Python asyncio devices in a second process (no wrk)"
+
+    def run(self, port: int, bodies: list[bytes], encoding: str, seconds: int, label: str, work: Path,
+            progress: Progress | None = None) -> Loaded:
+        spawn = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            devices = pool.submit(_python_devices, port, bodies, ENCODINGS[encoding], seconds, label,
+                                  work / f"acks-{label}.0")
+            _wait_showing_progress(seconds, encoding, progress)
+            latencies, cpu = devices.result()
+        latency_ms = {q: percentile(latencies, float(q)) * 1e3 for q in ("50", "90", "99", "99.9")}
+        return Loaded(*_read_acks(work.glob(f"acks-{label}.*")), latency_ms, cpu)
+
+
+def _python_devices(port: int, bodies: list[bytes], content_type: bytes, seconds: int, run: str,
+                    acks: Path) -> tuple[list[float], float]:
+    """Run DEVICES keep-alive connections for `seconds`, as sync_ingest.lua does; the latencies
+    and this process's CPU seconds."""
+    latencies: list[float] = []
+
+    async def device(number: int, answers) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        sent = 0
-        while (now := time.perf_counter()) < stop_at:
-            body = bodies[(number + sent) % len(bodies)].replace(b"@ID@", f"{number:04d}-{sent:08d}".encode())
+        stop_at, sent = time.perf_counter() + seconds, 0
+        while (started := time.perf_counter()) < stop_at:
             sent += 1
-            writer.write(b"POST /v1/sites/%s/updates HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json"
-                         b"\r\ncontent-length: %d\r\n\r\n%s" % (SITE.encode(), len(body), body))
+            body = bodies[sent % len(bodies)].replace(b"@ID@", b"%s-%d-%09d" % (run.encode(), number, sent), 1)
+            writer.write(b"POST /v1/sites/%s/updates HTTP/1.1\r\nhost: bench\r\norigin: %s\r\ncontent-type: %s"
+                         b"\r\ncontent-length: %d\r\n\r\n%s" % (SITE.encode(), ORIGIN.encode(), content_type,
+                                                                  len(body), body))
             head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            answer = await reader.readexactly(length)
-            accepted = head.startswith(b"HTTP/1.1 202")
-            acked += accepted
-            if not accepted:
-                error = orjson.loads(answer)["error"]
-                refusals[error] = refusals.get(error, 0) + 1
-            if accepted and now >= measure_from:
-                latencies.append(time.perf_counter() - now)
+            answer = await reader.readexactly(int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]))
+            latencies.append(time.perf_counter() - started)
+            status = head.split(b" ", 2)[1]
+            answers.write(answer + b"\n" if status == b"202" else b"! %s %s\n" % (status, answer))
         writer.close()
 
-    tasks = [asyncio.create_task(device(n)) for n in range(DEVICES)]
-    ticks = int(1.0 + seconds)
-    for _ in progress(range(ticks), total=ticks, desc="ingest seconds"):
-        await asyncio.sleep(1.0)
-    await asyncio.gather(*tasks)
-    return latencies, acked, refusals
+    async def devices() -> None:
+        with acks.open("wb") as answers:
+            await asyncio.gather(*(device(n, answers) for n in range(DEVICES)))
+
+    uvloop.run(devices())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return latencies, usage.ru_utime + usage.ru_stime
 
 
-def _bodies(n: int) -> list[bytes]:
+def _wait_showing_progress(seconds: int, encoding: str, progress: Progress | None) -> None:
+    if progress is not None:
+        for _ in progress(range(seconds), total=seconds, desc=f"ingest {encoding}, seconds"):
+            time.sleep(1.0)
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # of the children waited for so far
+    return usage.ru_utime + usage.ru_stime
+
+
+def _read_acks(paths) -> tuple[list[int], dict[str, int]]:
+    """The update ids of the 202s written to `paths`, and how often each error code came."""
+    acked: list[int] = []
+    refused: collections.Counter[str] = collections.Counter()
+    for path in paths:
+        for line in path.read_bytes().splitlines():
+            if line.startswith(b"!"):
+                refused[orjson.loads(line.split(b" ", 2)[2])["error"]] += 1
+            else:
+                acked.append(orjson.loads(line)["accepted"])
+    return acked, dict(refused)
+
+
+def _bodies(n: int, encoding: str) -> list[bytes]:
     """`n` update bodies with a place (@ID@) for the update_id, like devices send."""
     rng = random.Random(7)
     bodies = []
@@ -164,9 +280,12 @@ def _bodies(n: int) -> list[bytes]:
         counters = [{"slot": "hero", "variant": f"v{v}", "arm": "personalized", "impressions": 5, "clicks": 1}
                     for v in range(3)]
         update = {"base_version": 0, "samples": rng.randint(5, 50), "update_id": "bench-@ID@",
-                  "delta": {"intercept": round(rng.gauss(0.0, 0.01), 6), "idx": idx, "val": val},
-                  "counters": counters}
-        bodies.append(orjson.dumps(update))
+                  "delta": {"intercept": round(rng.gauss(0.0, 0.01), 6)}, "counters": counters}
+        if encoding == "compact":
+            bodies.append(compact_body(update, idx, val))
+        else:
+            update["delta"] |= {"idx": idx, "val": val}
+            bodies.append(orjson.dumps(update))
     return bodies
 
 
@@ -191,12 +310,16 @@ def _wait_for(port: int, timeout: float = 30.0) -> None:
 
 def _closing(db: Path, device_counts: list[int], nonzero_counts: list[int], progress: Progress) -> dict:
     """Rounds without noise for the linear fit (their cost is all per nonzero), then the
-    same rounds with noise: the difference is the fixed cost of noising every bucket.
-    Each round is timed REPEATS times and the fastest counts, as other work shares the machine."""
+    same rounds with noise: the difference is the fixed cost of noising every bucket, which
+    makes the model dense, so a noisy round is timed after a first one (loading a dense model
+    is part of every round but a site's first). A round's cost is the CPU time it takes (what
+    other work on the machine changes least), the least of REPEATS; the updates are
+    checkpointed into the database file first, so the round's commit does not copy them."""
     store = Store(db)
     rng = np.random.default_rng(1)
-    epsilon([1.0], 1e-6)  # loads the accountant (and SciPy) before any clock starts
-    cases = [(sigma, d, k) for sigma in (0.0, 1.0) for k in nonzero_counts for d in device_counts]
+    epsilon([1.0, 1.0], 1e-6)  # loads the accountant (and SciPy) before any clock starts
+    sizes = [(d, k) for k in nonzero_counts for d in device_counts]
+    cases = [(sigma, d, k) for sigma in (0.0, 1.0) for d, k in sizes]
     took: dict[tuple[float, int, int], float] = {}
     for number, (sigma, devices, nonzeros) in enumerate(progress(cases, total=len(cases), desc="rounds")):
         updates = [_update(rng, nonzeros) for _ in range(devices)]
@@ -204,27 +327,64 @@ def _closing(db: Path, device_counts: list[int], nonzero_counts: list[int], prog
             site = f"close-{number}-{repeat}"
             store.create_site(site, hash_bits=HASH_BITS)
             store.set_round_config(site, RoundConfig(min_devices=1, target_devices=devices, noise_multiplier=sigma))
-            store.add_updates([(site, update) for update in updates])
-            started = time.perf_counter()
-            close_round(store, site, rng)
+            for round_ in range(2 if sigma else 1):
+                store.add_updates([(site, dataclasses.replace(update, base_version=round_)) for update in updates])
+                store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # so the round's commit does not copy them
+                started = time.process_time()
+                close_round(store, site, rng)
             took[sigma, devices, nonzeros] = min(took.get((sigma, devices, nonzeros), math.inf),
-                                                 time.perf_counter() - started)
-    work = np.array([d * k for sigma, d, k in took if sigma == 0], dtype=float)
-    plain = np.array([t for (sigma, _, _), t in took.items() if sigma == 0])
-    noisy = np.array([t for (sigma, _, _), t in took.items() if sigma > 0])
-    per_nonzero, fixed = np.polyfit(work, plain, 1)
-    fitted = fixed + per_nonzero * work
-    return {
-        "ms without noise": {f"{d} devices × {k} nonzeros": t * 1e3 for (s, d, k), t in took.items() if s == 0},
-        "ms with noise": {f"{d} devices × {k} nonzeros": t * 1e3 for (s, d, k), t in took.items() if s > 0},
-        "per_million_nonzeros_ms": per_nonzero * 1e9,
-        "fixed_ms": fixed * 1e3,
-        "linear_fit_r2": 1 - ((plain - fitted) ** 2).sum() / ((plain - plain.mean()) ** 2).sum(),
-        "noise_over_all_buckets_ms": float(np.median(noisy - plain)) * 1e3,
-    }
+                                                 time.process_time() - started)
+    devices = np.array([d for d, _ in sizes], dtype=float)
+    work = np.array([d * k / 1e6 for d, k in sizes])  # millions of nonzeros
+    plain = np.array([took[0.0, d, k] for d, k in sizes]) * 1e3  # ms
+    noisy = np.array([took[1.0, d, k] for d, k in sizes]) * 1e3
+    # Linear: a fixed cost, a cost per device (its row, its counters) and one per nonzero.
+    terms = np.column_stack([np.ones_like(work), devices / 1e3, work])
+    (fixed, per_thousand_devices, per_million), *_ = np.linalg.lstsq(terms, plain, rcond=None)
+    fitted = terms @ (fixed, per_thousand_devices, per_million)
+    rows = {f"{d} devices × {k} nonzeros": {"million_nonzeros": w, "ms": t, "linear_fit_ms": f, "ms_with_noise": n}
+            for (d, k), w, t, f, n in zip(sizes, work, plain, fitted, noisy)}
+    fit = {"fixed_ms": fixed, "per_thousand_devices_ms": per_thousand_devices, "per_million_nonzeros_ms": per_million,
+           "r2": 1 - ((plain - fitted) ** 2).sum() / ((plain - plain.mean()) ** 2).sum(),
+           "largest_miss_of_the_fit": float(np.max(np.abs(plain - fitted) / plain)),
+           "noise_over_all_buckets_ms": float(np.median(noisy - plain))}
+    return rows, fit
 
 
 def _update(rng: np.random.Generator, nonzeros: int) -> Update:
     idx = rng.choice(1 << HASH_BITS, size=nonzeros, replace=False).tolist()
     return Update(0, 10, 0.0, idx, rng.normal(0.0, 0.05, size=nonzeros).tolist(),
                   counters=(Counter("hero", "v1", "personalized", 5, 1),))
+
+
+def plot(figures: dict, params: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    fig, (ingest, closing) = pyplot.subplots(1, 2, figsize=(12, 4.5))
+    runs = figures["ingest"]
+    bars = ingest.bar(range(len(runs)), [run["updates_per_s"] for run in runs.values()], color="tab:blue")
+    for bar, run in zip(bars, runs.values()):
+        ingest.annotate(f"p99 {run['p99_ms']:.0f} ms", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize="small")
+    ingest.axhline(params["goal_updates_per_s"], color="black", linestyle=":")
+    ingest.set_xticks(range(len(runs)), [name.replace(", ", "\n") for name in runs], fontsize="small")
+    ingest.set(ylabel="acknowledged updates / s", title=f"Ingest, {params['devices']} devices on loopback "
+               f"(goal: {params['goal_updates_per_s']:,}/s, p99 < {params['goal_p99_ms']:.0f} ms)")
+    by_nonzeros: dict[str, list[tuple[int, dict]]] = collections.defaultdict(list)
+    for name, row in figures["close_round"].items():
+        devices, _, nonzeros = name.partition(" devices × ")
+        by_nonzeros[nonzeros].append((int(devices), row))
+    for (nonzeros, cases), color in zip(by_nonzeros.items(), ("tab:blue", "tab:orange", "tab:green", "tab:red")):
+        devices = [d for d, _ in cases]
+        closing.loglog(devices, [row["ms"] for _, row in cases], "o", color=color, label=nonzeros)
+        closing.loglog(devices, [row["linear_fit_ms"] for _, row in cases], "-", color=color)
+        closing.loglog(devices, [row["ms_with_noise"] for _, row in cases], "x", color=color)
+    closing.set(xlabel="devices in the round", ylabel="CPU ms",
+                title="Closing a round: o without noise, x with noise; lines: the linear fit")
+    closing.legend(title="per delta", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot.close(fig)

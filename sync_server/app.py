@@ -27,10 +27,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     store = Store(settings.db_path)
     routes = [
+        Route("/v1/sites/{site}/updates", api.PostUpdate(), methods=["POST"]),  # first: the busiest
         Route("/healthz", pages.healthz),
         *admin.routes(),
         Route("/v1/sites/{site}/model", api.global_model, methods=["GET"]),
-        Route("/v1/sites/{site}/updates", api.post_update, methods=["POST"]),
         Route("/v1/consent", consent.post_consent, methods=["POST"]),
         Route("/v1/profiles/{visitor}", profiles.Profile),
         Route("/openapi.json", openapi.openapi_document),

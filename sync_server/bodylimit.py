@@ -8,9 +8,9 @@ the body, so the server keeps this one.)
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sync_server.asgi import header
 from sync_server.errors import ApiError, error_response
 
 
@@ -23,9 +23,9 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = header(scope, b"content-length") or b""
         if declared.isdigit() and int(declared) > self.max_bytes:
-            refusal = ApiError(413, "too_large", f"the body is {declared} bytes; the limit is {self.max_bytes}")
+            refusal = ApiError(413, "too_large", f"the body is {int(declared)} bytes; the limit is {self.max_bytes}")
             return await error_response(scope, refusal)(scope, receive, send)
         received = 0
 

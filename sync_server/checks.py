@@ -29,8 +29,12 @@ VISITOR_ID_RULE = "16 to 64 letters, digits, '-' or '_'"
 
 async def json_body(request: Request) -> object:
     """The request's body parsed as JSON (the app caps its size); 400 if it is not JSON."""
+    return parse_json(await request.body())
+
+
+def parse_json(text: bytes) -> object:
     try:
-        return orjson.loads(await request.body())
+        return orjson.loads(text)
     except orjson.JSONDecodeError as error:
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {error}") from None
 

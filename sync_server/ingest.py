@@ -16,6 +16,7 @@ close up to a tick after it is due.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import queue
 import threading
@@ -23,6 +24,7 @@ import time
 
 import numpy as np
 
+from sync_server import metrics
 from sync_server.errors import ApiError
 from sync_server.rounds import RoundConfig, RoundState, close_round
 from sync_server.storage import Store
@@ -125,7 +127,7 @@ class Ingest:
             failure = ApiError(503, "storage_unavailable", f"the update could not be stored: {error}")
             self._loop.call_soon_threadsafe(_answer, [(future, failure) for _, _, future in batch])
             return
-        answers, now = [], time.time()
+        answers, accepted, now = [], collections.Counter(), time.time()
         for (site, update, future), update_id in zip(batch, ids):
             if update_id is None:
                 update_id = ApiError(409, "replayed_update", f"update_id {update.update_id!r} was already received")
@@ -133,8 +135,11 @@ class Ingest:
                 state = self.sites[site]
                 state.pending += 1
                 state.opened_at = state.opened_at or now
+                accepted[site] += 1
             answers.append((future, update_id))
         self._loop.call_soon_threadsafe(_answer, answers)
+        for site, count in accepted.items():
+            metrics.UPDATES_ACCEPTED.labels(site).inc(count)
 
     def _close_if_due(self, store: Store, site: str, rng: np.random.Generator) -> None:
         # This process's count says when to look; close_round checks the database's count.

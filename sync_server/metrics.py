@@ -64,6 +64,7 @@ class RequestTimer:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._timers: dict[tuple[str, str, int], Histogram] = {}  # REQUEST_SECONDS by its labels
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,10 +80,10 @@ class RequestTimer:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            REQUEST_SECONDS.labels(route_template(scope), method, str(status)).observe(
-                time.perf_counter() - started
-            )
+            labels = (route_template(scope), scope["method"] if scope["method"] in METHODS else "other", status)
+            if labels not in self._timers:  # labels() takes a lock and builds a key: once per kind of request
+                self._timers[labels] = REQUEST_SECONDS.labels(*labels[:2], str(status))
+            self._timers[labels].observe(time.perf_counter() - started)
 
 
 async def metrics_page(request: Request) -> Response:

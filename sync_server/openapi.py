@@ -18,6 +18,7 @@ from sync_server.admin.openapi import SECURITY_SCHEME as ADMIN_SECURITY_SCHEME
 from sync_server.auth import SECRET
 from sync_server.checks import VISITOR_ID
 from sync_server.consent import POLICY_VERSION, PURPOSES
+from sync_server.updates import COMPACT_TYPE
 
 
 def _ref(name: str) -> dict:
@@ -34,7 +35,7 @@ def _errors(*statuses: int) -> dict:
 
 
 ERROR_MEANINGS = {
-    400: "Not JSON, or the site is not named",
+    400: "Not JSON (or a compact update without its JSON line), or the site is not named",
     401: "The visitor's secret is missing, malformed or wrong",
     403: "The request's origin is not allowed for the site, or the visitor has not granted sync",
     404: "Unknown site, or no data held for the visitor",
@@ -165,7 +166,16 @@ PATHS = {
         "post": {
             "summary": "Send one device's clipped model delta", "operationId": "postUpdate",
             "parameters": [SITE_PATH],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Update")}}},
+            "description": "In JSON, or in the compact form: the same object on one line with only "
+                           "`intercept` in `delta`, a newline, then the n buckets as little-endian int32 and "
+                           "the n values as little-endian float32 (half the bytes, parsed without a Python "
+                           "object per weight). Errors name the field either way.",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("Update")},
+                COMPACT_TYPE.decode(): {"schema": {
+                    "type": "string", "format": "binary",
+                    "description": "JSON line, newline, idx (int32 LE), val (float32 LE)"}},
+            }},
             "responses": {"202": _json("Stored durably", {"type": "object", "required": ["accepted"],
                                                           "properties": {"accepted": {"type": "integer"}}}),
                           **_errors(400, 403, 404, 409, 413, 422, 429)},

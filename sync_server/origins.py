@@ -8,6 +8,9 @@ site's list or is this server's own origin (the demo pages); any other is refuse
 with 403, before the request does anything. Allowed requests get the CORS headers
 the browser needs to read the answer, errors included.
 
+Each server process reads a site's origins at most once a second (every update a browser
+sends is checked), so a change made with `set-origins` applies within a second.
+
 Requests without an `Origin` (curl, a load generator, same-origin GETs) pass: CORS
 protects visitors' browsers, it cannot stop a program that forges headers, which is
 why visitor data also needs the visitor's secret.
@@ -25,12 +28,14 @@ ValueError: an origin is scheme://host[:port] with http or https and no path, go
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
-from starlette.datastructures import URL, Headers, QueryParams
+from starlette.datastructures import URL, QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sync_server.asgi import header
 from sync_server.errors import ApiError, error_response
 from sync_server.storage import Store, UnknownSite
 
@@ -39,6 +44,7 @@ ALLOW_METHODS = "GET, POST, PUT, DELETE"
 ALLOW_HEADERS = "Authorization, Content-Type, If-None-Match"
 EXPOSE_HEADERS = "ETag, Retry-After"
 PREFLIGHT_MAX_AGE = "600"
+ORIGINS_TTL_SECONDS = 1.0  # a change of a site's origins applies within this long
 
 
 def parse_origin(text: str) -> str:
@@ -62,16 +68,19 @@ class SiteOrigins:
 
     def __init__(self, app: ASGIApp, store: Store) -> None:
         self.app, self.store = app, store
+        self._origins: dict[str, tuple[float, list[str]]] = {}  # site -> (when read, its origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        origin = Headers(scope=scope).get("origin") if scope["type"] == "http" else None
-        if origin is None or not scope["path"].startswith("/v1/") or origin == _own_origin(scope):
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            return await self.app(scope, receive, send)
+        origin = header(scope, b"origin")
+        if origin is None or (origin := origin.decode("latin-1")) == _own_origin(scope):
             return await self.app(scope, receive, send)
         refusal = self._refusal(scope, origin)
         if refusal is not None:
             return await error_response(scope, refusal)(scope, receive, send)
         headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in Headers(scope=scope):
+        if scope["method"] == "OPTIONS" and header(scope, b"access-control-request-method") is not None:
             headers.update({"Access-Control-Allow-Methods": ALLOW_METHODS,
                             "Access-Control-Allow-Headers": ALLOW_HEADERS,
                             "Access-Control-Max-Age": PREFLIGHT_MAX_AGE})
@@ -92,14 +101,25 @@ class SiteOrigins:
         if site is None:
             return ApiError(403, "origin_not_allowed", f"origin {origin!r} may only call endpoints that name a site")
         try:
-            allowed = self.store.site_origins(site)
+            allowed = self._allowed_origins(site)
         except UnknownSite:
             return ApiError(404, "unknown_site", f"no site with key {site!r}")
         if origin not in allowed:
             return ApiError(403, "origin_not_allowed", f"site {site!r} does not allow requests from {origin!r}")
         return None
 
+    def _allowed_origins(self, site: str) -> list[str]:
+        # Every update a browser sends carries an Origin, and a query on the event loop lets the
+        # ingest thread take the GIL: read each site's origins at most once a second.
+        now = time.monotonic()
+        if site not in self._origins or now - self._origins[site][0] > ORIGINS_TTL_SECONDS:
+            self._origins[site] = now, self.store.site_origins(site)
+        return self._origins[site][1]
+
 
 def _own_origin(scope: Scope) -> str:
+    host = header(scope, b"host")  # every HTTP/1.1 request names it: the quick way
+    if host is not None:
+        return f"{scope['scheme']}://{host.decode('latin-1')}"
     url = URL(scope=scope)
     return f"{url.scheme}://{url.netloc}"

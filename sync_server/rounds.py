@@ -141,8 +141,10 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
             noise_intercept, noise = aggregation.gaussian_noise(
                 rng, config.noise_multiplier * config.clip_norm / m, state.buckets)
             intercept_step, step = intercept_step + noise_intercept, step + noise
-        intercept, weights = store.model(site, state.version)
-        dense = _dense(weights, state.buckets) + config.learning_rate * step
+        intercept, idx, val = store.model_arrays(site, state.version)
+        weights = config.learning_rate * step
+        weights[idx] += val
+        nonzero = np.flatnonzero(weights)
         spent = epsilon([*state.noise_multipliers, config.noise_multiplier], config.delta)
         totals = analytics.add_noise(analytics.sum_counters(counters), config.counter_noise, rng)
         store.publish_round(
@@ -152,20 +154,9 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
              "learning_rate": config.learning_rate, "aggregator": config.aggregator,
              "epsilon": spent if math.isfinite(spent) else None, "delta": config.delta},
             intercept + config.learning_rate * intercept_step,
-            _nonzero_pairs(dense),
+            nonzero,
+            weights[nonzero],
             totals,
         )
     return store.round_state(site)
 
-
-def _dense(pairs: list[list], buckets: int) -> np.ndarray:
-    dense = np.zeros(buckets)
-    if pairs:
-        index, values = zip(*pairs)
-        dense[list(index)] = values
-    return dense
-
-
-def _nonzero_pairs(dense: np.ndarray) -> list[tuple[int, float]]:
-    nonzero = np.flatnonzero(dense)
-    return list(zip(nonzero.tolist(), dense[nonzero].tolist()))

@@ -170,13 +170,33 @@ class Site:
     def visits(self, n: int, seed: int = 0) -> Iterator[Visit]:
         """`n` visits drawn from `seed`; the same seed always gives the same visits."""
         rng = random.Random(seed)
-        shares = {a.name: a.share for a in self.archetypes}
-        by_name = {a.name: a for a in self.archetypes}
         for _ in range(n):
-            archetype = by_name[_draw(rng, shares)]
+            archetype = self._draw_archetype(rng)
             context = archetype.draw_context(rng)
             draws = {item.id: rng.random() for item in self.items}
             yield Visit(context, archetype.name, self.ctr(context), draws)
+
+    def visitor(self, n: int, seed: int = 0) -> list[Visit]:
+        """`n` visits of one visitor, as their device sees them: one archetype throughout, and
+        clicks that follow that visitor's own tastes (its `ctr` is theirs, not a mix).
+
+        >>> visits = Site.default().visitor(3, seed=1)
+        >>> [v.archetype for v in visits]
+        ['commuter', 'commuter', 'commuter']
+        """
+        rng = random.Random(seed)
+        archetype = self._draw_archetype(rng)
+        visits = []
+        for _ in range(n):
+            context = archetype.draw_context(rng)
+            draws = {item.id: rng.random() for item in self.items}
+            ctr = {item.id: _sigmoid(logit + self._taste[archetype.name, item.id])
+                   for item, logit in zip(self.items, self._logits(context))}
+            visits.append(Visit(context, archetype.name, ctr, draws))
+        return visits
+
+    def _draw_archetype(self, rng: random.Random) -> Archetype:
+        return rng.choices(self.archetypes, weights=[a.share for a in self.archetypes])[0]
 
     def ctr(self, context: dict) -> dict[str, float]:
         """Each item's click probability given `context` alone, over the archetypes that fit it."""
@@ -192,14 +212,18 @@ class Site:
         total = sum(w for _, w in posterior)
         if total == 0:
             raise ValueError(f"no archetype of this site produces the context {context}")
-        tokens = context_tokens(context)
-        base = math.log(self.base_ctr / (1 - self.base_ctr))
         ctr = []
-        for item in self.items:
-            logit = base + sum(self.context_effects.get((t, f), 0.0) for t in tokens for f in item.features)
+        for item, logit in zip(self.items, self._logits(context)):
             p = sum(w * _sigmoid(logit + self._taste[a.name, item.id]) for a, w in posterior) / total
             ctr.append((item.id, p))
         return tuple(ctr)
+
+    def _logits(self, context: dict) -> list[float]:
+        """Each item's log-odds of a click in `context`, before any archetype's tastes."""
+        tokens = context_tokens(context)
+        base = math.log(self.base_ctr / (1 - self.base_ctr))
+        return [base + sum(self.context_effects.get((t, f), 0.0) for t in tokens for f in item.features)
+                for item in self.items]
 
 
 def _sigmoid(z: float) -> float:

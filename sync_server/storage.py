@@ -6,14 +6,15 @@ nodes) can take its place behind the same methods.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import fcntl
 import json
 import sqlite3
 import time
-from array import array
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 import orjson
@@ -26,7 +27,7 @@ from sync_server.updates import Counter, Update
 if TYPE_CHECKING:
     from sync_server.consent import Consent
 
-IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # array("i") and array("d")
+IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # machine byte order, as rows have always been packed
 
 
 class UnknownSite(LookupError):
@@ -46,6 +47,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock_file: IO | None = None  # opened on the first write transaction
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used from the event loop and the CLI; never two threads at once.
         self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
@@ -59,7 +61,7 @@ class Store:
             {"site": str, "hash_bits": int, "created_at": float}, pk="site", if_not_exists=True
         )
         self.db["models"].create(
-            {"site": str, "version": int, "intercept": float, "weights": str, "created_at": float},
+            {"site": str, "version": int, "intercept": float, "weights": bytes, "created_at": float},
             pk=("site", "version"), foreign_keys=[("site", "sites")], if_not_exists=True,
         )
         self._create_round_tables()
@@ -73,7 +75,7 @@ class Store:
                 {"site": site, "hash_bits": hash_bits, "created_at": time.time()}, ignore=True
             )
             self.db["models"].insert(
-                {"site": site, "version": 0, "intercept": 0.0, "weights": "[]", "created_at": time.time()},
+                {"site": site, "version": 0, "intercept": 0.0, "weights": b"", "created_at": time.time()},
                 ignore=True,
             )
 
@@ -91,11 +93,13 @@ class Store:
         self.site(site)
         row = next(self.db["models"].rows_where("site = ?", [site], order_by="version desc", limit=1))
         return {"site": site, "version": row["version"], "intercept": row["intercept"],
-                "weights": orjson.loads(row["weights"])}
+                "weights": _pairs(*_unpack_weights(row["weights"]))}
 
     # Federated rounds: device updates, per-site round configs, closed rounds and their analytics.
     # A delta's buckets and values are stored as packed int32 and float64 arrays (machine byte
-    # order): a 300-weight update fits one 4 KiB page, where JSON text would spill over.
+    # order): a 300-weight update fits one 4 KiB page, where JSON text would spill over. A global
+    # model's weights are packed the same way, buckets then weights in one blob: once noise has
+    # touched every bucket a model has 2^hash_bits of them, and a round reads and writes it whole.
 
 
     def _create_round_tables(self) -> None:
@@ -107,6 +111,7 @@ class Store:
         self.db["updates"].create_index(["site", "round"], if_not_exists=True)
         # A replayed update_id is refused; updates without one (NULL) never collide.
         self.db["updates"].create_index(["site", "update_id"], unique=True, if_not_exists=True)
+        self._create_round_sizes()
         self.db["round_configs"].create({"site": str, "config": str}, pk="site", if_not_exists=True)
         self.db["rounds"].create(
             {"site": str, "version": int, "closed_at": float, "reason": str, "devices": int,
@@ -119,6 +124,19 @@ class Store:
              "impressions": float, "clicks": float},
             pk=("site", "version", "slot", "variant", "arm"), if_not_exists=True,
         )
+
+    def _create_round_sizes(self) -> None:
+        # How many updates each round holds and when the first came, kept up by every insert:
+        # writers look at the open round several times a second, and counting its rows would
+        # take longer the more it holds. A database made before this table gets it counted once.
+        if "round_sizes" in self.db.table_names():
+            return
+        with self.writing():
+            if "round_sizes" not in self.db.table_names():  # another process may have been first
+                self.db["round_sizes"].create({"site": str, "round": int, "updates": int, "opened_at": float},
+                                              pk=("site", "round"))
+                self.db.execute("INSERT INTO round_sizes SELECT site, round, count(*), min(received_at) "
+                                "FROM updates GROUP BY site, round")
 
     def round_config(self, site: str) -> RoundConfig:
         """How `site` runs its rounds (the defaults until someone configures it)."""
@@ -143,10 +161,9 @@ class Store:
     def open_round(self, site: str) -> tuple[int, int, float | None]:
         """The open round of `site`: its number, its updates so far, and when the first came."""
         round_ = self._open_round_number(site)
-        pending, opened_at = self.db.execute(
-            "SELECT count(*), min(received_at) FROM updates WHERE site = ? AND round = ?", [site, round_]
-        ).fetchone()
-        return round_, pending, opened_at
+        size = self.db.execute("SELECT updates, opened_at FROM round_sizes WHERE site = ? AND round = ?",
+                               [site, round_]).fetchone()
+        return (round_, *size) if size else (round_, 0, None)
 
     def _open_round_number(self, site: str) -> int:
         return self.db.execute("SELECT max(version) + 1 FROM models WHERE site = ?", [site]).fetchone()[0]
@@ -155,13 +172,26 @@ class Store:
     def writing(self) -> Iterator[None]:
         """A transaction that takes SQLite's write lock at once (BEGIN IMMEDIATE): what it reads
         stays true until it commits, however many server processes share the file."""
-        self.db.conn.execute("BEGIN IMMEDIATE")
+        with self._write_lock():
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.rollback()
+                raise
+            self.db.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        # Writers in other processes wait here, woken the moment the lock is free, rather than
+        # in SQLite's busy handler, which sleeps (up to 100 ms at a time) and tries again.
+        if self._lock_file is None:
+            self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a")
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
             yield
-        except BaseException:
-            self.db.rollback()
-            raise
-        self.db.conn.execute("COMMIT")
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def add_updates(self, updates: list[tuple[str, Update]]) -> list[int | None]:
         """Store (site, update) pairs in the open rounds, in one transaction; the id of each,
@@ -173,7 +203,7 @@ class Store:
         ids: list[int | None] = []
         rows, now = [], time.time()
         with self.writing():
-            rounds = {site: self._open_round_number(site) for site, _ in updates}
+            rounds = {site: self._open_round_number(site) for site in {site for site, _ in updates}}
             seen = self._known_update_ids(updates)
             next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM updates").fetchone()[0]
             for site, u in updates:
@@ -184,12 +214,18 @@ class Store:
                     seen.add((site, u.update_id))
                 counters = orjson.dumps([tuple(c) for c in u.counters]).decode() if u.counters else None
                 rows.append((next_id, site, rounds[site], u.base_version, u.samples, u.intercept,
-                             array("i", u.idx).tobytes(), array("d", u.val).tobytes(), counters, u.update_id, now))
+                             np.asarray(u.idx, IDX).tobytes(), np.asarray(u.val, VAL).tobytes(), counters,
+                             u.update_id, now))
                 ids.append(next_id)
                 next_id += 1
             self.db.conn.executemany(
                 "INSERT INTO updates (id, site, round, base_version, samples, intercept, idx, val, counters,"
                 " update_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            sizes = collections.Counter(row[1] for row in rows)  # updates stored, by site
+            self.db.conn.executemany(
+                "INSERT INTO round_sizes (site, round, updates, opened_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (site, round) DO UPDATE SET updates = updates + excluded.updates",
+                [(site, rounds[site], count, now) for site, count in sizes.items()])
         return ids
 
     def _known_update_ids(self, updates: list[tuple[str, Update]]) -> set[tuple[str, str]]:
@@ -198,10 +234,10 @@ class Store:
             if u.update_id is not None:
                 wanted.setdefault(site, []).append(u.update_id)
         known = set()
-        for site, update_ids in wanted.items():
-            marks = ", ".join("?" * len(update_ids))
-            known.update(self.db.execute(f"SELECT site, update_id FROM updates WHERE site = ? AND update_id IN ({marks})",
-                                         [site, *update_ids]).fetchall())
+        for site, update_ids in wanted.items():  # one statement, whatever the number of ids
+            known.update(self.db.execute(
+                "SELECT site, update_id FROM updates WHERE site = ? AND update_id IN (SELECT value FROM json_each(?))",
+                [site, orjson.dumps(update_ids).decode()]).fetchall())
         return known
 
     def round_updates(self, site: str, round_: int) -> tuple[list[Delta], list[list[Counter]]]:
@@ -216,19 +252,26 @@ class Store:
     def count_updates(self, site: str) -> int:
         return self.db["updates"].count_where("site = ?", [site])
 
-    def model(self, site: str, version: int) -> tuple[float, list[list]]:
-        """The intercept and the [bucket, weight] pairs of one global model version."""
+    def model(self, site: str, version: int) -> tuple[float, list[tuple[int, float]]]:
+        """The intercept and the (bucket, weight) pairs of one global model version."""
+        intercept, idx, val = self.model_arrays(site, version)
+        return intercept, _pairs(idx, val)
+
+    def model_arrays(self, site: str, version: int) -> tuple[float, np.ndarray, np.ndarray]:
+        """The intercept, the buckets of the nonzero weights and those weights, of one version."""
         intercept, weights = self.db.execute(
             "SELECT intercept, weights FROM models WHERE site = ? AND version = ?", [site, version]).fetchone()
-        return intercept, orjson.loads(weights)
+        return (intercept, *_unpack_weights(weights))
 
-    def publish_round(self, site: str, round_: dict, intercept: float, weights: list[tuple[int, float]],
+    def publish_round(self, site: str, round_: dict, intercept: float, idx: np.ndarray, val: np.ndarray,
                       counters: dict[tuple[str, str, str], list[float]]) -> None:
-        """Record a closed round, its new model version and its analytics, all or nothing."""
+        """Record a closed round, its new model version (the buckets `idx` of its nonzero weights
+        `val`) and its analytics, all or nothing."""
         version = round_["version"]
+        weights = np.asarray(idx, IDX).tobytes() + np.asarray(val, VAL).tobytes()
         with self.db.atomic():
             self.db["models"].insert({"site": site, "version": version, "intercept": intercept,
-                                      "weights": orjson.dumps(weights).decode(), "created_at": round_["closed_at"]})
+                                      "weights": weights, "created_at": round_["closed_at"]})
             self.db["rounds"].insert({"site": site, **round_})
             self.db["round_counters"].insert_all(
                 {"site": site, "version": version, "slot": slot, "variant": variant, "arm": arm,
@@ -448,3 +491,15 @@ class Store:
     def _audit(self, site: str, admin: str, action: str, detail: dict) -> None:
         self.db["admin_audit"].insert({"site": site, "admin": admin, "action": action,
                                        "detail": orjson.dumps(detail).decode(), "at": time.time()})
+
+
+def _unpack_weights(weights: bytes | str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(weights, str):  # written before models were packed: JSON [bucket, weight] pairs
+        pairs = orjson.loads(weights)
+        return np.array([b for b, _ in pairs], IDX), np.array([w for _, w in pairs], VAL)
+    n = len(weights) // (IDX.itemsize + VAL.itemsize)
+    return np.frombuffer(weights, IDX, n), np.frombuffer(weights, VAL, n, offset=n * IDX.itemsize)
+
+
+def _pairs(idx: np.ndarray, val: np.ndarray) -> list[tuple[int, float]]:
+    return list(zip(idx.tolist(), val.tolist()))

@@ -1,5 +1,7 @@
 """What a device may send: a sparse model delta, checked field by field.
 
+In JSON (any Content-Type but the compact one below):
+
     {"base_version": 3, "samples": 12,
      "delta": {"intercept": -0.01, "idx": [17, 40213], "val": [0.12, -0.03]},
      "update_id": "2f1c…",
@@ -11,11 +13,24 @@ global model `base_version`; parallel arrays keep the payload small and fast to 
 `update_id` (optional, made by the device) lets the server refuse a replayed update;
 `counters` (optional) are the device's impressions and clicks for federated analytics.
 
+The compact form (`Content-Type: application/vnd.p13n.update`) is half the bytes and is
+checked without making a Python object per weight: the same JSON object on one line, with
+only the intercept in `delta`, then a newline, then the n buckets as little-endian int32
+and the n values as little-endian float32:
+
+    {"base_version":3,"samples":12,"delta":{"intercept":-0.01},"update_id":"2f1c…"}
+    <n × int32: idx><n × float32: val>
+
 >>> update = parse_update(
 ...     {"base_version": 1, "samples": 2, "delta": {"intercept": 0, "idx": [5], "val": [0.5]}},
 ...     buckets=8, latest_version=1, max_staleness=0)
 >>> update.idx, update.val, update.update_id
 ([5], [0.5], None)
+>>> header, arrays = split_compact(compact_body(
+...     {"base_version": 1, "samples": 2, "delta": {"intercept": 0}}, idx=[5], val=[0.5]))
+>>> update = parse_update(orjson.loads(header), 8, 1, 0, arrays)
+>>> update.idx.tolist(), update.val.tolist()
+([5], [0.5])
 >>> parse_update({"base_version": 0, "samples": 2, "delta": {"intercept": 0, "idx": [], "val": []}},
 ...              buckets=8, latest_version=3, max_staleness=2)
 Traceback (most recent call last):
@@ -27,13 +42,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
+
+import numpy as np
+import orjson
 
 from sync_server.errors import ApiError, invalid
 
+COMPACT_TYPE = b"application/vnd.p13n.update"
+COMPACT_IDX, COMPACT_VAL = np.dtype("<i4"), np.dtype("<f4")
 FIELDS = {"base_version", "samples", "delta"}
 OPTIONAL_FIELDS = {"update_id", "counters"}
 DELTA_FIELDS = {"intercept", "idx", "val"}
+COMPACT_DELTA_FIELDS = {"intercept"}  # the arrays follow the JSON line
 COUNTER_FIELDS = {"slot", "variant", "arm", "impressions", "clicks"}
 ARMS = ("personalized", "holdout")
 MAX_COUNTERS = 1_000
@@ -53,20 +75,24 @@ class Counter(NamedTuple):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Update:
+    """A checked update; `idx` and `val` are lists from JSON, NumPy arrays from the compact form."""
+
     base_version: int
     samples: int
     intercept: float
-    idx: list[int]
-    val: list[float | int]
+    idx: Sequence[int]
+    val: Sequence[float]
     update_id: str | None = None
     counters: tuple[Counter, ...] = ()
 
 
-def parse_update(payload: object, buckets: int, latest_version: int, max_staleness: int) -> Update:
+def parse_update(payload: object, buckets: int, latest_version: int, max_staleness: int,
+                 arrays: bytes | None = None) -> Update:
     """Return the update in `payload`, or raise an ApiError naming the first problem.
 
-    An update for a version more than `max_staleness` versions behind `latest_version`
-    is refused with 409: the device should fetch the new model and train again.
+    `payload` is the parsed JSON; for the compact form, its first line, and `arrays` the
+    bytes after it. An update for a version more than `max_staleness` versions behind
+    `latest_version` is refused with 409: the device should fetch the new model and train again.
     """
     _require_object("update", payload, FIELDS, OPTIONAL_FIELDS)
     base_version = _whole("base_version", payload["base_version"], 0, latest_version)
@@ -75,34 +101,66 @@ def parse_update(payload: object, buckets: int, latest_version: int, max_stalene
                        f"versions {latest_version - max_staleness} to {latest_version}")
     samples = _whole("samples", payload["samples"], 1, MAX_COUNT)
     delta = payload["delta"]
-    _require_object("delta", delta, DELTA_FIELDS)
+    _require_object("delta", delta, DELTA_FIELDS if arrays is None else COMPACT_DELTA_FIELDS)
     intercept = _finite("delta.intercept", delta["intercept"])
-    idx, val = delta["idx"], delta["val"]
-    if not isinstance(idx, list) or not isinstance(val, list):
-        raise invalid("delta.idx and delta.val must be arrays")
-    if len(idx) != len(val):
-        raise invalid(f"delta.idx has {len(idx)} entries but delta.val has {len(val)}")
-    _check_buckets(idx, buckets)
-    _check_values(val)
+    idx, val = _json_arrays(delta["idx"], delta["val"], buckets) if arrays is None else _compact_arrays(arrays, buckets)
     return Update(base_version, samples, intercept, idx, val,
                   _update_id(payload.get("update_id")), _counters(payload.get("counters", [])))
 
 
-def _check_buckets(idx: list, buckets: int) -> None:
+def split_compact(body: bytes) -> tuple[bytes, bytes]:
+    """The JSON line of a compact update and the arrays after it."""
+    header, newline, arrays = body.partition(b"\n")
+    if not newline:
+        raise ApiError(400, "invalid_compact_update", "a compact update is one line of JSON, a newline, "
+                       "then the int32 buckets and the float32 values; the body has no newline")
+    return header, arrays
+
+
+def compact_body(header: dict, idx: Sequence[int], val: Sequence[float]) -> bytes:
+    """The compact form of an update: `header` is its JSON object with only the intercept in `delta`."""
+    return b"%s\n%s%s" % (orjson.dumps(header), np.asarray(idx, COMPACT_IDX).tobytes(),
+                          np.asarray(val, COMPACT_VAL).tobytes())
+
+
+def _json_arrays(idx: object, val: object, buckets: int) -> tuple[list[int], list[float | int]]:
+    if not isinstance(idx, list) or not isinstance(val, list):
+        raise invalid("delta.idx and delta.val must be arrays")
+    if len(idx) != len(val):
+        raise invalid(f"delta.idx has {len(idx)} entries but delta.val has {len(val)}")
     # Passes in C over the common, valid case (updates arrive by the thousand per second);
-    # the slow loop only runs to name the first bad entry.
+    # the slow loops only run to name the first bad entry.
     if not set(map(type, idx)) <= {int} or (idx and (min(idx) < 0 or max(idx) >= buckets)):
         for i, bucket in enumerate(idx):
             _whole(f"delta.idx[{i}]", bucket, 0, buckets - 1)
     if len(set(idx)) != len(idx):
         raise invalid("delta.idx has repeated buckets")
-
-
-def _check_values(val: list) -> None:
     # A sum that overflows sends huge but finite values the slow way, which lets them pass.
     if not set(map(type, val)) <= {float, int} or not math.isfinite(sum(val)):
         for i, value in enumerate(val):
             _finite(f"delta.val[{i}]", value)
+    return idx, val
+
+
+def _compact_arrays(arrays: bytes, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    pair = COMPACT_IDX.itemsize + COMPACT_VAL.itemsize
+    if len(arrays) % pair:
+        raise invalid(f"the {len(arrays)} bytes after the JSON line are not a whole number of "
+                      f"{pair}-byte (int32 bucket, float32 value) pairs")
+    n = len(arrays) // pair
+    idx = np.frombuffer(arrays, COMPACT_IDX, n)
+    val = np.frombuffer(arrays, COMPACT_VAL, n, offset=n * COMPACT_IDX.itemsize)
+    outside = (idx < 0) | (idx >= buckets)
+    if outside.any():
+        first = int(outside.argmax())
+        raise invalid(f"delta.idx[{first}] must be a whole number from 0 to {buckets - 1}, got {idx[first]}")
+    if len(set(idx.tolist())) != n:  # not np.unique: NumPy's sort lets go of the GIL, and the writer takes it
+        raise invalid("delta.idx has repeated buckets")
+    finite = np.isfinite(val)
+    if not finite.all():
+        first = int(finite.argmin())
+        raise invalid(f"delta.val[{first}] must be a finite number, got {val[first]}")
+    return idx, val
 
 
 def _update_id(value: object) -> str | None:

@@ -4,6 +4,7 @@ limits, JSON for every refusal, and the command line."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 import httpx
 import jsonschema
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sync_server.app import create_app
 from sync_server.config import Settings
+from sync_server.origins import ORIGINS_TTL_SECONDS
 from tests.conftest import CLI, ROOT, TEST_ORIGIN, TEST_SITE, create_site, running_server
 from tests.server.visitors import Visitor
 
@@ -195,6 +197,7 @@ def test_set_origins_changes_who_may_call_a_running_server(server):
     assert httpx.get(model, headers={"origin": "https://b.example"}).status_code == 403
     done = cli("set-origins", "cors-site", "https://B.example:443", "--db", str(server.db_path))
     assert done.returncode == 0 and "https://b.example" in done.stdout
+    time.sleep(ORIGINS_TTL_SECONDS)  # the server reads a site's origins again after this long
     assert httpx.get(model, headers={"origin": "https://a.example"}).status_code == 403
     assert httpx.get(model, headers={"origin": "https://b.example"}).status_code == 200
 

@@ -137,3 +137,20 @@ def test_two_server_processes_on_one_database_close_each_round_once(tmp_path):
         assert dict(wait_for_version(second, 1)["weights"]) == pytest.approx({1: 0.4})
         assert send(second, update([2], [0.4], base_version=1)).status_code == 202
         assert [(r["version"], r["devices"]) for r in first.db()["rounds"].rows_where("site = ?", [SITE])] == [(1, 4)]
+
+
+def test_the_open_rounds_size_is_kept_with_every_insert_and_counted_once_for_an_older_database(tmp_path):
+    store = make_store(tmp_path)
+    store.set_round_config("s", RoundConfig(min_devices=10, target_devices=10))
+    store.add_updates([("s", delta([1], [0.1])) for _ in range(3)])
+    store.add_updates([("s", delta([2], [0.1]))])
+    assert (store.round_state("s").pending, store.db["round_sizes"].count) == (4, 1)
+    store.db["round_sizes"].drop()  # as a database made before the table
+    assert Store(tmp_path / "p13n.db").round_state("s").pending == 4
+
+
+def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_trains(tmp_path):
+    store = make_store(tmp_path, noise_multiplier=0.0)
+    store.db.execute("UPDATE models SET weights = ? WHERE site = 's'", ['[[1, 0.5], [3, -0.25]]'])
+    assert store.model("s", 0) == (0.0, [(1, 0.5), (3, -0.25)])
+    assert close(store, [delta([3], [0.5])])["weights"] == pytest.approx({1: 0.5, 3: 0.25})

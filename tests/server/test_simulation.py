@@ -98,3 +98,17 @@ def test_a_malformed_site_is_refused(kwargs, message):
     arguments = {"items": [Item("a", ())], "archetypes": Site.default().archetypes, **kwargs}
     with pytest.raises(ValueError, match=message):
         Site(**arguments)
+
+
+def test_a_visitor_keeps_one_archetype_and_clicks_by_its_own_tastes():
+    site = Site.default()
+    visits = site.visitor(400, seed=2)
+    assert len({v.archetype for v in visits}) == 1 and site.visitor(400, seed=2) == visits
+    fan = next(s for s in range(100) if site.visitor(1, seed=s)[0].archetype == "sports_fan")
+    context = site.visitor(1, seed=fan)[0].context
+    own, mixed = site.visitor(1, seed=fan)[0].ctr, site.ctr(context)
+    sports = [item.id for item in site.items if "topic:sports" in item.features]
+    assert all(own[i] >= mixed[i] for i in sports)  # more than a visitor of unknown archetype
+    clicks = sum(v.click("item01") for v in visits)
+    expected = sum(v.ctr["item01"] for v in visits)
+    assert abs(clicks - expected) < 4 * expected**0.5 + 1

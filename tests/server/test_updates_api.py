@@ -7,8 +7,10 @@ import secrets
 from array import array
 
 import httpx
+import numpy as np
 import pytest
 
+from sync_server.updates import COMPACT_TYPE, compact_body
 from tests.conftest import TEST_SITE
 
 VALID = {"base_version": 0, "samples": 4, "delta": {"intercept": 0.01, "idx": [3, 99], "val": [0.2, -0.1]}}
@@ -19,10 +21,14 @@ def updates_stored(server) -> int:
     return server.db()["updates"].count_where("site = ?", [TEST_SITE])
 
 
-def post(server, body, site=TEST_SITE) -> httpx.Response:
+def post(server, body, site=TEST_SITE, content_type="application/json") -> httpx.Response:
     content = body if isinstance(body, (str, bytes)) else json.dumps(body)
     return httpx.post(f"{server.url}/v1/sites/{site}/updates", content=content,
-                      headers={"content-type": "application/json"})
+                      headers={"content-type": content_type})
+
+
+def post_compact(server, body: bytes, content_type=COMPACT_TYPE.decode()) -> httpx.Response:
+    return post(server, body, content_type=content_type)
 
 
 def test_the_global_model_carries_what_devices_need_to_take_part(server):
@@ -107,10 +113,65 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize("body, status, problem", MALFORMED, ids=[m[2] for m in MALFORMED])
-def test_a_malformed_update_is_refused_with_the_problem_named_and_nothing_stored(server, body, status, problem):
+# The compact form: a JSON line without idx and val, then int32 buckets and float32 values.
+
+HEADER = {"base_version": 0, "samples": 4, "delta": {"intercept": 0.01}}
+
+
+def test_a_compact_update_is_stored_like_a_json_one(server):
     before = updates_stored(server)
-    response = post(server, body)
+    body = compact_body({**HEADER, "counters": [COUNTER], "update_id": secrets.token_hex(8)}, [3, 99], [0.2, -0.1])
+    response = post_compact(server, body, content_type="Application/vnd.p13n.update; v=1")
+    assert response.status_code == 202, response.text
+    row = server.db()["updates"].get(response.json()["accepted"])
+    assert (row["round"], row["samples"], row["intercept"]) == (1, 4, 0.01)
+    assert list(array("i", row["idx"])) == [3, 99]
+    assert list(array("d", row["val"])) == np.array([0.2, -0.1], dtype=np.float32).tolist()  # float32 precision
+    assert json.loads(row["counters"]) == [["hero", "v1", "personalized", 3, 1]]
+    assert updates_stored(server) == before + 1
+
+
+def test_a_compact_update_with_no_weights_is_valid(server):
+    assert post_compact(server, compact_body(HEADER, [], [])).status_code == 202
+
+
+def test_a_replayed_compact_update_is_refused(server):
+    body = compact_body({**HEADER, "update_id": secrets.token_hex(8)}, [1], [0.5])
+    assert post_compact(server, body).status_code == 202
+    before = updates_stored(server)
+    replay = post_compact(server, body)
+    assert (replay.status_code, replay.json()["error"]) == (409, "replayed_update")
+    assert updates_stored(server) == before
+
+
+def compact_with(header=HEADER, idx=(3, 99), val=(0.2, -0.1)) -> bytes:
+    return compact_body(header, idx, val)
+
+
+MALFORMED_COMPACT = [
+    (b"no newline at all", 400, "the body has no newline"),
+    (b"not json\n", 400, "not valid JSON"),
+    (compact_with()[:-1], 422, "the 15 bytes after the JSON line are not a whole number of 8-byte"),
+    (compact_with(header={**HEADER, "delta": {"intercept": 0.0, "idx": [3], "val": [0.1]}}), 422,
+     "delta has unknown fields ['idx', 'val']"),
+    (compact_with(header={"base_version": 0, "delta": {"intercept": 0.0}}), 422, "missing ['samples']"),
+    (compact_with(header={**HEADER, "base_version": 5}), 422, "base_version must be a whole number from 0 to 0"),
+    (compact_with(idx=[3, 1 << 18]), 422, "delta.idx[1] must be a whole number from 0 to 262143, got 262144"),
+    (compact_with(idx=[-1, 3]), 422, "delta.idx[0] must be a whole number from 0 to 262143, got -1"),
+    (compact_with(idx=[7, 7]), 422, "delta.idx has repeated buckets"),
+    (compact_with(val=[0.2, float("nan")]), 422, "delta.val[1] must be a finite number, got nan"),
+    (compact_with(val=[float("inf"), 0.2]), 422, "delta.val[0] must be a finite number, got inf"),
+]
+
+BOTH_FORMS = [(*case, "application/json") for case in MALFORMED] + [
+    (*case, COMPACT_TYPE.decode()) for case in MALFORMED_COMPACT]
+
+
+@pytest.mark.parametrize("body, status, problem, content_type", BOTH_FORMS, ids=[m[2] for m in BOTH_FORMS])
+def test_a_malformed_update_is_refused_with_the_problem_named_and_nothing_stored(server, body, status, problem,
+                                                                                  content_type):
+    before = updates_stored(server)
+    response = post(server, body, content_type=content_type)
     assert response.status_code == status
     assert problem in response.json()["detail"]
     assert updates_stored(server) == before
