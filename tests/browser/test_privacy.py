@@ -6,6 +6,7 @@ visitor's secret. Real Chromium against a real server whose rounds close after e
 from __future__ import annotations
 
 import json
+import struct
 from urllib.parse import urlsplit
 
 import httpx
@@ -52,6 +53,15 @@ def is_model_request(request) -> bool:
     return urlsplit(request.url).path == "/v1/sites/demo/model"
 
 
+def compact_update(body: bytes) -> dict:
+    """An update in the compact form (README): a JSON line, then n int32 buckets and n float32 values."""
+    line, arrays = body.split(b"\n", 1)
+    update, n = json.loads(line), len(arrays) // 8
+    update["delta"]["idx"] = list(struct.unpack(f"<{n}i", arrays[: 4 * n]))
+    update["delta"]["val"] = list(struct.unpack(f"<{n}f", arrays[4 * n:]))
+    return update
+
+
 def visitor_record(page) -> dict | None:
     text = page.evaluate("localStorage.getItem('p13n:visitor:demo')")
     return json.loads(text) if text else None
@@ -91,7 +101,8 @@ def test_with_improve_the_device_sends_clipped_deltas_and_counters_and_takes_the
         click_picks(page, 2)
     assert sent.value.status == 202
     post = sent.value.request
-    update = json.loads(post.post_data)
+    assert post.headers["content-type"] == "application/vnd.p13n.update"
+    update = compact_update(post.post_data_buffer)
     assert set(update) == UPDATE_FIELDS and set(update["delta"]) == {"intercept", "idx", "val"}
     assert update["samples"] >= 1 and update["base_version"] == 0
     assert sum(v * v for v in [update["delta"]["intercept"], *update["delta"]["val"]]) <= FAST_ROUNDS.clip_norm ** 2 + 1e-9
@@ -99,7 +110,7 @@ def test_with_improve_the_device_sends_clipped_deltas_and_counters_and_takes_the
     # Anonymous: no secret, no visitor id, no features or events, no decision ids.
     assert "authorization" not in post.headers
     for clue in (visitor["id"], visitor["secret"], "topic:", '"type"', '"decision"', "picks#"):
-        assert clue not in post.post_data
+        assert clue.encode() not in post.post_data_buffer
 
     # The update closed a round; the device revalidates the model it has and takes the new one.
     page.wait_for_function("window.merged >= 1", timeout=10_000)
@@ -114,7 +125,7 @@ def test_updates_that_cannot_reach_the_server_are_retried_with_backoff(page, fas
     attempts = []
 
     def offline_twice(route):
-        attempts.append(route.request.post_data)
+        attempts.append(route.request.post_data_buffer)
         if len(attempts) <= 2:
             route.abort("internetdisconnected")
         else:
@@ -127,7 +138,7 @@ def test_updates_that_cannot_reach_the_server_are_retried_with_backoff(page, fas
     with page.expect_response(lambda r: r.url.endswith("/v1/sites/demo/updates"), timeout=30_000) as sent:
         click_picks(page, 2)
     assert sent.value.status == 202 and len(attempts) == 3
-    assert len({json.loads(body)["update_id"] for body in attempts}) == 1  # a retry is the same update
+    assert len({compact_update(body)["update_id"] for body in attempts}) == 1  # a retry is the same update
     assert any("trying again" in text for kind, text in page.console_messages_seen if kind == "warning")
     assert fast_server.db()["updates"].count == before + 1
 

@@ -16,12 +16,28 @@ async function refusal(response) {
   return new HttpError(response.status, body.error, body.detail);
 }
 
-async function call(method, url, { secret, body } = {}) {
+// `body` is sent as JSON, or as it is with a content `type`.
+async function call(method, url, { secret, body, type } = {}) {
   const headers = secret ? { authorization: `Bearer ${secret}` } : {};
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(url, { method, headers, credentials: "omit", body: body === undefined ? undefined : JSON.stringify(body) });
+  if (body !== undefined) headers["content-type"] = type ?? "application/json";
+  const sent = body === undefined || type ? body : JSON.stringify(body);
+  const response = await fetch(url, { method, headers, credentials: "omit", body: sent });
   if (!response.ok) throw await refusal(response);
   return response.json();
+}
+
+// An update in the compact form (README, "Updates, compact and durable"): a JSON line without
+// the delta's arrays, then its buckets as int32 and values as float32; half the bytes of JSON.
+function compactUpdate({ delta, ...rest }) {
+  const line = new TextEncoder().encode(`${JSON.stringify({ ...rest, delta: { intercept: delta.intercept } })}\n`);
+  const parts = [line, new Int32Array(delta.idx), new Float32Array(delta.val)]; // little-endian on the web
+  const bytes = new Uint8Array(parts.reduce((size, part) => size + part.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(new Uint8Array(part.buffer, 0, part.byteLength), at);
+    at += part.byteLength;
+  }
+  return bytes;
 }
 
 const visitorUrl = (base, site, path) => new URL(`v1/${path}?site=${encodeURIComponent(site)}`, base);
@@ -53,7 +69,7 @@ export function syncClient(base, site) {
       if (!response.ok) throw await refusal(response);
       return { text: await response.text(), etag: response.headers.get("etag") };
     },
-    postUpdate: (update) => call("POST", siteUrl("updates"), { body: update }),
+    postUpdate: (update) => call("POST", siteUrl("updates"), { body: compactUpdate(update), type: "application/vnd.p13n.update" }),
     consent: ({ visitor, secret, policyVersion, purposes }) =>
       call("POST", visitorUrl(base, site, "consent"), { secret, body: { visitor, policy_version: policyVersion, purposes } }),
     putProfile: ({ visitor, secret }, document) => call("PUT", profileUrl(base, site, visitor), { secret, body: { profile: document } }),
