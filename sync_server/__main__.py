@@ -119,6 +119,19 @@ def simulate(args: argparse.Namespace) -> None:
         raise SystemExit(f"simulation stopped: {error}") from None
 
 
+def rotate_key(args: argparse.Namespace) -> None:
+    from sync_server.storage import Store, UnknownSite
+
+    try:
+        Store(args.db).rotate_site_key(args.site, args.new_key, admin="cli")
+    except UnknownSite:
+        raise SystemExit(f"no site {args.site!r} in {args.db}") from None
+    except ValueError as error:
+        raise SystemExit(f"{error}; the key was not changed") from None
+    print(f"site {args.site!r} is now {args.new_key!r}: pages need data-site=\"{args.new_key}\"; "
+          f"running servers refuse the old key within a second")
+
+
 def load_sample(args: argparse.Namespace) -> None:
     from sync_server.replay import LoggedSample
     from sync_server.storage import Store, UnknownSite
@@ -209,6 +222,11 @@ def main(argv: list[str] | None = None) -> None:
                          help="e.g. https://shop.example; none: only the server's own origin")
     origins.set_defaults(handler=set_origins)
 
+    rotation = commands.add_parser("rotate-key", help="give a site a new key; the old one stops working")
+    rotation.add_argument("site", type=_site_key)
+    rotation.add_argument("new_key", type=_site_key)
+    rotation.set_defaults(handler=rotate_key)
+
     sample = commands.add_parser("load-sample", help="give a site a logged sample of random traffic for offline replay")
     sample.add_argument("site", type=_site_key)
     sample.add_argument("file", type=Path, help="JSON lines, one impression each (see sync_server/replay.py)")
@@ -222,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     admin.set_defaults(handler=create_admin)
 
-    for command in (run, site, origins, sample, listing, admin):
+    for command in (run, site, origins, rotation, sample, listing, admin):
         command.add_argument("--db", type=Path, default=Settings.db_path, help="SQLite file (default: data/p13n.db)")
     args = parser.parse_args(argv)
     args.handler(args)

@@ -28,7 +28,10 @@ def _rounds(ingest: Ingest, site: str) -> RoundState:
 async def global_model(request: Request) -> Response:
     """The newest global model and how to take part; devices revalidate it with If-None-Match."""
     state = _rounds(request.app.state.ingest, request.path_params["site"])
-    body, etag = _published_model(request.app.state.model_answers, request.app.state.store, state)
+    try:
+        body, etag = _published_model(request.app.state.model_answers, request.app.state.store, state)
+    except UnknownSite:  # its key was rotated since the round state was cached
+        raise ApiError(404, "unknown_site", f"no site with key {state.site!r}") from None
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60, must-revalidate"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)

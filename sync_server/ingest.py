@@ -27,7 +27,7 @@ import numpy as np
 from sync_server import metrics
 from sync_server.errors import ApiError
 from sync_server.rounds import RoundConfig, RoundState, close_round
-from sync_server.storage import Store
+from sync_server.storage import Store, UnknownSite
 from sync_server.updates import Update
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ class Ingest:
         """Read the round state of `site` again, e.g. when a device knows a newer version."""
         self.sites[site] = self.store.round_state(site)
         return self.sites[site]
+
+    def forget(self, site: str) -> None:
+        """Drop the cached state of a site whose key was rotated (other processes drop theirs
+        on their next tick)."""
+        self.sites.pop(site, None)
 
     def configure(self, site: str, config: RoundConfig) -> None:
         """Store a site's new round config; it applies from the next update on."""
@@ -101,6 +106,9 @@ class Ingest:
         """Read what other processes did to `site` (rounds, config), and close its round if due."""
         try:
             self.sites[site] = store.round_state(site)
+        except UnknownSite:  # its key was rotated: devices asking for it hear so from now on
+            self.sites.pop(site, None)
+            return
         except Exception:  # the cached state serves until the next tick; the writer must go on
             log.exception("could not read the round state of site %r", site)
             return
@@ -129,7 +137,9 @@ class Ingest:
             return
         answers, accepted, now = [], collections.Counter(), time.time()
         for (site, update, future), update_id in zip(batch, ids):
-            if update_id is None:
+            if isinstance(update_id, UnknownSite):
+                update_id = ApiError(404, "unknown_site", f"no site with key {site!r}")
+            elif update_id is None:
                 update_id = ApiError(409, "replayed_update", f"update_id {update.update_id!r} was already received")
             else:  # counted here until the next refresh reads the count from the database
                 state = self.sites[site]

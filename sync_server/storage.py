@@ -67,6 +67,8 @@ class Store:
         self._create_round_tables()
         self._create_visitor_tables()
         self._create_admin_tables()
+        self.db["retired_site_keys"].create({"key": str, "site": str, "retired_at": float}, pk="key",
+                                            if_not_exists=True)
 
     def create_site(self, site: str, hash_bits: int = 18) -> None:
         """Add a site with an empty global model (version 0); an existing site is kept."""
@@ -78,6 +80,27 @@ class Store:
                 {"site": site, "version": 0, "intercept": 0.0, "weights": b"", "created_at": time.time()},
                 ignore=True,
             )
+
+    def rotate_site_key(self, site: str, new_key: str, admin: str) -> None:
+        """Give `site` the key `new_key` (checked by the caller): everything kept under the old
+        key moves to the new one in one transaction, and the old key is retired for good.
+
+        Updates another process stores for the old key after this are refused (see
+        `add_updates`), never kept under a key nobody asks for.
+        """
+        with self.writing():
+            self.site(site)
+            if self.db["sites"].count_where("site = ?", [new_key]) or self.retired_site_key(new_key):
+                raise ValueError(f"the key {new_key!r} is taken or was retired")
+            for table in self.db.tables:  # every table that keeps something by site, retired keys too
+                if "site" in table.columns_dict:
+                    self.db.execute(f"UPDATE [{table.name}] SET site = ? WHERE site = ?", [new_key, site])
+            self.db["retired_site_keys"].insert({"key": site, "site": new_key, "retired_at": time.time()})
+            self._audit(new_key, admin, "key rotated", {"retired": site, "key": new_key})
+
+    def retired_site_key(self, key: str) -> dict | None:
+        """When `key` was retired, and the key its site has now; None if it never was."""
+        return next(self.db["retired_site_keys"].rows_where("key = ?", [key]), None)
 
     def site(self, site: str) -> dict:
         try:
@@ -193,9 +216,10 @@ class Store:
         finally:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
-    def add_updates(self, updates: list[tuple[str, Update]]) -> list[int | None]:
+    def add_updates(self, updates: list[tuple[str, Update]]) -> list[int | None | UnknownSite]:
         """Store (site, update) pairs in the open rounds, in one transaction; the id of each,
-        or None for a replay (an update_id the site already has).
+        None for a replay (an update_id the site already has), or UnknownSite for a site that
+        is gone (its key was rotated since the update was checked).
 
         A handful of statements for the whole batch, whatever its size: every call into
         SQLite lets go of the GIL, and getting it back from a busy event loop is slow.
@@ -207,6 +231,9 @@ class Store:
             seen = self._known_update_ids(updates)
             next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM updates").fetchone()[0]
             for site, u in updates:
+                if rounds[site] is None:  # no model: no such site
+                    ids.append(UnknownSite(site))
+                    continue
                 if u.update_id is not None:
                     if (site, u.update_id) in seen:
                         ids.append(None)

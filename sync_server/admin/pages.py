@@ -78,6 +78,22 @@ async def set_origins(request: Request) -> Response:
     return _back(site, "Origins saved.")
 
 
+@page
+@for_site
+async def rotate_key(request: Request) -> Response:
+    """Give the site a new key; the old one stops working at once (pages need the new one)."""
+    site = request.path_params["site"]
+    try:
+        new_key = parse_site_key(request.state.form.get("new_key", "").strip())
+        request.app.state.store.rotate_site_key(site, new_key, request.state.session.admin)
+    except ValueError as error:
+        return _site_page(request, {"rotate": f"key not changed: {error}"}, request.state.form)
+    request.app.state.ingest.forget(site)
+    request.app.state.model_answers.pop(site, None)
+    return _back(new_key, f"The site's key is now {new_key}: put data-site=\"{new_key}\" in your pages' snippet. "
+                          f"Requests for {site} are refused from now on.")
+
+
 def _origins(text: str) -> list[str]:
     """One origin a line (or separated by spaces), each checked; ValueError naming a bad one."""
     return sorted({parse_origin(word) for word in text.split()})

@@ -23,6 +23,7 @@ def routes() -> list[BaseRoute]:
         Route("/admin/sites", pages.create_site, methods=["POST"]),
         Route("/admin/sites/{site}", pages.site),
         Route("/admin/sites/{site}/origins", pages.set_origins, methods=["POST"]),
+        Route("/admin/sites/{site}/rotate-key", pages.rotate_key, methods=["POST"]),
         Route("/admin/sites/{site}/kill-switch", pages.set_kill_switch, methods=["POST"]),
         Route("/admin/sites/{site}/rules", pages.set_rules, methods=["POST"]),
         Route("/admin/sites/{site}/federation", pages.set_federation, methods=["POST"]),

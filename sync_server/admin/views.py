@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import secrets
 from html import escape
 
 from sync_server.admin.markup import csrf_field, notice, number, table
@@ -146,10 +147,15 @@ inputmode="decimal"><small>{escape(hint)}</small></label>""" for name, (label, h
 def _origins_section(site: str, origins: list[str], session: AdminSession, errors: dict[str, str],
                      submitted: dict[str, str]) -> str:
     text = submitted.get("origins", "\n".join(origins))
-    return f"""<section><h2>Allowed origins</h2><form method="post" action="/admin/sites/{escape(site)}/origins">
+    suggested = submitted.get("new_key", f"{site[:57]}-{secrets.token_hex(3)}")
+    return f"""<section><h2>Site key and origins</h2><form method="post" action="/admin/sites/{escape(site)}/origins">
 {csrf_field(session)}{_error(errors, "origins")}<label>Pages on these origins may call the site's API, one a line
 (none: only this server's own pages) <textarea name="origins" rows="3" spellcheck="false">{escape(text)}</textarea></label>
-<button>Save origins</button></form></section>"""
+<button>Save origins</button></form>
+<form method="post" action="/admin/sites/{escape(site)}/rotate-key" class="grid">{csrf_field(session)}{_error(errors, "rotate")}
+<label>New key <input name="new_key" value="{escape(suggested)}" required>
+<small>everything the site has moves to the new key; the key <code>{escape(site)}</code> stops working at once,
+so pages (and anyone copying them) need the new one</small></label><button class="danger">Rotate the key</button></form></section>"""
 
 
 def _audit_section(audit: list[dict]) -> str:
