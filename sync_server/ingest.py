@@ -154,8 +154,10 @@ class Ingest:
     def _close_if_due(self, store: Store, site: str, rng: np.random.Generator) -> None:
         # This process's count says when to look; close_round checks the database's count.
         state = self.sites[site]
-        if not state.accepting or state.due(time.time()) is None:
+        reason = state.due(time.time())
+        if not state.accepting or reason is None:
             return
+        started = time.perf_counter()
         try:
             closed = close_round(store, site, rng)
         except Exception:  # the round stays open and is tried again; updates keep flowing
@@ -163,6 +165,11 @@ class Ingest:
             return
         if closed is not None:
             self.sites[site] = closed
+            metrics.ROUNDS_CLOSED.labels(site, reason).inc()
+            metrics.ROUND_CLOSE_SECONDS.labels(site).observe(time.perf_counter() - started)
+            if state.opened_at is not None:
+                metrics.ROUND_OPEN_SECONDS.labels(site).observe(time.time() - state.opened_at)
+            metrics.EPSILON.labels(site).set(closed.epsilon)
 
 
 def _answer(answers: list[tuple[asyncio.Future, int | Exception]]) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -39,6 +39,22 @@ REFUSED = Counter(
 )
 UPDATES_ACCEPTED = Counter(
     "p13n_updates_accepted_total", "Device updates stored durably (answered 202).", ["site"]
+)
+ROUNDS_CLOSED = Counter(
+    "p13n_rounds_closed_total", "Federated rounds closed into a new global model, by why they closed.",
+    ["site", "reason"],
+)
+ROUND_OPEN_SECONDS = Histogram(
+    "p13n_round_open_seconds", "How long a round was open: from its first update to its close.", ["site"],
+    buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400),
+)
+ROUND_CLOSE_SECONDS = Histogram(
+    "p13n_round_close_seconds", "Time closing a round takes (read, clip, aggregate, noise, account, publish).",
+    ["site"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+EPSILON = Gauge(
+    "p13n_privacy_epsilon", "The privacy spent by a site's closed rounds: ε at the site's δ (RDP accountant).",
+    ["site"],
 )
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}

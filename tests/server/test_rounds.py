@@ -13,6 +13,11 @@ from sync_server.storage import Store
 from sync_server.updates import Counter, Update
 from tests.conftest import running_server
 from tests.server.federation import SITE, model, send, site_server, update, wait_for_version
+from tests.server.test_interfaces import metric
+
+
+def model_epsilon(server) -> float:
+    return server.db()["rounds"].get((SITE, 1))["epsilon"]
 
 
 def make_store(tmp_path, buckets_bits: int = 4, **config) -> Store:
@@ -154,3 +159,17 @@ def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_
     store.db.execute("UPDATE models SET weights = ? WHERE site = 's'", ['[[1, 0.5], [3, -0.25]]'])
     assert store.model("s", 0) == (0.0, [(1, 0.5), (3, -0.25)])
     assert close(store, [delta([3], [0.5])])["weights"] == pytest.approx({1: 0.5, 3: 0.25})
+
+
+def test_metrics_count_closed_rounds_their_cost_and_the_privacy_spent(tmp_path):
+    with site_server(tmp_path / "p13n.db", min_devices=2, target_devices=2, noise_multiplier=1.0) as server:
+        for _ in range(2):
+            assert send(server, update([1], [0.5])).status_code == 202
+        wait_for_version(server, 1)
+        deadline = time.monotonic() + 5  # the writer counts the round just after publishing it
+        while metric(server, "p13n_rounds_closed_total", site=SITE, reason="target_devices") < 1:
+            assert time.monotonic() < deadline, "the closed round was never counted"
+            time.sleep(0.05)
+        assert metric(server, "p13n_round_close_seconds_count", site=SITE) == 1
+        assert metric(server, "p13n_round_open_seconds_count", site=SITE) == 1
+        assert metric(server, "p13n_privacy_epsilon", site=SITE) == pytest.approx(model_epsilon(server))
