@@ -112,6 +112,7 @@ class Ingest:
         except Exception:  # the cached state serves until the next tick; the writer must go on
             log.exception("could not read the round state of site %r", site)
             return
+        metrics.EPSILON.labels(site).set(self.sites[site].epsilon)  # also what other processes spent
         self._close_if_due(store, site, rng)
 
     def _next_batch(self) -> list:
