@@ -154,12 +154,7 @@ class Personalizer:
 
     Every variant shown in a decision is an impression. A click on it is a positive
     example, learned at once; variants of that decision never clicked become negative
-    examples when the slot is decided again (the visitor moved on). Those wait in
-    `pending` until `settle` learns them, so that a decision never waits for learning:
-    the worker settles once it has answered. Every call that reads or changes the model
-    (`decide`, `learn`, `delta`, `merge_global`, `shift_weights`, `to_dict`) settles
-    first, so the engine behaves exactly as if it learned them right after the decision
-    that closed them.
+    examples when the slot is decided again (the visitor moved on).
 
     The visit's context tokens are what the page says (`edge.features`), what the
     visitor did (`edge.profile`: interests, decayed views and clicks) and the segments
@@ -183,14 +178,13 @@ class Personalizer:
         self.settings = Settings()
         self.base: federated.GlobalModel | None = None  # the global model last merged
         self.start = federated.LinearModel()  # the local model right after that merge
-        self.samples = 0  # examples learned since then, or pending
+        self.samples = 0  # examples learned since then
         self.decisions_made = 0
         # decision id -> {"slot", "arm", "shown": {variant: [buckets, values]},
         #                 "features": {variant: its own features}, "clicked": [variant]}
         # Replaced, never changed in place, so a `to_dict` taken earlier stays as it was.
         self.open_decisions: dict[str, dict] = {}
         self.counts: dict[tuple[str, str, str], tuple[int, int]] = {}  # (slot, variant, arm) -> (impressions, clicks)
-        self.pending: list[Features] = []  # negative examples of closed decisions, for `settle`
         self._hash = Hasher(self.config.hash_bits)
         self._known: dict[tuple, _Candidate] = {}  # see `_tokens`
         self._slots: dict[str, _Slot] = {}  # see `_remember_slot`
@@ -223,9 +217,8 @@ class Personalizer:
             if names.count(name) > 1:
                 raise ValueError(f"slot {name!r} appears twice on the page")
 
-        self.settle()
         for request in requests:
-            self._close_decisions(request.slot)  # their negatives are learned after this page is decided
+            self._close_decisions(request.slot)
         shown_on_page: set[str] = set()
         decisions = []
         for request in requests:
@@ -380,24 +373,7 @@ class Personalizer:
         self.profile.click(decision["features"][variant], event.get("at"))  # first: it checks `at`
         self.open_decisions[event["decision"]] = {**decision, "clicked": [*decision["clicked"], variant]}
         self._count(decision["slot"], variant, decision["arm"], clicks=1)
-        self.settle()
         self._learn(_features(*decision["shown"][variant]), True)
-        self.samples += 1
-
-    def settle(self) -> int:
-        """Learn the negative examples waiting in `pending`; returns how many there were.
-
-        >>> engine = Personalizer(Config(policy="greedy"))
-        >>> row = [{"id": "a", "features": ["topic:news"]}, {"id": "b", "features": ["topic:golf"]}]
-        >>> first = engine.decide("row", row, at=0)
-        >>> second = engine.decide("row", row, at=10)   # nothing clicked: two negatives
-        >>> len(engine.pending), engine.settle(), engine.pending
-        (2, 2, [])
-        """
-        pending, self.pending = self.pending, []
-        for x in pending:
-            self._learn(x, False)
-        return len(pending)
 
     def _learn(self, x: Features, y: bool) -> None:
         self.model.learn_one(x, y)
@@ -406,6 +382,7 @@ class Personalizer:
         if isinstance(self.policy, policies.ConfidencePolicy):
             # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
             self.policy.update(x, self.model.predict_proba_one(x)[True])
+        self.samples += 1
 
     def _count(self, slot: str, variant: str, arm: str, impressions: int = 0, clicks: int = 0) -> None:
         if arm not in COUNTED_ARMS:
@@ -425,8 +402,7 @@ class Personalizer:
         decision = self.open_decisions.pop(decision_id)
         for variant, (buckets, values) in decision["shown"].items():
             if variant not in decision["clicked"]:
-                self.pending.append(_features(buckets, values))
-                self.samples += 1
+                self._learn(_features(buckets, values), False)
 
     # Federating
 
@@ -444,7 +420,6 @@ class Personalizer:
             raise ValueError("no global model merged yet, so there is no version to send a delta against")
         if not self.samples:
             raise ValueError(f"nothing learned since global model version {self.base.version}")
-        self.settle()
         local = federated.LinearModel(self.model.intercept, self.model.weights)
         change = federated.clip(federated.delta(local, self.start), self.config.clip_norm)
         return {"base_version": self.base.version, "samples": self.samples, "delta": change}
@@ -461,7 +436,6 @@ class Personalizer:
         """
         if not isinstance(self.model, linear_model.LogisticRegression):
             raise TypeError(f"shifting weights needs the built-in LogisticRegression, not {type(self.model).__name__}")
-        self.settle()
         local = self.model.to_dict()
         weights = _shifted(dict(local["weights"]), changes)
         self.model = linear_model.LogisticRegression.from_dict({**local, "weights": list(weights.items())})
@@ -484,7 +458,6 @@ class Personalizer:
             raise ValueError(f"global model version {new.version} is older than version {self.base.version}, merged already")
         if not isinstance(self.model, linear_model.LogisticRegression):
             raise TypeError(f"merging a global model needs the built-in LogisticRegression, not {type(self.model).__name__}")
-        self.settle()  # what was learned before the merge stays the visitor's own
         old = self.base or federated.LinearModel()
         local = self.model.to_dict()
         weights = federated.merge(self.model.weights, old.weights, new.weights)
@@ -501,11 +474,9 @@ class Personalizer:
     # State
 
     def to_dict(self) -> State:
-        """The whole state as JSON types, `pending` learned; `from_dict` restores it exactly
-        (built-in learner only)."""
+        """The whole state as JSON types; `from_dict` restores it exactly (built-in learner only)."""
         if not isinstance(self.model, Stateful):
             raise TypeError(f"{type(self.model).__name__} has no JSON state; only the built-in LogisticRegression has")
-        self.settle()
         return {
             "schema": SCHEMA,
             "config": dataclasses.asdict(self.config),

@@ -29,6 +29,7 @@ _SPACE = re.compile(r"\s")  # what str.isspace() finds, searched in C
 DAYPARTS = ("night",) * 6 + ("morning",) * 6 + ("afternoon",) * 6 + ("evening",) * 6
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # JavaScript's getDay() order
 CONTEXT_KEYS = ("device", "hour", "weekday", "referrer", "page", "interests")
+KNOWN_KEYS = 1024  # context keys whose crosses with a slot's tokens are remembered (see `Crossing`)
 KNUTH = 0x9E3779B1  # 2**32 divided by the golden ratio, rounded to odd
 
 
@@ -152,6 +153,8 @@ class Crossing:
         self.own = list(position)  # the distinct tokens' buckets
         self._variants = list(self.tokens)
         self._gathers = list(map(_gather, self.tokens.values()))
+        self._lengths = list(map(len, self.tokens.values()))
+        self._crosses: dict[int, list[int]] = {}  # context key -> the tokens' crosses with it, for every visit
         self._cross(keys)
 
     def recrossed(self, keys: list[int]) -> "Crossing":
@@ -163,12 +166,17 @@ class Crossing:
     def _cross(self, keys: list[int]) -> None:
         self.keys = keys
         self.width = width = 1 + len(keys)  # a token's own bucket, then its crosses
-        own, n = self.own, len(self.own)
+        own, n, crosses = self.own, len(self.own), self._crosses
+        if len(crosses) >= KNOWN_KEYS:
+            crosses.clear()
         self.buckets = buckets = list(own)
         for key in keys:
-            buckets += map(key.__xor__, own)
+            row = crosses.get(key)
+            if row is None:
+                row = crosses[key] = list(map(key.__xor__, own))
+            buckets += row
         self._rows = [slice(i, i + n) for i in range(0, width * n, n)]  # a row per context key
-        self._counts = [width * len(tokens) for tokens in self.tokens.values()]
+        self._counts = list(map(operator.mul, self._lengths, repeat(width)))
 
     def sums(self, values: list[float]) -> dict[str, float]:
         """Each candidate's sum of `values`, which hold one number per entry of `buckets`."""

@@ -6,8 +6,6 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 
 - `decide` `{slot, candidates, at, context?, size?}` -> a decision
 - `decide_page` `{slots: [{slot, candidates, size?}], at, context?}` -> `{decisions}`
-- `settle` -> `{settled: n}`: learn the negatives that deciding closed (see
-  `Personalizer.settle`); the worker sends it once it has answered a decision
 - `track` `{event}` -> `{learned: true}`; a click or view event carries its `at`
 - `preferences` `{interests}` -> `{interests}`: the visitor's declared interests, which
   steer the next decision at once (see `steer`)
@@ -179,7 +177,6 @@ def _merge_global(message: dict) -> dict:
 HANDLERS: dict[str, Callable[[dict], Any]] = {
     "decide": _decide,
     "decide_page": _decide_page,
-    "settle": lambda message: {"settled": _engine.settle()},
     "track": _track,
     "preferences": _preferences,
     "profile": lambda message: {"profile": _engine.profile.to_dict()},

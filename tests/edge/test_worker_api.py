@@ -27,15 +27,6 @@ def test_saved_state_is_restored():
     assert json.dumps(ask({"type": "state"})) == saved
 
 
-def test_the_worker_settles_what_a_decision_closed_once_it_has_answered():
-    worker_api.boot(None, json.dumps(GLOBAL))
-    ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})
-    assert ask({"type": "settle"}) == {"settled": 0}
-    ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})  # closes the first: two negatives
-    assert ask({"type": "settle"}) == {"settled": 2}
-    assert ask({"type": "settle"}) == {"settled": 0}
-
-
 def test_unreadable_state_is_discarded_with_a_warning():
     booted = json.loads(worker_api.boot(json.dumps({"schema": 99}), None))
     assert booted["restored"] is False

@@ -16,11 +16,9 @@ import { federation } from "./federation.js";
 import { openStateStore } from "./state_store.js";
 import { syncClient } from "./sync_client.js";
 
-const CHANGES_STATE = new Set(["track", "preferences", "restore_profile", "configure"]);
-// A decision closes the slot's previous one. The engine learns its negatives in `settle`, which
-// waits until the page has its answer, and so does saving the state: a decision never waits
-// for learning or for a checkpoint.
-const DECIDES = new Set(["decide", "decide_page"]);
+const CHANGES_STATE = new Set(["decide", "decide_page", "track", "preferences", "restore_profile", "configure"]);
+// Saving a decision waits until the page has it: a checkpoint reads the engine's whole state.
+const SAVED_AFTER_REPLY = new Set(["decide", "decide_page"]);
 const CHANGES_PROFILE = new Set(["track", "preferences"]);
 const PROFILE_SYNC_DELAY_MS = 5000; // a burst of clicks makes one upload
 let engine = null; // a promise, set by the "boot" message
@@ -141,24 +139,11 @@ async function answer({ type, ...message }) {
   if (VISITOR_CALLS[type]) return VISITOR_CALLS[type](running, message);
   const reply = running.ask({ type, ...message });
   if (reply.error) throw new Error(reply.error);
-  if (DECIDES.has(type)) {
-    setTimeout(() => afterDecision(running)); // a task after this one, which posts the reply
-    return reply;
-  }
-  if (CHANGES_STATE.has(type)) running.changed();
+  if (SAVED_AFTER_REPLY.has(type)) setTimeout(running.changed); // a task after this one, which posts the reply
+  else if (CHANGES_STATE.has(type)) running.changed();
   if (CHANGES_PROFILE.has(type)) running.profile.soon();
   if (type === "track") running.federated.learned();
   return reply;
-}
-
-function afterDecision(running) {
-  try {
-    const settled = running.ask({ type: "settle" });
-    if (settled.error) throw new Error(settled.error);
-    running.changed();
-  } catch (error) {
-    warn(`could not learn from the decisions just closed: ${error.message}`);
-  }
 }
 
 self.onmessage = async ({ data }) => {
