@@ -266,10 +266,10 @@ class Personalizer:
         for candidate in candidates:
             if not isinstance(candidate, dict):
                 raise ValueError(f"candidate in slot {slot!r} must be an object, got {candidate!r}")
-            remembered = self._tokens(slot, candidate)
+            described = self._tokens(slot, candidate)
             if candidate["id"] in known:
                 raise ValueError(f"slot {slot!r} has two candidates with id {candidate['id']!r}")
-            known[candidate["id"]] = remembered
+            known[candidate["id"]] = described
         if len(self._slots) >= KNOWN_SLOTS:
             self._slots.clear()
         crossing = Crossing(keys, {v: c.buckets for v, c in known.items()})
