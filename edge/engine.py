@@ -54,6 +54,7 @@ PERSONALIZED, HOLDOUT, OFF = "personalized", "holdout", "off"
 COUNTED_ARMS = (PERSONALIZED, HOLDOUT)  # what the dashboard compares; "off" is neither
 SLOT_KEYS = {"slot", "candidates", "size"}
 KNOWN_CANDIDATES = 4096  # candidates whose tokens and buckets are remembered
+KNOWN_SLOTS = 256  # slots whose last candidates are remembered, laid out
 # FTRL-Proximal is the default: its per-feature steps shrink as a feature is seen, as a
 # posterior's would, where one plain step size is too big for rare features or too
 # small for common ones (see bench/edge_quality.py).
@@ -130,6 +131,14 @@ class _Candidate(NamedTuple):
     buckets: list[int]
 
 
+class _Slot(NamedTuple):
+    """A slot's candidates as its last decision had them, checked and laid out."""
+
+    given: list[dict]  # a copy of the candidates as the page gave them, to know them again
+    candidates: dict[str, _Candidate]
+    crossing: Crossing
+
+
 @dataclasses.dataclass(frozen=True)
 class _SlotRequest:
     """One slot of a page, checked, its candidates crossed with the visit."""
@@ -178,6 +187,7 @@ class Personalizer:
         self.counts: dict[tuple[str, str, str], tuple[int, int]] = {}  # (slot, variant, arm) -> (impressions, clicks)
         self._hash = Hasher(self.config.hash_bits)
         self._known: dict[tuple, _Candidate] = {}  # see `_tokens`
+        self._slots: dict[str, _Slot] = {}  # see `_remember_slot`
 
     @property
     def global_version(self) -> int | None:
@@ -242,15 +252,29 @@ class Personalizer:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size of slot {slot!r} must be a whole number >= 1, got {size!r}")
 
+        remembered = self._slots.get(slot)
+        if remembered is None or remembered.given != candidates:
+            remembered = self._remember_slot(slot, candidates, keys)
+        elif remembered.crossing.keys != keys:  # the same candidates in another context
+            remembered = self._slots[slot] = remembered._replace(crossing=remembered.crossing.recrossed(keys))
+        return _SlotRequest(slot, size, remembered.candidates, remembered.crossing)
+
+    def _remember_slot(self, slot: str, candidates: list, keys: list[int]) -> _Slot:
+        """Check the slot's candidates and lay them out; pages decide the same slot with the
+        same candidates again and again, so the next decision only compares them."""
         known: dict[str, _Candidate] = {}
         for candidate in candidates:
             if not isinstance(candidate, dict):
                 raise ValueError(f"candidate in slot {slot!r} must be an object, got {candidate!r}")
-            remembered = self._tokens(slot, candidate)
+            described = self._tokens(slot, candidate)
             if candidate["id"] in known:
                 raise ValueError(f"slot {slot!r} has two candidates with id {candidate['id']!r}")
-            known[candidate["id"]] = remembered
-        return _SlotRequest(slot, size, known, Crossing(keys, {v: c.buckets for v, c in known.items()}))
+            known[candidate["id"]] = described
+        if len(self._slots) >= KNOWN_SLOTS:
+            self._slots.clear()
+        crossing = Crossing(keys, {v: c.buckets for v, c in known.items()})
+        self._slots[slot] = remembered = _Slot(_copied(candidates), known, crossing)
+        return remembered
 
     def _tokens(self, slot: str, candidate: dict) -> _Candidate:
         """The candidate's tokens and their buckets, checked once: pages show the same
@@ -574,6 +598,11 @@ def _features(buckets: list[int], values: list[float]) -> Features:
         for bucket, value in zip(buckets, values):
             x[bucket] = x.get(bucket, 0.0) + value
     return x
+
+
+def _copied(candidates: list[dict]) -> list[dict]:
+    """Checked candidates, copied deep enough that a page changing them later changes no copy."""
+    return [{**c, "features": list(c["features"])} if isinstance(c["features"], list) else dict(c) for c in candidates]
 
 
 def _feature_name(visit: tuple[str, ...], tokens: tuple[str, ...], i: int) -> str:

@@ -16,15 +16,20 @@ and a federated delta carries bucket numbers, never feature names.
 
 from __future__ import annotations
 
+import copy
 import math
+import operator
 import re
 import zlib
+from collections.abc import Callable
+from itertools import repeat
 
 _SPACE = re.compile(r"\s")  # what str.isspace() finds, searched in C
 
 DAYPARTS = ("night",) * 6 + ("morning",) * 6 + ("afternoon",) * 6 + ("evening",) * 6
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # JavaScript's getDay() order
 CONTEXT_KEYS = ("device", "hour", "weekday", "referrer", "page", "interests")
+KNOWN_KEYS = 1024  # context keys whose crosses with a slot's tokens are remembered (see `Crossing`)
 KNUTH = 0x9E3779B1  # 2**32 divided by the golden ratio, rounded to odd
 
 
@@ -114,11 +119,12 @@ class Crossing:
     """A slot's candidates crossed with one visit's context, laid out to be scored at once.
 
     Candidates share most of their tokens (many items are `topic:sports`), so each distinct
-    token is laid out once, with its crosses: `buckets` holds, token after token, the
-    token's own bucket and then its cross with each context token (`keys`, see
-    `Hasher.key`). A sum over a candidate's features is then the sum of its tokens' sums,
-    which costs one lookup per distinct token and cross rather than one per candidate's
-    feature. Names that share a bucket add up, as in any hashed feature vector.
+    token is laid out once, with its crosses: `buckets` holds every distinct token's own
+    bucket, then their crosses with the first context token (`keys`, see `Hasher.key`),
+    then with the second, and so on. A sum over a candidate's features is then the sum of
+    its tokens' sums, which costs one lookup per distinct token and cross rather than one
+    per candidate's feature, and every step of it runs in C. Names that share a bucket
+    add up, as in any hashed feature vector.
 
     >>> hasher = Hasher(18)
     >>> context = ["device:mobile", "weekend"]
@@ -131,32 +137,69 @@ class Crossing:
     True
     >>> crossing.sums([1.0] * 6)             # one per feature: how many features each has
     {'a': 6.0, 'b': 3.0}
-    >>> crossing.means([2.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    >>> crossing.means([2.0, 0.0, 0.0, 0.0, 1.0, 0.0])
     {'a': 0.5, 'b': 1.0}
+
+    The layout depends on the candidates only: another visit's context reuses it.
+
+    >>> crossing.recrossed([hasher.key("device:desktop")]).features("b") == [hasher("topic:news"),
+    ...     hasher("device:desktop & topic:news")]
+    True
     """
 
     def __init__(self, keys: list[int], candidates: dict[str, list[int]]) -> None:
-        self.width = 1 + len(keys)  # a token's own bucket, then its crosses
         position: dict[int, int] = {}
         self.tokens = {v: [position.setdefault(b, len(position)) for b in own] for v, own in candidates.items()}
-        xors = [0, *keys]
-        self.buckets = [bucket ^ key for bucket in position for key in xors]
+        self.own = list(position)  # the distinct tokens' buckets
+        self._variants = list(self.tokens)
+        self._gathers = list(map(_gather, self.tokens.values()))
+        self._lengths = list(map(len, self.tokens.values()))
+        self._crosses: dict[int, list[int]] = {}  # context key -> the tokens' crosses with it, for every visit
+        self._cross(keys)
+
+    def recrossed(self, keys: list[int]) -> "Crossing":
+        """The same candidates crossed with other context keys."""
+        crossing = copy.copy(self)
+        crossing._cross(keys)
+        return crossing
+
+    def _cross(self, keys: list[int]) -> None:
+        self.keys = keys
+        self.width = width = 1 + len(keys)  # a token's own bucket, then its crosses
+        own, n, crosses = self.own, len(self.own), self._crosses
+        if len(crosses) >= KNOWN_KEYS:
+            crosses.clear()
+        self.buckets = buckets = list(own)
+        for key in keys:
+            row = crosses.get(key)
+            if row is None:
+                row = crosses[key] = list(map(key.__xor__, own))
+            buckets += row
+        self._rows = [slice(i, i + n) for i in range(0, width * n, n)]  # a row per context key
+        self._counts = list(map(operator.mul, self._lengths, repeat(width)))
 
     def sums(self, values: list[float]) -> dict[str, float]:
         """Each candidate's sum of `values`, which hold one number per entry of `buckets`."""
-        per_token = list(map(sum, zip(*[iter(values)] * self.width)))  # summed in C, width at a time
-        return {v: sum(map(per_token.__getitem__, tokens)) for v, tokens in self.tokens.items()}
+        per_token = list(map(sum, zip(*map(values.__getitem__, self._rows))))
+        return dict(zip(self._variants, map(sum, map(operator.call, self._gathers, repeat(per_token)))))
 
     def means(self, values: list[float]) -> dict[str, float]:
         """Each candidate's mean of `values` over its features."""
-        width = self.width
-        return {v: total / (width * len(self.tokens[v])) for v, total in self.sums(values).items()}
+        return dict(zip(self._variants, map(operator.truediv, self.sums(values).values(), self._counts)))
 
     def features(self, variant: str, values: list | None = None) -> list:
         """The variant's buckets (or its entries of `values`), in `crossed_names` order."""
         values = self.buckets if values is None else values
-        width, tokens = self.width, self.tokens[variant]
-        return [values[t * width + c] for c in range(width) for t in tokens]
+        tokens, n = self.tokens[variant], len(self.own)
+        return [values[row + t] for row in range(0, self.width * n, n) for t in tokens]
+
+
+def _gather(indices: list[int]) -> Callable[[list], tuple]:
+    """Picks `indices` out of a list, as a tuple even for one (which itemgetter gives bare)."""
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    only = indices[0]
+    return lambda values: (values[only],)
 
 
 def _crc(name: str) -> int:

@@ -91,9 +91,11 @@ class SlotRules:
 
     def arrange(self, default: list[str], scores: dict[str, float], personalized: bool) -> list[str]:
         """Drop excluded variants, rank the rest by boosted score if personalized, then pin."""
-        shown = [variant for variant in default if variant not in self.exclude]
+        shown = [variant for variant in default if variant not in self.exclude] if self.exclude else list(default)
         if personalized:
             shown.sort(key=scores.__getitem__, reverse=True)  # stable, reversed too: ties keep the page's order
+        if not self.pin:
+            return shown
         pinned = sorted((position, variant) for variant, position in self.pin.items() if variant in shown)
         ranking = [variant for variant in shown if variant not in self.pin]
         for position, variant in pinned:
@@ -149,7 +151,8 @@ class Rules:
             return "off"
         share = self.slots.get(slot, NO_RULES).holdout
         share = self.holdout if share is None else share
-        return "holdout" if draw(visitor, slot) < share else "personalized"
+        # A draw is never below 0: without a holdout share, no draw is needed.
+        return "holdout" if share > 0 and draw(visitor, slot) < share else "personalized"
 
     def apply(self, slot: str, default: list[str], scores: dict[str, float], visitor: str) -> Arrangement:
         """Order a slot's variants: `default` is the page's order, `scores` the numbers

@@ -496,8 +496,8 @@ def test_state_saved_by_schema_2_is_migrated():
     assert migrated.model.to_dict() == engine.model.to_dict() and migrated.counters() == engine.counters()
     assert migrated.profile.tokens(NOW) == [] and migrated.settings.rules.slots == {}
     assert migrated.visitor != engine.visitor and len(migrated.visitor) == 16
-    open_decision = next(iter(migrated.open_decisions))
-    variant = next(iter(migrated.open_decisions[open_decision]["shown"]))
+    open_decision, decision = next(iter(migrated.open_decisions.items()))
+    variant = next(v for v in decision["shown"] if v not in decision["clicked"])  # a first click on it teaches
     migrated.learn({"type": "click", "decision": open_decision, "variant": variant, "at": NOW})  # still learnable
     assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
 
