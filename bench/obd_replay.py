@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import math
 import subprocess
 import sys
 import tarfile
@@ -34,11 +33,11 @@ from pathlib import Path
 
 import edge
 from bench import Progress, bandits
+from sync_server.replay import wilson
 
 OBP = "obp==0.4.1"
 CACHE = Path(__file__).parent / ".cache"
 CAMPAIGNS = ("all", "men", "women")
-Z95 = 1.959964
 ENGINE = edge.Config(seed=1)
 
 
@@ -88,17 +87,6 @@ def evaluate(contestant: bandits.Contestant, log: list[dict], items: list[dict],
         "matched": matched,
         "matched_clicks": matched_clicks,
     }
-
-
-def wilson(successes: int, n: int) -> list[float]:
-    """The Wilson score interval for a proportion, sound even with a handful of successes."""
-    if n < 1:
-        raise ValueError(f"a proportion needs at least one trial, got {n}")
-    p = successes / n
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-    low = 0.0 if successes == 0 else centre - half  # exactly 0, not rounding noise above it
-    return [low, min(1.0, centre + half)]
 
 
 def load(campaign: str) -> tuple[list[dict], list[dict]]:

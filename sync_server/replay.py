@@ -139,12 +139,15 @@ def replay(sample: LoggedSample, intercept: float, weights: list[list], hash_bit
 
 
 def wilson(successes: int, n: int) -> list[float]:
-    """The 95 % Wilson score interval of a proportion.
+    """The 95 % Wilson score interval of a proportion, sound even with a handful of successes.
 
-    >>> [round(x, 3) for x in wilson(5, 100)]
-    [0.022, 0.112]
+    >>> [round(x, 3) for x in wilson(5, 100)], wilson(0, 10)[0]
+    ([0.022, 0.112], 0.0)
     """
+    if n < 1:
+        raise ValueError(f"a proportion needs at least one trial, got {n}")
     p, z2 = successes / n, Z95 * Z95
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    low = 0.0 if successes == 0 else centre - half  # exactly 0, not rounding noise above it
+    return [low, min(1.0, centre + half)]
