@@ -91,7 +91,10 @@ def create_site(args: argparse.Namespace) -> None:
     from sync_server.storage import Store
 
     store = Store(args.db)
-    store.create_site(args.site, hash_bits=args.hash_bits)
+    try:
+        store.create_site(args.site, hash_bits=args.hash_bits)
+    except ValueError as error:
+        raise SystemExit(f"{error}; no site was added") from None
     if args.origins:
         store.set_site_origins(args.site, args.origins)
     print(f"site {args.site!r} is ready; pages may call it from {_origins_text(store, args.site)}")

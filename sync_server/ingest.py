@@ -107,7 +107,7 @@ class Ingest:
         try:
             self.sites[site] = store.round_state(site)
         except UnknownSite:  # its key was rotated: devices asking for it hear so from now on
-            self.sites.pop(site, None)
+            self.forget(site)
             return
         except Exception:  # the cached state serves until the next tick; the writer must go on
             log.exception("could not read the round state of site %r", site)

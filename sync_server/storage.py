@@ -71,7 +71,11 @@ class Store:
                                             if_not_exists=True)
 
     def create_site(self, site: str, hash_bits: int = 18) -> None:
-        """Add a site with an empty global model (version 0); an existing site is kept."""
+        """Add a site with an empty global model (version 0); an existing site is kept. A key
+        retired by `rotate_site_key` stays retired: ValueError."""
+        retired = self.retired_site_key(site)
+        if retired is not None:
+            raise ValueError(f"the key {site!r} was retired when its site became {retired['site']!r}")
         with self.db.conn:
             self.db["sites"].insert(
                 {"site": site, "hash_bits": hash_bits, "created_at": time.time()}, ignore=True

@@ -16,13 +16,19 @@ from sync_server import replay
 from sync_server.admin.effect import Arm, uplift
 from sync_server.admin.features import BucketNames
 from sync_server.drift import ctr_alerts
-from sync_server.rounds import RoundConfig
+from sync_server.rounds import RoundConfig, RoundState
 from sync_server.storage import Store
 
 TOP_FEATURES = 8
 # Logged samples and their replays are costly to read and compute, and change rarely.
 _samples: dict[tuple, replay.LoggedSample] = {}  # (database, site, upload time) -> the parsed sample
 _replays: dict[tuple, dict] = {}  # (database, site, upload time, version) -> replay results
+
+
+def site_summary(store: Store, site: str) -> dict:
+    """What the sites overview shows about `site`: its model, rounds and privacy spent
+    (UnknownSite if there is none). The dashboard shows this and much more (`site_dashboard`)."""
+    return _summary(site, store.round_state(site), store.rounds(site))
 
 
 def site_dashboard(store: Store, site: str) -> dict:
@@ -35,6 +41,17 @@ def site_dashboard(store: Store, site: str) -> dict:
     features, contexts = _vocabulary(sample[1]) if sample else ((), ())
     names = BucketNames(store.site(site)["hash_bits"], sorted(variants), features, contexts)
     return {
+        **_summary(site, state, rounds),
+        "features": top_features(store.latest_model(site)["weights"], names.describe),
+        "noise_floor": noise_floor(rounds, state.config),
+        "slots": slots,
+        "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
+        "replay": sample and _model_replay(store, site, sample),
+    }
+
+
+def _summary(site: str, state: RoundState, rounds: list[dict]) -> dict:
+    return {
         "site": site,
         "version": state.version,
         "pending_updates": state.pending,
@@ -44,11 +61,6 @@ def site_dashboard(store: Store, site: str) -> dict:
         "federation": dataclasses.asdict(state.config),
         "rounds": [{key: r[key] for key in ("version", "closed_at", "reason", "devices", "noise_multiplier", "epsilon")}
                    for r in rounds],
-        "features": top_features(store.latest_model(site)["weights"], names.describe),
-        "noise_floor": noise_floor(rounds, state.config),
-        "slots": slots,
-        "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
-        "replay": sample and _model_replay(store, site, sample),
     }
 
 

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from edge.rules import RuleError, Rules
 from sync_server.admin import markup, views
-from sync_server.admin.dashboard import site_dashboard
+from sync_server.admin.dashboard import site_dashboard, site_summary
 from sync_server.admin.guard import Handler, page
 from sync_server.origins import parse_origin
 from sync_server.sites import parse_hash_bits, parse_site_key
@@ -57,9 +57,9 @@ async def create_site(request: Request) -> Response:
         origins = _origins(form.get("origins", ""))
         if any(s["site"] == site for s in store.sites()):
             raise ValueError(f"there is a site {site!r} already")
+        store.create_site(site, hash_bits=hash_bits)
     except ValueError as error:
         return _overview(request, f"site not added: {error}", form)
-    store.create_site(site, hash_bits=hash_bits)
     store.set_site_origins(site, origins)
     store.audit(site, request.state.session.admin, "site created", {"hash_bits": hash_bits, "origins": origins})
     return _back(site, f"Site {site} added: put data-site=\"{site}\" in your pages' snippet.")
@@ -101,7 +101,7 @@ def _origins(text: str) -> list[str]:
 
 def _overview(request: Request, error: str | None = None, submitted: dict[str, str] | None = None) -> Response:
     store: Store = request.app.state.store
-    sites = [{**site_dashboard(store, s["site"]), "killed": bool(store.editor_rules(s["site"])[1].get("kill_switch"))}
+    sites = [{**site_summary(store, s["site"]), "killed": bool(store.editor_rules(s["site"])[1].get("kill_switch"))}
              for s in store.sites()]
     body = views.overview(sites, request.state.session, error, submitted or {})
     return markup.page("Sites", body, request.state.session, status=422 if error else 200)

@@ -112,6 +112,8 @@ def test_a_retired_key_cannot_be_taken_again(tmp_path):
     store.rotate_site_key("a", "b", admin="test")
     with pytest.raises(ValueError, match="'a' is taken or was retired"):
         store.rotate_site_key("b", "a", admin="test")
+    with pytest.raises(ValueError, match="the key 'a' was retired when its site became 'b'"):
+        store.create_site("a")
     assert store.retired_site_key("a")["site"] == "b" and [s["site"] for s in store.sites()] == ["b"]
     # An update checked against the old key before the rotation is refused, not kept under it.
     [refused] = store.add_updates([("a", Update(0, 1, 0.0, [1], [0.5]))])
