@@ -39,14 +39,16 @@ def site_dashboard(store: Store, site: str) -> dict:
     variants = {(slot, row["variant"]) for slot, effect in slots.items() for row in effect["variants"]}
     sample = _logged_sample(store, site)
     features, contexts = _vocabulary(sample[1]) if sample else ((), ())
-    names = BucketNames(store.site(site)["hash_bits"], sorted(variants), features, contexts)
+    hash_bits = store.site(site)["hash_bits"]
+    names = BucketNames(hash_bits, sorted(variants), features, contexts)
+    model = store.latest_model(site)  # dense once noised: read it once
     return {
         **_summary(site, state, rounds),
-        "features": top_features(store.latest_model(site)["weights"], names.describe),
+        "features": top_features(model["weights"], names.describe),
         "noise_floor": noise_floor(rounds, state.config),
         "slots": slots,
         "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
-        "replay": sample and _model_replay(store, site, sample),
+        "replay": sample and _model_replay(str(store.path), model, hash_bits, sample),
     }
 
 
@@ -75,13 +77,11 @@ def _logged_sample(store: Store, site: str) -> tuple[float, replay.LoggedSample]
     return stored[0], _samples[key]
 
 
-def _model_replay(store: Store, site: str, sample: tuple[float, replay.LoggedSample]) -> dict:
-    """The global model's replay on the logged sample (see replay.py), once per model version."""
-    model = store.latest_model(site)
-    key = (str(store.path), site, sample[0], model["version"])
+def _model_replay(database: str, model: dict, hash_bits: int, sample: tuple[float, replay.LoggedSample]) -> dict:
+    """The global `model`'s replay on the logged sample (see replay.py), once per model version."""
+    key = (database, model["site"], sample[0], model["version"])
     if key not in _replays:
-        _bounded(_replays)[key] = replay.replay(sample[1], model["intercept"], model["weights"],
-                                                store.site(site)["hash_bits"])
+        _bounded(_replays)[key] = replay.replay(sample[1], model["intercept"], model["weights"], hash_bits)
     return {"uploaded_at": sample[0], "impressions": len(sample[1].impressions), "slots": _replays[key]}
 
 
