@@ -6,6 +6,9 @@ dist/
   personalize.js          the snippet a page loads (bundled, minified); its name never changes
   worker.HASH.js          the module worker that runs the engine
   edge.HASH.zip           the `edge` Python package, unpacked by the worker
+  python-snapshot.HASH.bin  Python's memory with `edge` imported, made under Node; the worker
+                          restores it instead of starting Python (HASH: of the Pyodide and edge
+                          builds it was made from, so an unchanged build does not make it again)
   pyodide.HASH/           Pyodide's core runtime, copied from npm's package
   *.br, *.gz              precompressed copies, served to clients that accept them
   manifest.json           every file with its size and SRI hash (sha384), the entry points,
@@ -37,13 +40,15 @@ import brotli
 
 ROOT = Path(__file__).resolve().parent
 PYODIDE = ROOT / "node_modules" / "pyodide"
+SNAPSHOT_TOOL = ROOT / "browser_pkg" / "tools" / "python_snapshot.mjs"
 ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps keep the archive's bytes reproducible
 HASH_CHARS = 12
-COMPRESSIBLE = {".js", ".mjs", ".wasm", ".json", ".zip"}  # Pyodide's stdlib zip stores most files uncompressed
+COMPRESSIBLE = {".js", ".mjs", ".wasm", ".json", ".zip", ".bin"}  # Pyodide's stdlib zip stores most files uncompressed
+X
 ENCODINGS = {
-    ".br": lambda data: brotli.compress(data, quality=11),
+    ".br": lambda data: brotli.compress(data, quality=11 if len(data) <= BROTLI_BEST_UP_TO else 9),
     ".gz": lambda data: gzip.compress(data, 9, mtime=0),
 }
 
@@ -100,6 +105,22 @@ def edge_archive() -> bytes:
     return buffer.getvalue()
 
 
+def python_snapshot(dist: Path, pyodide: str, edge: str) -> str:
+    """Boot Pyodide under Node with the `edge` archive, import the engine and write Python's
+    memory to `python-snapshot.HASH.bin`, HASH naming the two builds it holds."""
+    name = f"python-snapshot.{content_hash(pyodide.encode(), edge.encode())}.bin"
+    if (dist / name).exists():
+        return name
+    if shutil.which("node") is None:
+        raise BuildError("node is missing: install Node.js (it makes the Python snapshot)")
+    tmp = dist / (name + ".tmp")
+    result = subprocess.run(["node", str(SNAPSHOT_TOOL), str(PYODIDE), str(dist / edge), str(tmp)], capture_output=True, cwd=ROOT)
+    if result.returncode:
+        raise BuildError(f"the Python snapshot failed under Node:\n{result.stderr.decode()[-2000:]}")
+    tmp.replace(dist / name)
+    return name
+
+
 def bundle(entry: str, fmt: str, constants: dict[str, object]) -> bytes:
     """Bundle one of browser_pkg's ES module trees with esbuild, baking in `constants`."""
     if not ESBUILD.exists():
@@ -143,7 +164,7 @@ def precompress(dist: Path) -> None:
 
 def remove_stale(dist: Path, entry_points: dict[str, str]) -> None:
     """Delete what earlier builds wrote that this build did not: old hashed names pile up otherwise."""
-    keep = {"personalize.js", "manifest.json", entry_points["worker"], entry_points["edge"]}
+    keep = {"personalize.js", "manifest.json", entry_points["worker"], entry_points["edge"], entry_points["snapshot"]}
     for path in sorted(dist.rglob("*"), reverse=True):  # children before their folders
         name = path.relative_to(dist).as_posix()
         base = name.removesuffix(".br").removesuffix(".gz")
@@ -173,12 +194,13 @@ def build(dist: Path) -> dict:
     names: dict[str, str] = {}
 
     def bundle_worker() -> None:
-        assets = {"pyodide": names["pyodide"] + "/", "edge": names["edge"]}
+        assets = {"pyodide": names["pyodide"] + "/", "edge": names["edge"], "snapshot": names["snapshot"]}
         names["worker"] = write_hashed(dist, "worker.js", bundle("worker/worker.js", "esm", {"P13N_ASSETS": assets}))
 
     steps = [
         ("copy Pyodide core", lambda: names.update(pyodide=copy_pyodide(dist))),
         ("pack edge.zip", lambda: names.update(edge=write_hashed(dist, "edge.zip", edge_archive()))),
+        ("snapshot Python with edge imported (Node)", lambda: names.update(snapshot=python_snapshot(dist, names["pyodide"], names["edge"]))),
         ("bundle worker.js", bundle_worker),
         ("bundle personalize.js", lambda: write_if_changed(
             dist / "personalize.js", bundle("snippet/index.js", "iife", {"P13N_WORKER": names["worker"]}))),

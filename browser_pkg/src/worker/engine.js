@@ -1,6 +1,7 @@
 // Boot Pyodide from our own origin and load the `edge` engine into it.
 // build.py bakes in P13N_ASSETS, the content-hashed names of the files the engine needs:
-// {"pyodide": "pyodide.HASH/", "edge": "edge.HASH.zip"}, relative to this worker's URL.
+// {"pyodide": "pyodide.HASH/", "edge": "edge.HASH.zip", "snapshot": "python-snapshot.HASH.bin"},
+// relative to this worker's URL.
 
 import { startPython } from "./python.js";
 
@@ -32,7 +33,9 @@ function restore(api, savedState, globalModel, engineConfig, warn) {
 // `timings` says when (ms since the worker started) Python and then the engine were ready.
 export async function bootEngine({ policy }, savedState, globalModel, warn) {
   const timings = {};
-  const python = startPython(pyodideURL, fetchBytes(P13N_ASSETS.edge), warn).then((pyodide) => {
+  const snapshot = fetchBytes(P13N_ASSETS.snapshot);
+  snapshot.catch(() => {}); // Pyodide takes the promise, and says why when it fails
+  const python = startPython(pyodideURL, fetchBytes(P13N_ASSETS.edge), snapshot, warn).then((pyodide) => {
     timings.python = performance.now();
     return pyodide;
   });
