@@ -424,6 +424,27 @@ class Personalizer:
         change = federated.clip(federated.delta(local, self.start), self.config.clip_norm)
         return {"base_version": self.base.version, "samples": self.samples, "delta": change}
 
+    def begin_federation(self) -> None:
+        """The visitor just let this device send updates: measure the next delta from here.
+
+        What the model learned before the consent stays on the device: the federated starting
+        point moves to the current model and the sample count starts again, so the first
+        update covers only what is learned from now on.
+
+        >>> engine = Personalizer(Config(policy="greedy"))
+        >>> engine.merge_global({"version": 1, "intercept": 0.0, "weights": []})
+        >>> picked = engine.decide("picks", [{"id": "a", "features": ["topic:x"]}], at=0)
+        >>> engine.learn({"type": "click", "decision": picked.id, "variant": "a", "at": 1})
+        >>> engine.samples
+        1
+        >>> engine.begin_federation()
+        >>> engine.delta()
+        Traceback (most recent call last):
+        ValueError: nothing learned since global model version 1
+        """
+        self.start = federated.LinearModel(self.model.intercept, dict(self.model.weights))
+        self.samples = 0
+
     def shift_weights(self, changes: Mapping[int, float]) -> None:
         """Add `changes` (bucket -> amount) to the model's weights as the visitor's own say,
         not as learning: the federated starting point moves with them, so no delta carries

@@ -17,6 +17,8 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 - `delta` -> the update to post to the sync server
 - `update` `{clip_norm?, counted?}` -> `{update, counted}`: the delta clipped to the server's
   `clip_norm` too, with the counters gained since `counted` (what earlier updates carried)
+- `begin_federation` -> `{counted}`: the visitor granted `improve`; what was learned before
+  stays on the device (see `_begin_federation`)
 - `merge_global` `{model}` -> `{merged: version}`; the model may carry the site's `settings`
 - `counters` -> `{counters}`: impressions and clicks per slot, variant and arm
 
@@ -144,6 +146,24 @@ def _update(message: dict) -> dict:
     return {"update": {**update, "counters": gains}, "counted": counted}
 
 
+def _begin_federation(message: dict) -> dict:
+    """Learning from before a consent is not sent under it: the next delta is measured from
+    the model as it is now, and the counters so far count as sent (`counted`, which the
+    worker keeps for the next `update`), so the first update carries only what comes after.
+
+    >>> _ = boot(None, '{"version": 1, "intercept": 0.0, "weights": []}')
+    >>> d = json.loads(handle(json.dumps({"type": "decide", "slot": "s", "at": 0,
+    ...     "candidates": [{"id": "a", "features": ["topic:x"]}]})))
+    >>> _ = handle(json.dumps({"type": "track", "event": {"type": "click", "decision": d["id"], "variant": "a", "at": 1}}))
+    >>> json.loads(handle('{"type": "begin_federation"}'))["counted"][0]["clicks"]
+    1
+    >>> json.loads(handle('{"type": "update", "counted": []}'))
+    {'error': 'nothing learned since global model version 1'}
+    """
+    _engine.begin_federation()
+    return {"counted": _engine.counters()}
+
+
 def _configure(message: dict) -> dict:
     _engine.configure(message["settings"])
     return {"configured": True}
@@ -166,6 +186,7 @@ HANDLERS: dict[str, Callable[[dict], Any]] = {
     "delta": lambda message: _engine.delta(),
     "update": _update,
     "merge_global": _merge_global,
+    "begin_federation": _begin_federation,
     "counters": lambda message: {"counters": _engine.counters()},
 }
 

@@ -165,3 +165,29 @@ def test_an_update_carries_the_counters_gained_since_the_last_one_and_the_server
     later = ask({"type": "update", "counted": held["counted"]})["update"]["counters"]
     assert sorted((c["variant"] == clicked, c["impressions"], c["clicks"]) for c in later) == [(False, 1, 0), (True, 1, 1)]
     assert ask({"type": "update", "counted": [{"slot": "s"}]}) == {"error": "counted rows need slot, variant and arm, got {'slot': 's'}"}
+
+
+def click_on(slot: str, variant: str, at: float) -> None:
+    decision = ask({"type": "decide", "slot": slot, "candidates": PICKS, "at": at})
+    ask({"type": "track", "event": {"type": "click", "decision": decision["id"], "variant": variant, "at": at}})
+
+
+def test_learning_from_before_improve_was_granted_is_never_sent_under_it():
+    worker_api.boot(None, json.dumps(GLOBAL))
+    for t in range(5):
+        click_on("before", "a", NOW + t)  # learned while the visitor had not granted `improve`
+    before = ask({"type": "state"})["model"]
+    counted = ask({"type": "begin_federation"})["counted"]
+    assert {row["slot"] for row in counted} == {"before"}
+    assert "error" in ask({"type": "update", "counted": counted})  # nothing learned since the grant
+
+    click_on("after", "b", NOW + 10)
+    update = ask({"type": "update", "counted": counted})["update"]
+    assert {row["slot"] for row in update["counters"]} == {"after"}  # counts from before stay here
+    assert 1 <= update["samples"] <= 2  # the click on b (and a, passed over, once its decision closes)
+    # The delta is the model now minus the model at the grant: the five earlier clicks are not in it.
+    start = dict(map(tuple, before["weights"]))
+    now = dict(map(tuple, ask({"type": "state"})["model"]["weights"]))
+    delta = dict(zip(update["delta"]["idx"], update["delta"]["val"]))
+    assert delta and all(abs(value - (now.get(k, 0.0) - start.get(k, 0.0))) < 1e-12 for k, value in delta.items())
+    assert update["delta"]["intercept"] == ask({"type": "state"})["model"]["intercept"] - before["intercept"]

@@ -50,6 +50,21 @@ function profileSync(booted, client) {
   };
 }
 
+// Learning from before a consent is not sent under it. When `improve` is granted (on this
+// visit, or on one where the engine did not run), the engine measures its next delta from its
+// model as it is now, and the counters so far count as sent; `meta.improving` remembers
+// the grant across visits.
+async function followImprove({ ask, meta, store, changed }, purposes) {
+  const improving = Boolean(purposes.improve);
+  if (improving === Boolean(meta.improving)) return;
+  if (improving) {
+    meta.counted = ask({ type: "begin_federation" }).counted;
+    changed();
+  }
+  meta.improving = improving;
+  await store.saveMeta({ ...meta });
+}
+
 async function boot(config) {
   const client = config.sync ? syncClient(config.sync, config.site) : null;
   const opened = openStateStore(config.site, warn);
@@ -67,14 +82,17 @@ async function boot(config) {
     ? federation({ ask: booted.ask, client, meta, saveMeta: store.saveMeta, warn, onMerged })
     : { start() {}, consent() {}, learned() {}, reset() {} };
   await federated.start(await fetched);
+  const running = { ...booted, client, store, meta, changed, federated, profile: profileSync(booted, client) };
+  await followImprove(running, visitor.purposes);
   federated.consent(visitor.purposes);
-  return { ...booted, client, store, meta, changed, federated, profile: profileSync(booted, client) };
+  return running;
 }
 
 // {recorded, profile_erased}: consent is recorded with the server only when the page asks
 // (the visitor granted something the server is needed for, or it knows them already).
 async function consent(running, { record, ...given }) {
   visitor = given;
+  await followImprove(running, visitor.purposes);
   running.federated.consent(visitor.purposes);
   if (!record) return { recorded: false, profile_erased: false };
   if (!running.client) throw new Error("no sync server (data-sync) to record consent with");
