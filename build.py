@@ -46,7 +46,7 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps keep the archive's bytes reproducible
 HASH_CHARS = 12
 COMPRESSIBLE = {".js", ".mjs", ".wasm", ".json", ".zip", ".bin"}  # Pyodide's stdlib zip stores most files uncompressed
-X
+BROTLI_BEST_UP_TO = 16 << 20  # quality 11 takes ~50 s on the 30 MB snapshot (9: 2 s) for 13 % fewer bytes
 ENCODINGS = {
     ".br": lambda data: brotli.compress(data, quality=11 if len(data) <= BROTLI_BEST_UP_TO else 9),
     ".gz": lambda data: gzip.compress(data, 9, mtime=0),

@@ -12,9 +12,15 @@ export const STRINGS = {
   personalize: "Personalize this site for me",
   personalizeHelp: "Ranks content on this device, from what you click here. Off: the site's own order, and nothing is learned.",
   improve: "Help improve recommendations",
-  improveHelp: "Sends anonymous, noisy model updates to our server; never what you clicked.",
+  // tests/browser/test_words_and_wire.py checks these two against what is sent.
+  improveHelp: "From now on, sends our server what this device learns: a change to the model's weights, limited in size, " +
+    "with how many examples it came from and which version of the site's model it builds on; how often each item was " +
+    "shown and clicked here, and whether it was ranked for you; and a random number per update, so a retry counts once. " +
+    "Updates carry no id, cookie or list of what you did, and our server adds noise before it publishes anything. " +
+    "Your choice is kept on our server under a random id, as proof of consent.",
   sync: "Sync my profile",
-  syncHelp: "Keeps your interests and tastes on our server, for your other devices.",
+  syncHelp: "Keeps your interests, the kinds of content you looked at and clicked (fading over time) and your choices " +
+    "on our server, under a random id and a secret that only your devices hold, for your other devices.",
   otherDevice: "Use on another device",
   codeNeedsSync: "Turn on sync to get a code for your other devices.",
   showCode: "Show my sync code",
