@@ -4,6 +4,7 @@
 
 dist/
   personalize.js          the snippet a page loads (bundled, minified); its name never changes
+  preferences.HASH.js     the preferences panel, which the snippet loads only when it opens
   worker.HASH.js          the module worker that runs the engine
   edge.HASH.zip           the `edge` Python package, unpacked by the worker
   python-snapshot.HASH.bin  Python's memory with `edge` imported, made under Node; the worker
@@ -16,7 +17,8 @@ dist/
 
 HASH is the start of the SHA-256 of the content, so every name but personalize.js is immutable:
 the server may let browsers cache those files for a year. Each file names the next one (the
-snippet names the worker, the worker names the archive and Pyodide's folder), so one short-lived
+snippet names the worker and the preferences panel, the worker the archive, Pyodide's folder and the
+Python snapshot), so one short-lived
 file, personalize.js, is all a browser needs to revalidate. dist/ belongs to the build: files
 an earlier build wrote and this one did not are removed.
 """
@@ -164,7 +166,7 @@ def precompress(dist: Path) -> None:
 
 def remove_stale(dist: Path, entry_points: dict[str, str]) -> None:
     """Delete what earlier builds wrote that this build did not: old hashed names pile up otherwise."""
-    keep = {"personalize.js", "manifest.json", entry_points["worker"], entry_points["edge"], entry_points["snapshot"]}
+    keep = {"personalize.js", "manifest.json", *(name for key, name in entry_points.items() if key != "pyodide")}
     for path in sorted(dist.rglob("*"), reverse=True):  # children before their folders
         name = path.relative_to(dist).as_posix()
         base = name.removesuffix(".br").removesuffix(".gz")
@@ -202,8 +204,10 @@ def build(dist: Path) -> dict:
         ("pack edge.zip", lambda: names.update(edge=write_hashed(dist, "edge.zip", edge_archive()))),
         ("snapshot Python with edge imported (Node)", lambda: names.update(snapshot=python_snapshot(dist, names["pyodide"], names["edge"]))),
         ("bundle worker.js", bundle_worker),
-        ("bundle personalize.js", lambda: write_if_changed(
-            dist / "personalize.js", bundle("snippet/index.js", "iife", {"P13N_WORKER": names["worker"]}))),
+        ("bundle preferences.js", lambda: names.update(preferences=write_hashed(
+            dist, "preferences.js", bundle("snippet/preferences/panel.js", "esm", {})))),
+        ("bundle personalize.js", lambda: write_if_changed(dist / "personalize.js", bundle(
+            "snippet/index.js", "iife", {"P13N_WORKER": names["worker"], "P13N_PREFERENCES": names["preferences"]}))),
         ("remove stale files", lambda: remove_stale(dist, names)),
         ("precompress (brotli, gzip)", lambda: precompress(dist)),
         ("write manifest.json", lambda: write_if_changed(dist / "manifest.json", manifest(dist, names))),

@@ -14,11 +14,10 @@ import { SLOT, VARIANT, applyRanking, candidatesOf, defaultRanking, sizeOf, watc
 import { SyncCodeError, decodeSyncCode, encodeSyncCode } from "./sync_code.js";
 import { visitorChoices } from "./visitor.js";
 import { startWorker } from "./worker_client.js";
-import { clearState } from "../worker/state_store.js";
-import { forgetVisitor } from "../worker/sync_client.js";
 
 const script = document.currentScript; // only set while this file first runs
 const DEFAULT_ANTI_FLICKER_MS = 300;
+const SERVER_PURPOSES = ["improve", "sync"];
 const MAX_ANTI_FLICKER_MS = 1000; // never a blank slot for seconds
 const listeners = new Map();
 // `boot`, once the engine is up: when (ms) Python and the engine were ready in the worker's
@@ -163,18 +162,32 @@ function start() {
   async function consent(changes) {
     if (changes === undefined) return choices.purposes();
     if (typeof changes !== "object" || changes === null) throw new TypeError("p13n.consent(changes) needs an object like {improve: true}");
-    const before = personalizing();
+    const before = choices.purposes();
     choices.choose(changes);
-    if (before && !personalizing()) {
+    if (before.personalize && !personalizing()) {
       cache.clear();
       decisions.clear();
       slots.forEach((slot) => showDefault(slot, "off"));
-    } else if (!before && personalizing()) {
+    } else if (!before.personalize && personalizing()) {
       redecideAll();
     }
-    if (engine || choices.mustRecord()) await recordChoices();
+    try {
+      if (engine || choices.mustRecord()) await recordChoices();
+    } catch (error) {
+      await settleUnrecorded(before);
+      throw error;
+    }
     emit("consent", choices.purposes());
     return choices.purposes();
+  }
+
+  // The server could not record a change (the worker took none of it). `improve` and `sync`
+  // act through the server, so what was granted is not in force; what was withdrawn stays
+  // withdrawn on this device, and reaches the server on a later visit.
+  async function settleUnrecorded(before) {
+    const granted = SERVER_PURPOSES.filter((purpose) => choices.purposes()[purpose] && !before[purpose]);
+    if (granted.length) choices.choose(Object.fromEntries(granted.map((purpose) => [purpose, false])));
+    if (engine) await ask("consent", { ...choices.forWorker(), record: false });
   }
 
   async function interests(chosen) {
@@ -196,6 +209,7 @@ function start() {
 
   // The worker's "forget" done from the page, when no engine runs: the server's copy first.
   async function forgetHere() {
+    const { forgetVisitor, clearState } = await widget.module(); // rarely needed: it comes with the panel
     const server = choices.known() && config.sync ? await forgetVisitor(config.sync, config.site, choices.forWorker()) : null;
     await clearState(config.site, logWarning);
     return server;
@@ -246,7 +260,7 @@ function start() {
     useSyncCode,
     exportData,
     forget,
-  });
+  }, new URL(P13N_PREFERENCES, script.src));
 
   const api = {
     stats,

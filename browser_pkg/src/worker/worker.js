@@ -89,14 +89,15 @@ async function boot(config) {
 }
 
 // {recorded, profile_erased}: consent is recorded with the server only when the page asks
-// (the visitor granted something the server is needed for, or it knows them already).
+// (the visitor granted something the server is needed for, or it knows them already), and
+// then takes effect only once the server has it: a refusal or a failure changes nothing.
 async function consent(running, { record, ...given }) {
+  if (record && !running.client) throw new Error("no sync server (data-sync) to record consent with");
+  const answer = record ? await running.client.consent(given) : null;
   visitor = given;
   await followImprove(running, visitor.purposes);
   running.federated.consent(visitor.purposes);
-  if (!record) return { recorded: false, profile_erased: false };
-  if (!running.client) throw new Error("no sync server (data-sync) to record consent with");
-  const answer = await running.client.consent(visitor);
+  if (!answer) return { recorded: false, profile_erased: false };
   running.profile.now();
   return { recorded: true, profile_erased: answer.profile_erased };
 }

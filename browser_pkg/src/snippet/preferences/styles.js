@@ -1,16 +1,11 @@
-// The widget's look. Sites restyle it with CSS custom properties on the page (they pass into
-// the shadow root), or with ::part(button) and ::part(panel). The panel is a modal <dialog>:
-// it sits in the top layer, above any z-index, over a backdrop that dims the page.
+// The panel's look (the floating button's is in widget.js). Sites restyle it with CSS custom
+// properties on the page (they pass into the shadow root), or with ::part(panel). The panel
+// is a modal <dialog>: it sits in the top layer, above any z-index, over a backdrop that dims
+// the page.
 
 export const STYLES = `
-:host { all: initial; }
-* { box-sizing: border-box; }
-.open, .panel { font: var(--p13n-font, 14px/1.4 system-ui, sans-serif); color: var(--p13n-text, #1f2a24); }
-.open {
-  position: fixed; right: var(--p13n-offset, 1rem); bottom: var(--p13n-offset, 1rem); z-index: var(--p13n-z-index, 2147483000);
-  box-shadow: 0 2px 8px #0003;
-}
-.open, button {
+.panel { font: var(--p13n-font, 14px/1.4 system-ui, sans-serif); color: var(--p13n-text, #1f2a24); }
+.panel button {
   font: inherit; cursor: pointer; border: 0; border-radius: var(--p13n-radius, 8px);
   padding: .5em 1em; background: var(--p13n-accent, #2f6f4f); color: var(--p13n-on-accent, #fff);
 }
@@ -19,7 +14,6 @@ export const STYLES = `
   background: var(--p13n-background, #fff); border-radius: var(--p13n-radius, 8px); box-shadow: 0 4px 24px #0004;
 }
 .panel::backdrop { background: var(--p13n-backdrop, #0006); }
-[hidden] { display: none !important; }
 header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
 h2 { font-size: 1.15em; margin: 0; } h3 { font-size: 1em; margin: 1em 0 .3em; }
 label { display: flex; gap: .5em; align-items: baseline; font-weight: 600; margin-top: .75em; }
@@ -33,6 +27,5 @@ details { margin-top: .5em; } summary { cursor: pointer; }
 input[type=text] { flex: 1; min-width: 0; font: inherit; padding: .4em; border: 1px solid currentColor; border-radius: 4px; }
 ul { padding-left: 1.2em; margin: .2em 0; }
 .actions { display: flex; flex-wrap: wrap; gap: .5em; margin-top: 1em; }
-.close, .secondary { background: transparent; color: inherit; outline: 1px solid currentColor; }
-:focus-visible { outline: 3px solid var(--p13n-focus, #1a73e8); outline-offset: 2px; }
+.panel .close, .panel .secondary { background: transparent; color: inherit; outline: 1px solid currentColor; }
 `;

@@ -1,318 +1,100 @@
-// The visitors' preferences widget: a floating button and a modal panel in a Shadow DOM, so
-// the page's CSS cannot break it and its CSS cannot touch the page. Plain DOM and native
-// controls, keyboard accessible as they are. The panel is a <dialog> opened with showModal():
-// the page behind it is inert (focus stays in the panel), Escape or a click on the backdrop
-// closes it, and focus returns where it came from. Styles go in through a constructed
-// stylesheet, which a strict style-src allows.
+// The visitors' preferences widget, as the snippet carries it: a floating button in a Shadow
+// DOM (the page's CSS cannot break it, and its CSS cannot touch the page), inside an <aside>
+// landmark named after it. The panel behind the button (panel.js, several times the
+// button's size) is a file of its own, loaded with import() when the visitor first opens it,
+// or when a new policy version must ask them: visitors who never open it never download it.
 //
-// `host` is what the snippet lends it: purposes(), outdated(), consent(changes),
-// interests(list?), interestChoices(), decisions() ([{slot, decision}]), syncCode(),
-// useSyncCode(code), exportData(), forget().
+// `host` is what the snippet lends the panel (panel.js lists it); `url` the panel's module.
 
-import { SLOT, VARIANT } from "../slots.js";
-import { SyncCodeError } from "../sync_code.js";
-import { STRINGS } from "./strings.js";
-import { STYLES } from "./styles.js";
+import { logError } from "../log.js";
 
-const PURPOSES = ["personalize", "improve", "sync"];
-const CODE_REFUSALS = { malformed: "codeMalformed", unknown: "codeUnknown", empty: "codeEmpty" };
-
-// h("p", {className: "help"}, "text", child): an element with properties and children.
-function h(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children.filter((child) => child !== null));
-  return element;
+const BUTTON = "Personalization"; // the panel's words are in strings.js, loaded with it
+// The button's look. Sites restyle it with CSS custom properties on the page (they pass into
+// the shadow root), or with ::part(button).
+const STYLES = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+[hidden] { display: none !important; }
+.open {
+  position: fixed; right: var(--p13n-offset, 1rem); bottom: var(--p13n-offset, 1rem); z-index: var(--p13n-z-index, 2147483000);
+  font: var(--p13n-font, 14px/1.4 system-ui, sans-serif); cursor: pointer; border: 0; border-radius: var(--p13n-radius, 8px);
+  padding: .5em 1em; background: var(--p13n-accent, #2f6f4f); color: var(--p13n-on-accent, #fff); box-shadow: 0 2px 8px #0003;
 }
+:focus-visible { outline: 3px solid var(--p13n-focus, #1a73e8); outline-offset: 2px; }
+`;
 
+// A constructed stylesheet where there is one: a strict style-src allows it.
 function styled(root) {
   if (root.adoptedStyleSheets) {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(STYLES);
     root.adoptedStyleSheets = [sheet];
   } else {
-    root.append(h("style", { textContent: STYLES }));
+    root.append(Object.assign(document.createElement("style"), { textContent: STYLES }));
   }
 }
 
-// What a person calls a variant: its data-p13n-label, else its first heading, else its id.
-function variantLabel(variant, id) {
-  const heading = variant?.querySelector("h1, h2, h3, h4, h5, h6");
-  return variant?.dataset.p13nLabel ?? heading?.textContent.trim() ?? id;
-}
-
-export function preferencesWidget(host) {
-  let strings = { ...STRINGS };
+export function preferencesWidget(host, url) {
+  let overrides = {};
+  let aside = null;
   let root = null;
-  let ui = null;
-  let opener = null;
-
-  const say = (text, where = ui.status) => (where.textContent = text);
-  const failure = (error) => strings.failed.replace("{error}", error.message ?? error);
-  const failed = (error, where) => say(failure(error), where);
-  const interestLabel = (feature) => strings[feature] ?? feature.slice(feature.indexOf(":") + 1).replace(/[_-]/g, " ");
-
-  function toggle(purpose) {
-    const input = h("input", { type: "checkbox", name: purpose });
-    input.setAttribute("role", "switch");
-    input.setAttribute("aria-describedby", `help-${purpose}`);
-    input.onchange = () => host.consent({ [purpose]: input.checked }).then(refresh, failed);
-    return [h("label", {}, input, strings[purpose]), h("p", { className: "help", id: `help-${purpose}` }, strings[`${purpose}Help`])];
-  }
-
-  // "Use on another device": this device's sync code (with `sync`), and a field for another's.
-  function otherDevice() {
-    const code = h("input", { type: "text", readOnly: true, id: "code" });
-    code.setAttribute("aria-label", strings.yourCode);
-    code.setAttribute("aria-describedby", "code-help");
-    const entry = h("input", { type: "text", id: "entry", autocomplete: "off", spellcheck: false });
-    entry.setAttribute("aria-describedby", "code-status");
-    Object.assign(ui, {
-      code,
-      entry,
-      needsSync: h("p", { className: "help", textContent: strings.codeNeedsSync }),
-      reveal: h("button", { className: "secondary", textContent: strings.showCode, onclick: showCode }),
-      myCode: h("div", { hidden: true },
-        h("div", { className: "row" }, code, h("button", { className: "secondary", textContent: strings.copy, onclick: copyCode })),
-        h("p", { className: "help", id: "code-help", textContent: strings.codeHelp })),
-      codeStatus: h("p", { className: "help", id: "code-status" }),
-    });
-    ui.codeStatus.setAttribute("role", "status");
-    return h("details", {},
-      h("summary", { textContent: strings.otherDevice }),
-      ui.needsSync, ui.reveal, ui.myCode,
-      h("form", { onsubmit: useCode },
-        h("label", { htmlFor: "entry", textContent: strings.enterCode }),
-        h("div", { className: "row" }, entry, h("button", { textContent: strings.useCode }))),
-      ui.codeStatus);
-  }
-
-  function build() {
-    const reopen = isOpen();
-    const button = h("button", { className: "open", textContent: strings.button, hidden: !host.button || reopen, onclick: open });
-    button.setAttribute("part", "button");
-    button.setAttribute("aria-haspopup", "dialog");
-    button.setAttribute("aria-controls", "panel");
-    const close = h("button", { className: "close", textContent: "×", onclick: hide });
-    close.setAttribute("aria-label", strings.close);
-    ui = { button, status: h("p", { className: "status" }) };
-    ui.status.setAttribute("role", "status");
-    ui.notice = h("div", { className: "notice" },
-      h("p", { textContent: strings.policyChanged }), h("button", { textContent: strings.confirm, onclick: confirm }));
-    ui.forget = h("button", { className: "secondary", textContent: strings.forget, onclick: forget });
-    const panel = h("dialog", { className: "panel", id: "panel" },
-      h("header", {}, h("h2", { id: "title", textContent: strings.title, tabIndex: -1 }), close),
-      ui.notice,
-      ...PURPOSES.flatMap(toggle),
-      otherDevice(),
-      h("h3", { textContent: strings.interests }),
-      h("p", { className: "help", textContent: strings.interestsHelp }),
-      h("fieldset", { className: "interests" }),
-      h("h3", { textContent: strings.why }),
-      h("div", { className: "why" }),
-      h("div", { className: "actions" }, h("button", { textContent: strings.download, onclick: download }), ui.forget),
-      ui.status);
-    panel.setAttribute("aria-labelledby", "title");
-    panel.setAttribute("part", "panel");
-    panel.addEventListener("close", () => panel === ui.panel && closed()); // Escape closes it too
-    panel.addEventListener("click", (event) => event.target === panel && outside(panel, event) && hide());
-    panel.addEventListener("keydown", (event) => event.key === "Tab" && keepFocus(event));
-    ui.panel = panel;
-    root.replaceChildren(button, panel);
-    if (reopen) panel.showModal();
-  }
-
-  const isOpen = () => ui !== null && ui.panel.open;
-
-  // Tab goes round inside the panel: a modal dialog would hand focus to the browser's own UI.
-  function keepFocus(event) {
-    const stops = [...ui.panel.querySelectorAll("button, input, summary")].filter((el) => !el.matches(":disabled") && el.getClientRects().length);
-    const at = stops.indexOf(root.activeElement);
-    if (event.shiftKey ? at > 0 : at < stops.length - 1) return;
-    event.preventDefault();
-    stops.at(event.shiftKey ? -1 : 0).focus();
-  }
-
-  async function refresh() {
-    const purposes = host.purposes();
-    for (const purpose of PURPOSES) ui.panel.querySelector(`[name=${purpose}]`).checked = purposes[purpose];
-    ui.notice.hidden = !host.outdated();
-    ui.forget.textContent = strings.forget;
-    delete ui.forget.dataset.armed;
-    const code = host.syncCode();
-    ui.needsSync.hidden = code !== null;
-    ui.reveal.hidden = code === null || !ui.myCode.hidden;
-    if (code === null) hideCode();
-    showReasons();
-    await showInterests(purposes.personalize);
-  }
-
-  // Interests need the engine: without one (it could not start) the list says why.
-  async function showInterests(personalizing) {
-    const fieldset = ui.panel.querySelector(".interests");
-    let chosen = [];
-    try {
-      if (personalizing) chosen = await host.interests();
-    } catch (error) {
-      fieldset.disabled = true;
-      return fieldset.replaceChildren(h("p", { className: "help", textContent: failure(error) }));
-    }
-    const focused = root.activeElement?.value;
-    fieldset.disabled = !personalizing;
-    fieldset.setAttribute("aria-label", strings.interests);
-    fieldset.replaceChildren(...host.interestChoices().map((feature) => {
-      const input = h("input", { type: "checkbox", name: "interest", value: feature, checked: chosen.includes(feature) });
-      input.onchange = () => {
-        const picked = [...fieldset.querySelectorAll(":checked")].map((box) => box.value);
-        host.interests(picked).then(refresh, failed);
-      };
-      return h("label", {}, input, interestLabel(feature));
-    }));
-    if (focused) fieldset.querySelector(`[value="${CSS.escape(focused)}"]`)?.focus();
-  }
-
-  // "Why am I seeing this": for each slot, the decision's reasons for what it shows.
-  function showReasons() {
-    ui.panel.querySelector(".why").replaceChildren(...host.decisions().map(({ slot, decision }) => {
-      const reasons = decision?.arm === "personalized"
-        ? h("ul", {}, ...decision.ranking.map((id) => {
-          const variant = [...slot.querySelectorAll(`[${VARIANT}]`)].find((v) => v.getAttribute(VARIANT) === id);
-          const why = decision.why[id]?.length ? decision.why[id].join("; ") : strings.noReason;
-          return h("li", {}, h("b", { textContent: `${variantLabel(variant, id)}: ` }), why);
-        }))
-        : h("p", { className: "help", textContent: strings.siteOrder });
-      return h("div", {}, h("h4", { textContent: slot.dataset.p13nLabel ?? slot.getAttribute(SLOT) }), reasons);
-    }));
-  }
-
-  // The code is shown only when asked for, and hidden again when the panel closes.
-  function showCode() {
-    ui.code.value = host.syncCode();
-    ui.myCode.hidden = false;
-    ui.reveal.hidden = true;
-    ui.code.select();
-  }
-
-  function hideCode() {
-    ui.code.value = "";
-    ui.myCode.hidden = true;
-  }
-
-  async function copyCode() {
-    try {
-      await navigator.clipboard.writeText(ui.code.value);
-      say(strings.copied, ui.codeStatus);
-    } catch (error) {
-      ui.code.select(); // no clipboard here (an insecure page, or refused): the visitor copies it
-      say(`${strings.copyByHand} (${error.name})`, ui.codeStatus);
-    }
-  }
-
-  async function useCode(event) {
-    event.preventDefault();
-    try {
-      await host.useSyncCode(ui.entry.value);
-      ui.entry.value = "";
-      ui.entry.removeAttribute("aria-invalid");
-      await refresh();
-      say(strings.codeUsed, ui.codeStatus);
-    } catch (error) {
-      ui.entry.setAttribute("aria-invalid", "true");
-      if (error instanceof SyncCodeError) say(strings[CODE_REFUSALS[error.reason]], ui.codeStatus);
-      else failed(error, ui.codeStatus);
-    }
-  }
-
-  // The policy changed: the visitor keeps their choices, now under the page's version.
-  async function confirm() {
-    try {
-      await host.consent({});
-      await refresh();
-      say(strings.confirmed);
-    } catch (error) {
-      failed(error);
-    }
-  }
-
-  async function download() {
-    try {
-      const data = await host.exportData();
-      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
-      const link = h("a", { href: url, download: `p13n-data-${data.site}.json` });
-      root.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 1000);
-      say(strings.downloaded);
-    } catch (error) {
-      failed(error);
-    }
-  }
-
-  // Two clicks: erasing cannot be undone.
-  async function forget() {
-    if (!ui.forget.dataset.armed) {
-      ui.forget.dataset.armed = "yes";
-      ui.forget.textContent = strings.forgetConfirm;
-      return;
-    }
-    try {
-      await host.forget();
-      await refresh();
-      say(strings.forgotten);
-    } catch (error) {
-      failed(error);
-    }
-  }
+  let button = null;
+  let loading = null; // the panel's module, once asked for
+  let panel = null;
 
   function mount() {
     if (root) return;
-    const element = h("div", { id: "p13n-preferences" });
-    root = element.attachShadow({ mode: "open" });
+    aside = document.createElement("aside");
+    aside.id = "p13n-preferences";
+    root = aside.attachShadow({ mode: "open" });
     styled(root);
-    build();
-    document.body.append(element);
+    button = Object.assign(document.createElement("button"), { className: "open", hidden: !host.button, onclick: open });
+    button.setAttribute("part", "button");
+    button.setAttribute("aria-haspopup", "dialog");
+    root.append(button);
+    label();
+    document.body.append(aside);
     if (host.outdated()) open(); // the visitor is asked to confirm their choices under the new policy
   }
 
-  function open() {
-    mount();
-    if (isOpen()) return;
-    opener = root.activeElement ?? document.activeElement;
-    ui.panel.showModal();
-    ui.button.hidden = true;
-    ui.status.textContent = ui.codeStatus.textContent = "";
-    ui.panel.querySelector("h2").focus();
-    return refresh().catch(failed);
+  function label() {
+    button.textContent = overrides.button ?? BUTTON;
+    aside.setAttribute("aria-label", button.textContent);
   }
 
-  const hide = () => ui.panel.close();
+  // The panel's module; a failed load is tried again next time (offline, perhaps).
+  function module() {
+    loading ??= import(url).catch((error) => {
+      loading = null;
+      throw error;
+    });
+    return loading;
+  }
 
-  function closed() {
-    hideCode();
-    ui.button.hidden = !host.button;
-    (opener?.isConnected && opener !== document.body ? opener : ui.button).focus();
+  async function open() {
+    mount();
+    try {
+      const { preferencesPanel } = await module();
+      panel ??= preferencesPanel({ root, button, host, overrides });
+      return await panel.open();
+    } catch (error) {
+      logError("the preferences panel could not load", error);
+    }
   }
 
   return {
     mount,
     open,
+    module,
     // A slot was decided: an open panel shows the new reasons.
-    decided: () => isOpen() && showReasons(),
-    setStrings(overrides) {
-      if (typeof overrides !== "object" || overrides === null || Object.values(overrides).some((s) => typeof s !== "string")) {
+    decided: () => panel?.decided(),
+    setStrings(changes) {
+      if (typeof changes !== "object" || changes === null || Object.values(changes).some((s) => typeof s !== "string")) {
         throw new TypeError("p13n.strings(strings) needs an object of strings, like {title: 'Ihre Einstellungen'}");
       }
-      strings = { ...strings, ...overrides };
-      if (root) {
-        build();
-        if (isOpen()) refresh();
-      }
+      overrides = { ...overrides, ...changes };
+      if (root) label();
+      panel?.setStrings(overrides);
     },
   };
-}
-
-// Whether a click on the dialog itself fell outside its box: on the backdrop.
-function outside(panel, { clientX: x, clientY: y }) {
-  const box = panel.getBoundingClientRect();
-  return x < box.left || x > box.right || y < box.top || y > box.bottom;
 }
