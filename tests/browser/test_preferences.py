@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.browser.conftest import BOOT_TIMEOUT_MS
 from tests.browser.test_snippet import STUB, PyodideHold
+from tests.conftest import ROOT
 from tests.browser.test_walking_skeleton import (
     PAGE_ORDER, PICKS, click_and_wait_until_saved, open_demo, picks_order,
 )
@@ -277,3 +279,63 @@ def test_forget_me_works_when_the_worker_cannot_start(page, server):
                      headers={"authorization": f"Bearer {visitor['secret']}"})
     assert gone.status_code == 404
     assert [text for kind, text in page.console_messages_seen if kind == "pageerror"] == []
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_axe_finds_nothing_with_the_panel_open(page, server):
+    open_demo(page, server)
+    open_panel(page)
+    page.get_by_label("camping").wait_for()
+    page.add_script_tag(path=AXE)
+    found = page.evaluate("axe.run(document).then(r => r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)})))")
+    assert found == []
+
+
+def test_the_panel_loads_only_when_opened_and_the_button_takes_the_sites_font(page, server):
+    panel_files = []
+    page.on("request", lambda r: "/p13n/preferences." in r.url and panel_files.append(r.url))
+    open_demo(page, server)
+    page.evaluate("document.documentElement.style.setProperty('--p13n-font', 'italic 21px serif')")
+    button = page.get_by_role("button", name="Personalization")
+    assert button.evaluate("b => [getComputedStyle(b).fontSize, getComputedStyle(b).fontStyle]") == ["21px", "italic"]
+    assert panel_files == []  # a visitor who never opens the panel never downloads it
+
+    open_panel(page)
+    assert len(panel_files) == 1
+    page.keyboard.press("Escape")
+    open_panel(page)
+    assert len(panel_files) == 1
+
+
+def test_interests_of_other_kinds_say_their_kind(page, server):
+    def more_kinds(route):
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace('data-site="demo"', 'data-site="demo" data-interests="topic price"'))
+
+    page.route("**/demo/", more_kinds)
+    open_demo(page, server)
+    open_panel(page)
+    page.get_by_label("Price: low").wait_for()
+    assert page.get_by_label("camping").is_visible()  # a topic is its own word
+
+
+@pytest.mark.parametrize("purpose", ["Sync my profile", "Help improve recommendations"])
+def test_a_grant_the_server_cannot_record_is_not_in_force_and_the_switch_says_so(page, server, purpose):
+    profile_puts = []
+    page.on("request", lambda r: r.method == "PUT" and "/v1/profiles/" in r.url and profile_puts.append(r))
+    open_demo(page, server)
+    page.route("**/v1/consent*", lambda route: route.abort("connectionrefused"))  # the server is down
+    open_panel(page)
+    switch(page, purpose).click()
+    page.locator("#p13n-preferences .status").get_by_text("That did not work").wait_for()
+    assert not switch(page, purpose).is_checked()
+    assert page.evaluate("p13n.consent()") == {"personalize": True, "improve": False, "sync": False}
+    assert visitor_record(page)["purposes"] == {"personalize": True, "improve": False, "sync": False}
+    assert page.evaluate("p13n.exportData()")["device"]["federation"].get("improving") is not True
+
+    page.unroute("**/v1/consent*")  # back up: nothing was left pending to send on its own
+    page.reload()
+    open_demo(page, server)
+    assert page.evaluate("p13n.consent()")["improve"] is False and profile_puts == []
