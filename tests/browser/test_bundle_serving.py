@@ -43,11 +43,15 @@ def test_the_snippet_is_revalidated_and_answers_304_when_unchanged(server):
                       headers={"accept-encoding": "gzip", "if-none-match": first.headers["etag"]})
     assert again.status_code == 304 and again.headers["cache-control"] == "no-cache"
     assert entry_points()["worker"] in first.text  # the snippet names its worker
+    assert entry_points()["preferences"] in first.text  # and the panel it loads when it opens
 
 
-def test_the_worker_names_the_archive_and_pyodide_it_was_built_with(server):
+def test_the_worker_names_the_archive_pyodide_and_the_python_snapshot_it_was_built_with(server):
     names = entry_points()
     worker = httpx.get(f"{server.url}/p13n/{names['worker']}")
     assert worker.headers["cache-control"].endswith("immutable")
-    assert names["edge"] in worker.text and names["pyodide"] in worker.text
+    assert names["edge"] in worker.text and names["pyodide"] in worker.text and names["snapshot"] in worker.text
     assert httpx.get(f"{server.url}/p13n/{names['edge']}").status_code == 200
+    with httpx.stream("GET", f"{server.url}/p13n/{names['snapshot']}", headers={"accept-encoding": "br"}) as snapshot:
+        assert snapshot.headers["content-encoding"] == "br" and snapshot.headers["cache-control"].endswith("immutable")
+        assert int(snapshot.headers["content-length"]) == (DIST / f"{names['snapshot']}.br").stat().st_size

@@ -97,6 +97,8 @@ def test_with_improve_the_device_sends_clipped_deltas_and_counters_and_takes_the
     assert consent == {"visitor": visitor["id"], "policy_version": "1", "purposes": purposes}
     assert consent_call.value.headers["authorization"] == f"Bearer {visitor['secret']}"
 
+    page.reload()  # what was shown before the grant is not counted under it
+    open_demo(page, fast_server)
     with page.expect_response(lambda r: r.url.endswith("/v1/sites/demo/updates"), timeout=BOOT_TIMEOUT_MS) as sent:
         click_picks(page, 2)
     assert sent.value.status == 202

@@ -1,9 +1,9 @@
-// The widget's words, in English. A site translates them with p13n.strings({...}): any key
-// below, and a label for any interest by its feature (e.g. {"topic:hiking": "Wandern"}).
-// `{error}` in `failed` is replaced with what went wrong.
+// The panel's words, in English. A site translates them with p13n.strings({...}): any key
+// below, `button` (the floating button's label, "Personalization": widget.js keeps it, as the
+// snippet shows the button before this file loads), and a label for any interest by its
+// feature (e.g. {"topic:hiking": "Wandern"}). `{error}` in `failed` is replaced with what went wrong.
 
 export const STRINGS = {
-  button: "Personalization",
   title: "Your personalization",
   close: "Close",
   policyChanged: "Our privacy policy has changed. Your choices still apply until you confirm or change them.",
