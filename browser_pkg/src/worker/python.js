@@ -8,7 +8,6 @@
 // version is pinned, and the snapshot's name names the Pyodide and `edge` builds it holds.
 
 const EDGE_DIR = "/home/pyodide/p13n";
-const PYODIDE_FILES = ["pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"];
 
 // Python, with `edge` unpacked (files live outside the snapshot) and on sys.path. Shared with
 // browser_pkg/tools/python_snapshot.mjs, so the snapshot is made from the same steps.
@@ -22,10 +21,6 @@ export async function withEdge(loadPyodide, options, archive) {
 // `pyodideURL` is Pyodide's folder; `archive` and `snapshot` promises of the edge zip's and
 // the snapshot's bytes, downloading while Pyodide's own files do.
 export async function startPython(pyodideURL, archive, snapshot, warn) {
-  // loadPyodide asks for its WebAssembly and standard library only once the snapshot is in:
-  // asking now puts them in the HTTP cache meanwhile (a request for a file on its way there
-  // waits for it, it does not download it again).
-  for (const name of PYODIDE_FILES) fetch(`${pyodideURL}${name}`).then((r) => r.arrayBuffer()).catch(() => {});
   const { loadPyodide } = await import(`${pyodideURL}pyodide.mjs`);
   try {
     return await withEdge(loadPyodide, { indexURL: pyodideURL, _loadSnapshot: snapshot }, archive);
