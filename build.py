@@ -16,11 +16,12 @@ dist/
                           and the snippet's gzipped size
 
 HASH is the start of the SHA-256 of the content, so every name but personalize.js is immutable:
-the server may let browsers cache those files for a year. Each file names the next one (the
-snippet names the worker and the preferences panel, the worker the archive, Pyodide's folder and the
-Python snapshot), so one short-lived
-file, personalize.js, is all a browser needs to revalidate. dist/ belongs to the build: files
-an earlier build wrote and this one did not are removed.
+the server may let browsers cache those files for a year. The snapshot's HASH is of its inputs
+(two snapshots of the same Pyodide and edge differ in bytes, not in what they restore). Each
+file names the next one (the snippet names the worker and the preferences panel, the worker
+the archive, Pyodide's folder and the Python snapshot), so one short-lived file,
+personalize.js, is all a browser needs to revalidate. dist/ belongs to the build: files an
+earlier build wrote and this one did not are removed.
 """
 
 from __future__ import annotations

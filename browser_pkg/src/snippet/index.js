@@ -17,8 +17,8 @@ import { startWorker } from "./worker_client.js";
 
 const script = document.currentScript; // only set while this file first runs
 const DEFAULT_ANTI_FLICKER_MS = 300;
-const SERVER_PURPOSES = ["improve", "sync"];
 const MAX_ANTI_FLICKER_MS = 1000; // never a blank slot for seconds
+const SERVER_PURPOSES = ["improve", "sync"]; // they act through the server
 const listeners = new Map();
 // `boot`, once the engine is up: when (ms) Python and the engine were ready in the worker's
 // clock, and when the page heard of it in the page's clock.
@@ -187,7 +187,7 @@ function start() {
   async function settleUnrecorded(before) {
     const granted = SERVER_PURPOSES.filter((purpose) => choices.purposes()[purpose] && !before[purpose]);
     if (granted.length) choices.choose(Object.fromEntries(granted.map((purpose) => [purpose, false])));
-    if (engine) await ask("consent", { ...choices.forWorker(), record: false });
+    if (engine) await ask("consent", { ...choices.forWorker(), record: false }).catch(() => {}); // none started: none in force
   }
 
   async function interests(chosen) {
