@@ -21,6 +21,7 @@ export async function withEdge(loadPyodide, options, archive) {
 // `pyodideURL` is Pyodide's folder; `archive` and `snapshot` promises of the edge zip's and
 // the snapshot's bytes, downloading while Pyodide's own files do.
 export async function startPython(pyodideURL, archive, snapshot, warn) {
+  globalThis.caches?.delete("p13n-python").catch(() => {}); // where earlier versions kept a snapshot per device (6 MB)
   const { loadPyodide } = await import(`${pyodideURL}pyodide.mjs`);
   try {
     return await withEdge(loadPyodide, { indexURL: pyodideURL, _loadSnapshot: snapshot }, archive);
