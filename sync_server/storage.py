@@ -259,6 +259,9 @@ class Store:
                 if rounds[site] is None:  # no model: no such site
                     ids.append(UnknownSite(site))
                     continue
+                if u.update_id is not None and (site, u.update_id) in seen:
+                    ids.append(None)  # a retry of an update stored already: its token was spent by it
+                    continue
                 if u.token is not None:
                     nonce = u.token.nonce.hex()
                     if u.token.round != rounds[site]:
@@ -270,9 +273,6 @@ class Store:
                     spent.add((site, nonce))
                     spending.append((site, u.token.round, nonce))
                 if u.update_id is not None:
-                    if (site, u.update_id) in seen:
-                        ids.append(None)
-                        continue
                     seen.add((site, u.update_id))
                 counters = orjson.dumps([tuple(c) for c in u.counters]).decode() if u.counters else None
                 rows.append((next_id, site, rounds[site], u.base_version, u.samples, u.intercept,
