@@ -5,6 +5,7 @@
 dist/
   personalize.js          the snippet a page loads (bundled, minified); its name never changes
   worker.HASH.js          the module worker that runs the engine
+  tokens.HASH.js          participation tokens, imported by the worker only with `improve`
   edge.HASH.zip           the `edge` Python package, unpacked by the worker
   pyodide.HASH/           Pyodide's core runtime, copied from npm's package
   *.br, *.gz              precompressed copies, served to clients that accept them
@@ -143,7 +144,7 @@ def precompress(dist: Path) -> None:
 
 def remove_stale(dist: Path, entry_points: dict[str, str]) -> None:
     """Delete what earlier builds wrote that this build did not: old hashed names pile up otherwise."""
-    keep = {"personalize.js", "manifest.json", entry_points["worker"], entry_points["edge"]}
+    keep = {"personalize.js", "manifest.json", entry_points["worker"], entry_points["edge"], entry_points["tokens"]}
     for path in sorted(dist.rglob("*"), reverse=True):  # children before their folders
         name = path.relative_to(dist).as_posix()
         base = name.removesuffix(".br").removesuffix(".gz")
@@ -173,7 +174,8 @@ def build(dist: Path) -> dict:
     names: dict[str, str] = {}
 
     def bundle_worker() -> None:
-        assets = {"pyodide": names["pyodide"] + "/", "edge": names["edge"]}
+        names["tokens"] = write_hashed(dist, "tokens.js", bundle("tokens/tokens.js", "esm", {}))
+        assets = {"pyodide": names["pyodide"] + "/", "edge": names["edge"], "tokens": names["tokens"]}
         names["worker"] = write_hashed(dist, "worker.js", bundle("worker/worker.js", "esm", {"P13N_ASSETS": assets}))
 
     steps = [
