@@ -99,7 +99,7 @@ def parse_update(payload: object, buckets: int, latest_version: int, max_stalene
     bytes after it. An update for a version more than `max_staleness` versions behind
     `latest_version` is refused with 409: the device should fetch the new model and train again.
     """
-    if isinstance(payload, dict) and "token" not in payload:
+    if isinstance(payload, dict) and "token" not in payload and payload.keys() >= FIELDS - {"token"}:
         raise ApiError(400, "missing_token", "every update spends a participation token: ask "
                        "POST /v1/sites/{site}/tokens for one when the round opens (README, \"Participation tokens\")")
     _require_object("update", payload, FIELDS, OPTIONAL_FIELDS)

@@ -23,6 +23,8 @@ const SEND_AFTER_SAMPLES = 20;
 const FIRST_RETRY_S = 2;
 const DEFAULT_ROUND_S = 3600;
 const SECOND = 1000;
+// Token refusals that hold for the whole round (README, "Participation tokens").
+const FINAL_REFUSALS = new Set(["token_already_issued", "round_closed", "yearly_limit", "network_limit"]);
 
 // The token module, a file of its own (build.py), fetched the first time it is needed.
 let tokenModule = null;
@@ -63,8 +65,8 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged, who })
     try {
       await remember({ token: await take(client, who(), round, meta.federation.token_key), tokenFor: round });
     } catch (error) {
-      if (!(error.status >= 400 && error.status < 500 && error.status !== 429) && !error.code?.endsWith("_limit")) throw error;
-      await remember({ token: null, tokenFor: round }); // refused for this round: it sits the round out
+      if (!FINAL_REFUSALS.has(error.code)) throw error; // offline, busy, or consent not recorded yet: retry
+      await remember({ token: null, tokenFor: round }); // it sits this round out
     }
   }
 
