@@ -161,6 +161,10 @@ SCHEMAS = {
             "profile": {"type": ["object", "null"]},
             "profile_updated_at": {"type": ["string", "null"], "format": "date-time"},
             "consents": {"type": "array", "items": _ref("ConsentRecord"), "description": "Oldest first."},
+            "tokens_issued": {"type": "array", "description": "The rounds the visitor was issued a participation "
+                              "token for, and when (not which updates spent them: the server cannot tell).",
+                              "items": {"type": "object", "properties": {"round": {"type": "integer"},
+                                                                         "issued_at": {"type": "string"}}}},
         },
     },
     "Erased": {

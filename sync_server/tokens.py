@@ -52,6 +52,7 @@ AUTHENTICATOR_BYTES = 64  # a SHA-512 output
 TOKEN_FIELDS = {"round", "nonce", "authenticator"}
 IPV4_PREFIX, IPV6_PREFIX = 24, 56  # one home or office network: what one client address stands for
 KEY_LABEL = b"p13n participation tokens\n"  # keeps these keys apart from the visitor secrets' HMAC
+SERVER_KEY_NAME = b"participation tokens"  # what the master key is derived under from the server key
 
 
 class Token(NamedTuple):

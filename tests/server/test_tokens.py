@@ -158,10 +158,13 @@ def test_issuance_and_spending_carry_nothing_in_common(server):
     assert "visitor" not in db["updates"].columns_dict
 
 
-def test_forgetting_a_visitor_forgets_its_tokens(server):
+def test_a_visitor_sees_and_forgets_the_rounds_it_took_tokens_for(server):
     address = fresh_address()
     visitor_id, secret = visitor(server.url, address=address)
     assert ask(server, (visitor_id, secret), address).status_code == 201
+    exported = httpx.get(f"{server.url}/v1/profiles/{visitor_id}?site={SITE}",
+                         headers={"authorization": f"Bearer {secret}"}).json()
+    assert [issue["round"] for issue in exported["tokens_issued"]] == [1]
     erased = httpx.delete(f"{server.url}/v1/profiles/{visitor_id}?site={SITE}",
                           headers={"authorization": f"Bearer {secret}"})
     assert erased.status_code == 200
