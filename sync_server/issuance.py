@@ -41,8 +41,8 @@ async def post_token(request: Request) -> JSONResponse:
         config = request.app.state.ingest.site(site).config
     except UnknownSite:
         raise ApiError(404, "unknown_site", f"no site with key {site!r}") from None
-    limit_visitor(request, site, visitor)
     authenticate(request, site, visitor)
+    limit_visitor(request, site, visitor)  # after the secret: a stranger cannot spend the visitor's budget
     network = network_of(request.client.host if request.client else "unknown")
     try:
         request.app.state.store.record_token_issue(site, visitor, round_, network, config)
