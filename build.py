@@ -6,6 +6,7 @@ dist/
   personalize.js          the snippet a page loads (bundled, minified); its name never changes
   preferences.HASH.js     the preferences panel, which the snippet loads only when it opens
   worker.HASH.js          the module worker that runs the engine
+  tokens.HASH.js          participation tokens, imported by the worker only with `improve`
   edge.HASH.zip           the `edge` Python package, unpacked by the worker
   python-snapshot.HASH.bin  Python's memory with `edge` imported, made under Node; the worker
                           restores it instead of starting Python (HASH: of the Pyodide and edge
@@ -197,13 +198,16 @@ def build(dist: Path) -> dict:
     names: dict[str, str] = {}
 
     def bundle_worker() -> None:
-        assets = {"pyodide": names["pyodide"] + "/", "edge": names["edge"], "snapshot": names["snapshot"]}
+        assets = {"pyodide": names["pyodide"] + "/", "edge": names["edge"], "snapshot": names["snapshot"],
+                  "tokens": names["tokens"]}
         names["worker"] = write_hashed(dist, "worker.js", bundle("worker/worker.js", "esm", {"P13N_ASSETS": assets}))
 
     steps = [
         ("copy Pyodide core", lambda: names.update(pyodide=copy_pyodide(dist))),
         ("pack edge.zip", lambda: names.update(edge=write_hashed(dist, "edge.zip", edge_archive()))),
         ("snapshot Python with edge imported (Node)", lambda: names.update(snapshot=python_snapshot(dist, names["pyodide"], names["edge"]))),
+        ("bundle tokens.js", lambda: names.update(tokens=write_hashed(
+            dist, "tokens.js", bundle("tokens/tokens.js", "esm", {})))),
         ("bundle worker.js", bundle_worker),
         ("bundle preferences.js", lambda: names.update(preferences=write_hashed(
             dist, "preferences.js", bundle("snippet/preferences/panel.js", "esm", {})))),

@@ -37,6 +37,7 @@ from sync_server.privacy import epsilon
 from sync_server.rounds import RoundConfig, close_round
 from sync_server.simulation import Site
 from sync_server.storage import Store
+from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update
 
 SITE = "shop"
@@ -95,6 +96,7 @@ def _year(site: Site, db: Path, devices: int, sigma: float | None, progress: Pro
         min_devices=1, target_devices=1, max_staleness=0, clip_norm=CLIP_NORM, learning_rate=LEARNING_RATE,
         noise_multiplier=sigma or 0.0, delta=DELTA))
     rng = np.random.default_rng(SEED)
+    keys = TokenKeys(bytes(32))  # the devices' participation tokens, one per update
     candidates = site.candidates()
     clicks, expected = np.zeros(ROUNDS), np.zeros(ROUNDS)  # by month
     for month in progress(range(ROUNDS), total=ROUNDS, desc=f"{name}, months"):
@@ -109,7 +111,8 @@ def _year(site: Site, db: Path, devices: int, sigma: float | None, progress: Pro
             clicks[month] += got
             expected[month] += chance
             if model is not None:
-                updates.append(parse_update(engine.delta(), 1 << HASH_BITS, model["version"], 0))
+                delta = {**engine.delta(), "token": keys.mint(SITE, model["version"] + 1)}
+                updates.append(parse_update(delta, 1 << HASH_BITS, model["version"], 0))
         if sigma is not None:
             store.add_updates([(SITE, update) for update in updates])
             close_round(store, SITE, rng)

@@ -6,7 +6,9 @@
   on the PATH, else installed with apt-get when this runs as root, else a Python client) with
   `sync_ingest.lua`, playing 200 simulated devices on loopback, each on a keep-alive
   connection, posting realistic sparse deltas (300 hashed weights, counters, a fresh
-  update_id) one after another, in JSON and in the compact form. Throughput counts only 202s,
+  update_id, a participation token of its own) one after another, in JSON and in the compact
+  form. The tokens are minted beforehand with the server's key, as devices hold them ahead of
+  time; the server checks each one (a VOPRF evaluation) and stores it as spent. Throughput counts only 202s,
   each one a committed update; latency is from sending a request to the end of its answer.
   Afterwards every acknowledged update id must be in the updates table. The server
   processes' CPU time per update says what the server costs even when other work shares the
@@ -47,7 +49,9 @@ from bench import Progress
 from bench.timing import percentile
 from sync_server.privacy import epsilon
 from sync_server.rounds import RoundConfig, close_round
+from sync_server.auth import VisitorSecrets
 from sync_server.storage import Store
+from sync_server.tokens import SERVER_KEY_NAME, TokenKeys
 from sync_server.updates import COMPACT_TYPE, Counter, Update, compact_body
 
 SITE = "bench"
@@ -62,6 +66,7 @@ WARM_UP_SECONDS = 1
 GOAL_UPDATES_PER_S = 5_000
 GOAL_P99_MS = 50.0
 LUA_SCRIPT = Path(__file__).with_suffix(".lua")
+TOKENS_PER_SECOND = 12_000  # minted per second of load: more than the server takes
 
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
@@ -105,6 +110,7 @@ def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progre
     store.set_round_config(SITE, RoundConfig(min_devices=1_000_000, target_devices=1_000_000))
     store.set_site_origins(SITE, [ORIGIN])
     bodies = _bodies(64, encoding)
+    _mint_tokens(db, (WARM_UP_SECONDS + seconds) * TOKENS_PER_SECOND, work / "tokens", progress)
     port = _free_port()
     spawn = multiprocessing.get_context("spawn")
     servers = [spawn.Process(target=_serve, args=(db, port), daemon=True) for _ in range(processes)]
@@ -133,6 +139,13 @@ def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progre
             "body_bytes": round(np.mean([len(body) for body in bodies])),
             "acked": len(acked), "stored": len(stored), "refused": measured.refused,
             "every_ack_stored": len(set(acked)) == len(acked) and stored >= set(acked)}
+
+
+def _mint_tokens(db: Path, n: int, path: Path, progress: Progress) -> None:
+    """`n` tokens of round 1, one JSON object a line, made with the key the server will use."""
+    keys = TokenKeys(VisitorSecrets.from_key_file(db.with_suffix(".key")).derive(SERVER_KEY_NAME))
+    path.write_bytes(b"\n".join(orjson.dumps(keys.mint(SITE, 1))
+                                for _ in progress(range(n), total=n, desc="minting tokens")) + b"\n")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -185,7 +198,8 @@ class Wrk:
         bodies_file.write_bytes(b"".join(b"%d\n%s" % (len(body), body) for body in bodies))
         command = [self.path, "-t1", f"-c{DEVICES}", f"-d{seconds}s", "--latency", "-s", str(LUA_SCRIPT),
                    f"http://127.0.0.1:{port}/v1/sites/{SITE}/updates", "--", str(bodies_file),
-                   ENCODINGS[encoding].decode(), str(acks), label, ORIGIN]
+                   ENCODINGS[encoding].decode(), str(acks), label, ORIGIN, str(work / "tokens"),
+                   str(WARM_UP_SECONDS * TOKENS_PER_SECOND if label == "m" else 0)]
         before = _children_cpu_seconds()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         _wait_showing_progress(seconds, encoding, progress)
@@ -208,7 +222,8 @@ class PythonDevices:
         spawn = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
             devices = pool.submit(_python_devices, port, bodies, ENCODINGS[encoding], seconds, label,
-                                  work / f"acks-{label}.0")
+                                  work / f"acks-{label}.0", work / "tokens",
+                                  WARM_UP_SECONDS * TOKENS_PER_SECOND if label == "m" else 0)
             _wait_showing_progress(seconds, encoding, progress)
             latencies, cpu = devices.result()
         latency_ms = {q: percentile(latencies, float(q)) * 1e3 for q in ("50", "90", "99", "99.9")}
@@ -216,10 +231,11 @@ class PythonDevices:
 
 
 def _python_devices(port: int, bodies: list[bytes], content_type: bytes, seconds: int, run: str,
-                    acks: Path) -> tuple[list[float], float]:
+                    acks: Path, tokens: Path, first_token: int) -> tuple[list[float], float]:
     """Run DEVICES keep-alive connections for `seconds`, as sync_ingest.lua does; the latencies
     and this process's CPU seconds."""
     latencies: list[float] = []
+    unspent = iter(tokens.read_bytes().splitlines()[first_token:])
 
     async def device(number: int, answers) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -227,6 +243,7 @@ def _python_devices(port: int, bodies: list[bytes], content_type: bytes, seconds
         while (started := time.perf_counter()) < stop_at:
             sent += 1
             body = bodies[sent % len(bodies)].replace(b"@ID@", b"%s-%d-%09d" % (run.encode(), number, sent), 1)
+            body = body.replace(b'"@TOKEN@"', next(unspent, b'"no tokens left"'), 1)
             writer.write(b"POST /v1/sites/%s/updates HTTP/1.1\r\nhost: bench\r\norigin: %s\r\ncontent-type: %s"
                          b"\r\ncontent-length: %d\r\n\r\n%s" % (SITE.encode(), ORIGIN.encode(), content_type,
                                                                   len(body), body))
@@ -271,7 +288,8 @@ def _read_acks(paths) -> tuple[list[int], dict[str, int]]:
 
 
 def _bodies(n: int, encoding: str) -> list[bytes]:
-    """`n` update bodies with a place (@ID@) for the update_id, like devices send."""
+    """`n` update bodies with places for the update_id (@ID@) and the token ("@TOKEN@"), like
+    devices send."""
     rng = random.Random(7)
     bodies = []
     for _ in range(n):
@@ -280,7 +298,7 @@ def _bodies(n: int, encoding: str) -> list[bytes]:
         counters = [{"slot": "hero", "variant": f"v{v}", "arm": "personalized", "impressions": 5, "clicks": 1}
                     for v in range(3)]
         update = {"base_version": 0, "samples": rng.randint(5, 50), "update_id": "bench-@ID@",
-                  "delta": {"intercept": round(rng.gauss(0.0, 0.01), 6)}, "counters": counters}
+                  "delta": {"intercept": round(rng.gauss(0.0, 0.01), 6)}, "counters": counters, "token": "@TOKEN@"}
         if encoding == "compact":
             bodies.append(compact_body(update, idx, val))
         else:

@@ -15,6 +15,7 @@ from sync_server.errors import ApiError
 from sync_server.ingest import Ingest
 from sync_server.rounds import RoundState
 from sync_server.storage import Store, UnknownSite
+from sync_server.tokens import Token, TokenKeys
 from sync_server.updates import COMPACT_TYPE, parse_update, split_compact
 
 
@@ -29,7 +30,8 @@ async def global_model(request: Request) -> Response:
     """The newest global model and how to take part; devices revalidate it with If-None-Match."""
     state = _rounds(request.app.state.ingest, request.path_params["site"])
     try:
-        body, etag = _published_model(request.app.state.model_answers, request.app.state.store, state)
+        body, etag = _published_model(request.app.state.model_answers, request.app.state.store,
+                                      request.app.state.token_keys, state)
     except UnknownSite:  # its key was rotated since the round state was cached
         raise ApiError(404, "unknown_site", f"no site with key {state.site!r}") from None
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60, must-revalidate"}
@@ -38,7 +40,7 @@ async def global_model(request: Request) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _published_model(answers: dict, store: Store, state: RoundState) -> tuple[bytes, str]:
+def _published_model(answers: dict, store: Store, token_keys: TokenKeys, state: RoundState) -> tuple[bytes, str]:
     """The model answer and its ETag, built once per version, config and editor rules (weights
     can be many) and kept in `answers`, by site. The rules travel in the model's `settings`, so
     an editor's change (the kill switch too) reaches each device with its next model fetch."""
@@ -49,7 +51,8 @@ def _published_model(answers: dict, store: Store, state: RoundState) -> tuple[by
         body = orjson.dumps({
             "site": state.site, "version": state.version, "intercept": intercept, "weights": weights,
             "hash_bits": state.buckets.bit_length() - 1,
-            "federation": {**state.config.for_devices(), "accepting_updates": state.accepting},
+            "federation": {**state.config.for_devices(), "accepting_updates": state.accepting,
+                           "token_key": token_keys.public_key(state.site, state.version + 1)},
             "settings": {"rules": rules},
         })
         answers[state.site] = (key, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
@@ -75,5 +78,19 @@ class PostUpdate:
         if type(base_version) is int and base_version > state.version:
             state = ingest.refresh(state.site)  # another server process may have published that version
         update = parse_update(payload, state.buckets, state.version, state.config.max_staleness, arrays)
+        if update.token.round > state.version + 1:
+            state = ingest.refresh(state.site)
+        _check_token(scope["app"].state.token_keys, state, update.token)
         update_id = await ingest.submit(state.site, update)
         await asgi.send_json(send, 202, b'{"accepted":%d}' % update_id)
+
+
+def _check_token(keys: TokenKeys, state: RoundState, token: Token) -> None:
+    """Refuse a token of another round than the open one, or one the round's key did not make
+    (whether it was spent already, the writer checks as it stores the update)."""
+    open_round = state.version + 1
+    if token.round < open_round:
+        raise ApiError(409, "token_expired", f"the token is for round {token.round}, which has closed; fetch the new "
+                       f"model and ask for a token for round {open_round}")
+    if token.round > open_round or not keys.verify(state.site, token):
+        raise ApiError(403, "invalid_token", f"the token was not issued by this server for round {token.round}")

@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sync_server import admin, api, consent, metrics, openapi, pages, profiles
+from sync_server import admin, api, consent, issuance, metrics, openapi, pages, profiles, tokens
 from sync_server.auth import VisitorSecrets
 from sync_server.bodylimit import BodyLimit
 from sync_server.config import Settings
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *admin.routes(),
         Route("/v1/sites/{site}/model", api.global_model, methods=["GET"]),
         Route("/v1/consent", consent.post_consent, methods=["POST"]),
+        Route("/v1/sites/{site}/tokens", issuance.post_token, methods=["POST"]),
         Route("/v1/profiles/{visitor}", profiles.Profile),
         Route("/openapi.json", openapi.openapi_document),
         Route("/metrics", metrics.metrics_page),
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.store = store
     app.state.secrets = VisitorSecrets.from_key_file(settings.secret_key_path or settings.db_path.with_suffix(".key"))
+    app.state.token_keys = tokens.TokenKeys(app.state.secrets.derive(tokens.SERVER_KEY_NAME))
     app.state.login_limiter = admin.LoginLimiter()
     app.state.visitor_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
     app.state.ingest = ingest

@@ -58,6 +58,10 @@ class VisitorSecrets:
     def matches(self, secret: str, stored_hash: str) -> bool:
         return hmac.compare_digest(self.hash(secret), stored_hash)
 
+    def derive(self, label: bytes) -> bytes:
+        """A key for another purpose (e.g. participation tokens), independent of the hashes'."""
+        return hmac.new(self._key, b"derive\n" + label, hashlib.sha256).digest()
+
 
 def _make_key_file(path: Path) -> None:
     # Written aside and linked into place, so server processes starting together all read one whole key.

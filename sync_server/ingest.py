@@ -27,7 +27,7 @@ import numpy as np
 from sync_server import metrics
 from sync_server.errors import ApiError
 from sync_server.rounds import RoundConfig, RoundState, close_round
-from sync_server.storage import Store, UnknownSite
+from sync_server.storage import Store, TokenExpired, TokenSpent, UnknownSite
 from sync_server.updates import Update
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,11 @@ class Ingest:
                 update_id = ApiError(404, "unknown_site", f"no site with key {site!r}")
             elif update_id is None:
                 update_id = ApiError(409, "replayed_update", f"update_id {update.update_id!r} was already received")
+            elif isinstance(update_id, TokenSpent):
+                update_id = ApiError(409, "token_spent", "this participation token was spent already")
+            elif isinstance(update_id, TokenExpired):
+                update_id = ApiError(409, "token_expired", f"round {update.token.round} closed before the update "
+                                     "was stored; fetch the new model and ask for a token for the next round")
             else:  # counted here until the next refresh reads the count from the database
                 state = self.sites[site]
                 state.pending += 1

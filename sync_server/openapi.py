@@ -5,7 +5,7 @@ API in `admin/openapi.py`. A test checks that it is valid OpenAPI, that it names
 every `/v1` route of the app, and that real answers match the schemas it promises.
 
 >>> sorted(PATHS)
-['/v1/consent', '/v1/profiles/{visitor}', '/v1/sites/{site}/model', '/v1/sites/{site}/updates']
+['/v1/consent', '/v1/profiles/{visitor}', '/v1/sites/{site}/model', '/v1/sites/{site}/tokens', '/v1/sites/{site}/updates']
 """
 
 from __future__ import annotations
@@ -73,9 +73,30 @@ SCHEMAS = {
                          "boosts, holdout shares, the kill switch), which every device applies to its decisions."},
         },
     },
+    "Token": {
+        "type": "object", "required": ["round", "nonce", "authenticator"], "additionalProperties": False,
+        "description": "A participation token of the open round (README, \"Participation tokens\"), spent once.",
+        "properties": {"round": {"type": "integer", "minimum": 1},
+                       "nonce": {"type": "string", "description": "32 bytes, base64url"},
+                       "authenticator": {"type": "string", "description": "64 bytes, base64url"}},
+    },
+    "TokenRequest": {
+        "type": "object", "required": ["visitor", "round", "blinded"], "additionalProperties": False,
+        "properties": {"visitor": {"type": "string", "pattern": VISITOR_ID.pattern},
+                       "round": {"type": "integer", "minimum": 1, "description": "The model's version + 1."},
+                       "blinded": {"type": "string", "description": "The blinded nonce: a ristretto255 "
+                                   "element, 32 bytes in base64url."}},
+    },
+    "TokenIssued": {
+        "type": "object", "required": ["round", "evaluation"],
+        "properties": {"round": {"type": "integer"},
+                       "evaluation": {"type": "string", "description": "base64url: the 64-byte DLEQ proof, "
+                                      "then the 32-byte evaluated element (RFC 9497, ristretto255-SHA512)."}},
+    },
     "Update": {
-        "type": "object", "required": ["base_version", "samples", "delta"], "additionalProperties": False,
+        "type": "object", "required": ["base_version", "samples", "delta", "token"], "additionalProperties": False,
         "properties": {
+            "token": _ref("Token"),
             "base_version": {"type": "integer", "minimum": 0, "description": "The global version trained on."},
             "samples": {"type": "integer", "minimum": 1},
             "delta": {
@@ -140,6 +161,10 @@ SCHEMAS = {
             "profile": {"type": ["object", "null"]},
             "profile_updated_at": {"type": ["string", "null"], "format": "date-time"},
             "consents": {"type": "array", "items": _ref("ConsentRecord"), "description": "Oldest first."},
+            "tokens_issued": {"type": "array", "description": "The rounds the visitor was issued a participation "
+                              "token for, and when (not which updates spent them: the server cannot tell).",
+                              "items": {"type": "object", "properties": {"round": {"type": "integer"},
+                                                                         "issued_at": {"type": "string"}}}},
         },
     },
     "Erased": {
@@ -179,6 +204,19 @@ PATHS = {
             "responses": {"202": _json("Stored durably", {"type": "object", "required": ["accepted"],
                                                           "properties": {"accepted": {"type": "integer"}}}),
                           **_errors(400, 403, 404, 409, 413, 422, 429)},
+        },
+    },
+    "/v1/sites/{site}/tokens": {
+        "post": {
+            "summary": "A participation token for the open round", "operationId": "postToken",
+            "description": "For a visitor whose latest consent grants `improve`: one per round, "
+                           "`device_rounds_per_year` in any 365 days, `tokens_per_network` per client network "
+                           "(/24, /56) and round. The server evaluates the blinded nonce and cannot link the "
+                           "token to the visitor when it is spent.",
+            "parameters": [SITE_PATH], "security": VISITOR_SECURITY,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("TokenRequest")}}},
+            "responses": {"201": _json("Issued", _ref("TokenIssued")),
+                          **_errors(400, 401, 403, 404, 409, 413, 422, 429)},
         },
     },
     "/v1/consent": {

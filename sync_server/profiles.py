@@ -74,6 +74,8 @@ class Profile(HTTPEndpoint):
             "profile": orjson.loads(profile["document"]) if profile else None,
             "profile_updated_at": iso_time(profile["updated_at"]) if profile else None,
             "consents": [consent_record(row) for row in store.consents(site, visitor)],
+            "tokens_issued": [{"round": row["round"], "issued_at": iso_time(row["issued_at"])}
+                              for row in store.token_issues(site, visitor)],
         })
 
     async def put(self, request: Request) -> JSONResponse:

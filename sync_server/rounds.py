@@ -55,6 +55,8 @@ class RoundConfig:
     epsilon_budget: float | None = None  # training stops before ε would pass it
     participation_rate: float = 1.0  # devices send in a round with this probability
     counter_noise: float = 0.0  # std of the noise on every published analytics total
+    device_rounds_per_year: int = 12  # tokens one visitor gets in any 365 days (one per round)
+    tokens_per_network: int = 5  # tokens per round for one client network (/24 or /56), all visitors
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -77,6 +79,8 @@ class RoundConfig:
             "epsilon_budget": self.epsilon_budget is None or self.epsilon_budget > 0,
             "participation_rate": 0 < self.participation_rate <= 1,
             "counter_noise": self.counter_noise >= 0,
+            "device_rounds_per_year": self.device_rounds_per_year >= 1,
+            "tokens_per_network": self.tokens_per_network >= 1,
         }
         for field, ok in checks.items():
             if not ok:

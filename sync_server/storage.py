@@ -27,6 +27,7 @@ from sync_server.updates import Counter, Update
 if TYPE_CHECKING:
     from sync_server.consent import Consent
 
+YEAR = 365 * 86_400.0
 IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # machine byte order, as rows have always been packed
 
 
@@ -40,6 +41,22 @@ class AdminExists(ValueError):
 
 class NoSyncConsent(PermissionError):
     """The visitor's latest consent does not grant `sync`, so no profile may be stored."""
+
+
+class TokenRefused(PermissionError):
+    """No participation token for this visitor now: `code` says why, the message in words."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class TokenSpent(LookupError):
+    """An update's participation token was spent already."""
+
+
+class TokenExpired(LookupError):
+    """An update's participation token belongs to a round that has closed."""
 
 
 class Store:
@@ -65,6 +82,7 @@ class Store:
             pk=("site", "version"), foreign_keys=[("site", "sites")], if_not_exists=True,
         )
         self._create_round_tables()
+        self._create_token_tables()
         self._create_visitor_tables()
         self._create_admin_tables()
         self.db["retired_site_keys"].create({"key": str, "site": str, "retired_at": float}, pk="key",
@@ -220,10 +238,11 @@ class Store:
         finally:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
-    def add_updates(self, updates: list[tuple[str, Update]]) -> list[int | None | UnknownSite]:
-        """Store (site, update) pairs in the open rounds, in one transaction; the id of each,
-        None for a replay (an update_id the site already has), or UnknownSite for a site that
-        is gone (its key was rotated since the update was checked).
+    def add_updates(self, updates: list[tuple[str, Update]]) -> list[int | None | LookupError]:
+        """Store (site, update) pairs in the open rounds, in one transaction, spending their
+        tokens in it too; the id of each, None for a replay (an update_id the site already has),
+        TokenSpent or TokenExpired for a token spent already or of a closed round, or UnknownSite
+        for a site that is gone (its key was rotated since the update was checked).
 
         A handful of statements for the whole batch, whatever its size: every call into
         SQLite lets go of the GIL, and getting it back from a busy event loop is slow.
@@ -233,15 +252,27 @@ class Store:
         with self.writing():
             rounds = {site: self._open_round_number(site) for site in {site for site, _ in updates}}
             seen = self._known_update_ids(updates)
+            spent = self._spent_tokens(updates)
+            spending: list[tuple[str, int, str]] = []
             next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM updates").fetchone()[0]
             for site, u in updates:
                 if rounds[site] is None:  # no model: no such site
                     ids.append(UnknownSite(site))
                     continue
-                if u.update_id is not None:
-                    if (site, u.update_id) in seen:
-                        ids.append(None)
+                if u.update_id is not None and (site, u.update_id) in seen:
+                    ids.append(None)  # a retry of an update stored already: its token was spent by it
+                    continue
+                if u.token is not None:
+                    nonce = u.token.nonce.hex()
+                    if u.token.round != rounds[site]:
+                        ids.append(TokenExpired(u.token.round))
                         continue
+                    if (site, nonce) in spent:
+                        ids.append(TokenSpent(nonce))
+                        continue
+                    spent.add((site, nonce))
+                    spending.append((site, u.token.round, nonce))
+                if u.update_id is not None:
                     seen.add((site, u.update_id))
                 counters = orjson.dumps([tuple(c) for c in u.counters]).decode() if u.counters else None
                 rows.append((next_id, site, rounds[site], u.base_version, u.samples, u.intercept,
@@ -252,6 +283,7 @@ class Store:
             self.db.conn.executemany(
                 "INSERT INTO updates (id, site, round, base_version, samples, intercept, idx, val, counters,"
                 " update_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.conn.executemany("INSERT INTO spent_tokens (site, round, nonce) VALUES (?, ?, ?)", spending)
             sizes = collections.Counter(row[1] for row in rows)  # updates stored, by site
             self.db.conn.executemany(
                 "INSERT INTO round_sizes (site, round, updates, opened_at) VALUES (?, ?, ?, ?)"
@@ -270,6 +302,18 @@ class Store:
                 "SELECT site, update_id FROM updates WHERE site = ? AND update_id IN (SELECT value FROM json_each(?))",
                 [site, orjson.dumps(update_ids).decode()]).fetchall())
         return known
+
+    def _spent_tokens(self, updates: list[tuple[str, Update]]) -> set[tuple[str, str]]:
+        wanted: dict[str, list[str]] = {}
+        for site, u in updates:
+            if u.token is not None:
+                wanted.setdefault(site, []).append(u.token.nonce.hex())
+        spent = set()
+        for site, nonces in wanted.items():
+            spent.update(self.db.execute(
+                "SELECT site, nonce FROM spent_tokens WHERE site = ? AND nonce IN (SELECT value FROM json_each(?))",
+                [site, orjson.dumps(nonces).decode()]).fetchall())
+        return spent
 
     def round_updates(self, site: str, round_: int) -> tuple[list[Delta], list[list[Counter]]]:
         """The deltas and the analytics counters that devices sent for round `round_`."""
@@ -317,6 +361,60 @@ class Store:
         """The (noisy, if configured) impressions and clicks that round `version` published."""
         return list(self.db["round_counters"].rows_where("site = ? AND version = ?", [site, version],
                                                          order_by="slot, variant, arm"))
+
+    # Participation tokens (tokens.py): who was issued one in which round, how many went to each
+    # client network in the open round, and the tokens spent. Issuance names the visitor and
+    # spending does not, and no column is shared but the round: the server cannot tell which
+    # issued token an update spent.
+
+    def _create_token_tables(self) -> None:
+        self.db["token_issues"].create(
+            {"site": str, "visitor": str, "round": int, "issued_at": float},
+            pk=("site", "visitor", "round"), if_not_exists=True,
+        )
+        self.db["network_issues"].create(  # the open round's only: older rows are pruned
+            {"site": str, "round": int, "network": str, "tokens": int},
+            pk=("site", "round", "network"), if_not_exists=True,
+        )
+        self.db["spent_tokens"].create({"site": str, "round": int, "nonce": str}, pk=("site", "nonce"),
+                                       if_not_exists=True)
+
+    def record_token_issue(self, site: str, visitor: str, round_: int, network: str, config: RoundConfig) -> None:
+        """Count one token for `visitor` from `network` in `round_`, or raise TokenRefused: the
+        round must be open, the visitor's latest consent must grant `improve`, and the visitor may
+        have one token per round and `config.device_rounds_per_year` in any 365 days, the network
+        `config.tokens_per_network` per round."""
+        now = time.time()
+        with self.writing():
+            open_round = self._open_round_number(site)
+            if round_ != open_round:
+                raise TokenRefused("round_closed", f"round {round_} is not open; the open round is {open_round}")
+            latest = self.db.execute(
+                "SELECT improve FROM consents WHERE site = ? AND visitor = ? ORDER BY id DESC LIMIT 1", [site, visitor]
+            ).fetchone()
+            if latest is None or not latest[0]:
+                raise TokenRefused("no_improve_consent", "the visitor's latest consent does not grant improve")
+            if self.db["token_issues"].count_where("site = ? AND visitor = ? AND round = ?", [site, visitor, round_]):
+                raise TokenRefused("token_already_issued", f"the visitor has had its token for round {round_}")
+            if self.db["token_issues"].count_where("site = ? AND visitor = ? AND issued_at > ?",
+                                                   [site, visitor, now - YEAR]) >= config.device_rounds_per_year:
+                raise TokenRefused("yearly_limit", f"the visitor has had {config.device_rounds_per_year} tokens "
+                                   "in the last 365 days, as many as a device may take part in")
+            row = self.db.execute("SELECT tokens FROM network_issues WHERE site = ? AND round = ? AND network = ?",
+                                  [site, round_, network]).fetchone()
+            if row and row[0] >= config.tokens_per_network:
+                raise TokenRefused("network_limit", f"{config.tokens_per_network} tokens went to this network "
+                                   f"in round {round_}, as many as one network may have")
+            self.db.execute("DELETE FROM network_issues WHERE site = ? AND round < ?", [site, round_])
+            self.db.execute("INSERT INTO network_issues (site, round, network, tokens) VALUES (?, ?, ?, 1)"
+                            " ON CONFLICT (site, round, network) DO UPDATE SET tokens = tokens + 1",
+                            [site, round_, network])
+            self.db["token_issues"].insert({"site": site, "visitor": visitor, "round": round_, "issued_at": now})
+
+    def token_issues(self, site: str, visitor: str) -> list[dict]:
+        """The rounds the visitor was issued a token for, and when, oldest first."""
+        return list(self.db["token_issues"].rows_where("site = ? AND visitor = ?", [site, visitor],
+                                                       select="round, issued_at", order_by="round"))
 
     # Visitors and sites' origins: consent history, profiles (only while `sync` is granted), erasure.
 
@@ -410,6 +508,7 @@ class Store:
             profile = self._delete_visitor_rows("profiles", site, visitor) > 0
             consents = self._delete_visitor_rows("consents", site, visitor)
             self._delete_visitor_rows("visitors", site, visitor)
+            self._delete_visitor_rows("token_issues", site, visitor)
             self._audit_erasure(site, "visitor_request", profile=profile, consents=consents)
         return {"profile": profile, "consents": consents}
 

@@ -3,8 +3,9 @@
 A `Device` is what the snippet and its worker do in a browser, without the page: it makes a
 pseudonymous visitor id and secret, records its visitor's consent with the server, starts from
 the site's global model, decides the shop's slots on every visit, learns from every click on
-the spot and, if its visitor granted `improve`, sends one clipped delta with its counters per
-round, then merges the next global model. Visitors click with the known probabilities of a
+the spot and, if its visitor granted `improve`, takes a participation token for the round when
+it merges a model (`sync_server.tokens`) and spends it on one clipped delta with its counters,
+then merges the next global model. Visitors click with the known probabilities of a
 simulated site (`sync_server.simulation`), here an outdoor shop with the demo page's slots.
 
 `simulate` drives a crowd of devices against a running server, with a progress bar; it fills
@@ -31,6 +32,7 @@ import httpx
 from tqdm import tqdm
 
 from edge import Config, Personalizer, federated
+from sync_server import tokens
 from sync_server.simulation import Archetype, Item, Site, Visit
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,16 @@ class Server:
         headers = {"x-forwarded-for": address, **({"authorization": f"Bearer {secret}"} if secret else {})}
         return self.http.post(path, json=body, headers=headers)
 
+    def token(self, model: dict, visitor: str, secret: str, address: str) -> dict | httpx.Response:
+        """A participation token for the round `model` opened, or the server's refusal."""
+        request, round_ = tokens.blind(), model["version"] + 1
+        answer = self.post(f"/v1/sites/{self.site}/tokens",
+                           {"visitor": visitor, "round": round_, "blinded": tokens.encode(request.blinded)},
+                           address, secret)
+        if answer.status_code != 201:
+            return answer
+        return request.finalize(round_, answer.json()["evaluation"], model["federation"]["token_key"])
+
 
 class Device:
     """One visitor's browser: an engine, a consent, and a round it last took part in."""
@@ -148,11 +160,27 @@ class Device:
         self.improve = rng.random() < improve_share
         self.sent_in_version: int | None = None
         self.counted: list[dict] = []  # the counters as the updates sent so far left them
+        self.token: dict | None = None  # for the round the merged model opened
 
     def consent(self) -> None:
         purposes = {"personalize": True, "improve": self.improve, "sync": False}
         body = {"visitor": self.visitor, "policy_version": POLICY_VERSION, "purposes": purposes}
         self.server.post(f"/v1/consent?site={self.server.site}", body, self.address, self.secret).raise_for_status()
+        self.take_token(self.server.global_model())
+
+    def take_token(self, model: dict) -> None:
+        """Ask for the token of the round `model` opened, well before spending it (as the worker
+        does), so the time of the update does not point at the issuance."""
+        self.token = None
+        if not self.improve or model["version"] != self.engine.global_version:
+            return
+        answer = self.server.token(model, self.visitor, self.secret, self.address)
+        if isinstance(answer, httpx.Response):  # the round closed meanwhile, or a limit: sits it out
+            if answer.status_code not in (409, 429):
+                answer.raise_for_status()
+            self.refusals[answer.json()["error"]] += 1
+        else:
+            self.token = answer
 
     def visit(self, shop: Shop, visit: Visit, ctrs: list[dict[str, float]], rng: random.Random, at: float) -> int:
         """Decide the page, click what the visitor would click, learn; the clicks made."""
@@ -171,10 +199,13 @@ class Device:
         version = self.engine.global_version
         if not self.improve or self.sent_in_version == version or self.engine.samples < min_samples:
             return False
+        if self.token is None or self.token["round"] != (version or 0) + 1:
+            return False  # no token for this round: it sits the round out
         gains, counted = federated.counter_gains(self.engine.counters(), self.counted)
         answer = self.server.post(f"/v1/sites/{self.server.site}/updates",
-                                  {**self.engine.delta(), "counters": gains}, self.address)
-        if answer.status_code == 409:  # stale (a round closed since it merged), or the budget is spent
+                                  {**self.engine.delta(), "counters": gains, "token": self.token}, self.address)
+        self.token = None  # spent, or refused for good
+        if answer.status_code == 409:  # stale or expired (a round closed since it merged), or the budget is spent
             self.refusals[answer.json()["error"]] += 1
             return False
         answer.raise_for_status()
@@ -186,6 +217,7 @@ class Device:
         model = self.server.global_model()
         if model["version"] > (self.engine.global_version or 0):
             self.engine.merge_global(model)
+            self.take_token(model)
 
 
 @dataclasses.dataclass

@@ -5,11 +5,13 @@ In JSON (any Content-Type but the compact one below):
     {"base_version": 3, "samples": 12,
      "delta": {"intercept": -0.01, "idx": [17, 40213], "val": [0.12, -0.03]},
      "update_id": "2f1c…",
+     "token": {"round": 4, "nonce": "…", "authenticator": "…"},
      "counters": [{"slot": "hero", "variant": "v1", "arm": "personalized",
                    "impressions": 20, "clicks": 3}]}
 
 `idx` are hashed feature buckets and `val` the change of their weights since the
 global model `base_version`; parallel arrays keep the payload small and fast to parse.
+`token` is a participation token for the open round (`tokens`), spent by this update;
 `update_id` (optional, made by the device) lets the server refuse a replayed update;
 `counters` (optional) are the device's impressions and clicks for federated analytics.
 
@@ -18,20 +20,21 @@ checked without making a Python object per weight: the same JSON object on one l
 only the intercept in `delta`, then a newline, then the n buckets as little-endian int32
 and the n values as little-endian float32:
 
-    {"base_version":3,"samples":12,"delta":{"intercept":-0.01},"update_id":"2f1c…"}
+    {"base_version":3,"samples":12,"delta":{"intercept":-0.01},"token":{…},"update_id":"2f1c…"}
     <n × int32: idx><n × float32: val>
 
+>>> token = {"round": 2, "nonce": "A" * 43, "authenticator": "A" * 86}  # checked by its round's key later
 >>> update = parse_update(
-...     {"base_version": 1, "samples": 2, "delta": {"intercept": 0, "idx": [5], "val": [0.5]}},
+...     {"base_version": 1, "samples": 2, "delta": {"intercept": 0, "idx": [5], "val": [0.5]}, "token": token},
 ...     buckets=8, latest_version=1, max_staleness=0)
->>> update.idx, update.val, update.update_id
-([5], [0.5], None)
+>>> update.idx, update.val, update.update_id, update.token.round
+([5], [0.5], None, 2)
 >>> header, arrays = split_compact(compact_body(
-...     {"base_version": 1, "samples": 2, "delta": {"intercept": 0}}, idx=[5], val=[0.5]))
+...     {"base_version": 1, "samples": 2, "delta": {"intercept": 0}, "token": token}, idx=[5], val=[0.5]))
 >>> update = parse_update(orjson.loads(header), 8, 1, 0, arrays)
 >>> update.idx.tolist(), update.val.tolist()
 ([5], [0.5])
->>> parse_update({"base_version": 0, "samples": 2, "delta": {"intercept": 0, "idx": [], "val": []}},
+>>> parse_update({"base_version": 0, "samples": 2, "delta": {"intercept": 0, "idx": [], "val": []}, "token": token},
 ...              buckets=8, latest_version=3, max_staleness=2)
 Traceback (most recent call last):
 ...
@@ -49,10 +52,11 @@ import numpy as np
 import orjson
 
 from sync_server.errors import ApiError, invalid
+from sync_server.tokens import Token, parse_token
 
 COMPACT_TYPE = b"application/vnd.p13n.update"
 COMPACT_IDX, COMPACT_VAL = np.dtype("<i4"), np.dtype("<f4")
-FIELDS = {"base_version", "samples", "delta"}
+FIELDS = {"base_version", "samples", "delta", "token"}
 OPTIONAL_FIELDS = {"update_id", "counters"}
 DELTA_FIELDS = {"intercept", "idx", "val"}
 COMPACT_DELTA_FIELDS = {"intercept"}  # the arrays follow the JSON line
@@ -84,6 +88,7 @@ class Update:
     val: Sequence[float]
     update_id: str | None = None
     counters: tuple[Counter, ...] = ()
+    token: Token | None = None  # always there in an update a device sent (tokens.py)
 
 
 def parse_update(payload: object, buckets: int, latest_version: int, max_staleness: int,
@@ -94,6 +99,9 @@ def parse_update(payload: object, buckets: int, latest_version: int, max_stalene
     bytes after it. An update for a version more than `max_staleness` versions behind
     `latest_version` is refused with 409: the device should fetch the new model and train again.
     """
+    if isinstance(payload, dict) and "token" not in payload and payload.keys() >= FIELDS - {"token"}:
+        raise ApiError(400, "missing_token", "every update spends a participation token: ask "
+                       "POST /v1/sites/{site}/tokens for one when the round opens (README, \"Participation tokens\")")
     _require_object("update", payload, FIELDS, OPTIONAL_FIELDS)
     base_version = _whole("base_version", payload["base_version"], 0, latest_version)
     if base_version < latest_version - max_staleness:
@@ -105,7 +113,8 @@ def parse_update(payload: object, buckets: int, latest_version: int, max_stalene
     intercept = _finite("delta.intercept", delta["intercept"])
     idx, val = _json_arrays(delta["idx"], delta["val"], buckets) if arrays is None else _compact_arrays(arrays, buckets)
     return Update(base_version, samples, intercept, idx, val,
-                  _update_id(payload.get("update_id")), _counters(payload.get("counters", [])))
+                  _update_id(payload.get("update_id")), _counters(payload.get("counters", [])),
+                  parse_token(payload["token"]))
 
 
 def split_compact(body: bytes) -> tuple[bytes, bytes]:

@@ -17,6 +17,7 @@ from sync_server import traffic
 from sync_server.rounds import RoundConfig
 from sync_server.storage import Store
 from tests.conftest import CLI, ROOT, RunningServer, create_site, running_server
+from tests.server.federation import token
 
 SITE = "shop"
 DEVICES_PER_ROUND = 3
@@ -61,7 +62,7 @@ def fill_rounds(server: RunningServer) -> None:
                         for variant in ("tent", "bottle") for arm in ("personalized", "holdout")]
             body = {"base_version": round_ - 1, "samples": 10, "update_id": secrets.token_hex(8),
                     "delta": {"intercept": 0.01, "idx": [3, 17, 40], "val": [0.3, -0.2, rng.uniform(-0.1, 0.1)]},
-                    "counters": counters}
+                    "counters": counters, "token": token(server.url, SITE)}
             httpx.post(f"{server.url}/v1/sites/{SITE}/updates", json=body).raise_for_status()
         deadline = time.monotonic() + 20
         while httpx.get(f"{server.url}/v1/sites/{SITE}/model").json()["version"] < round_:

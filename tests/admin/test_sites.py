@@ -11,7 +11,7 @@ import pytest
 from sync_server.storage import Store, UnknownSite
 from sync_server.updates import Update
 from tests.admin.conftest import SIMULATED, SITE, csrf_token
-from tests.server.federation import update
+from tests.server.federation import token, update
 from tests.server.visitors import Visitor
 
 ORIGIN = "https://garden.example"
@@ -77,7 +77,8 @@ def test_rotating_a_key_moves_everything_and_retires_the_old_key(signed_in, admi
     assert add_site(signed_in, site="porch", origins="").status_code == 303
     visitor = Visitor(admin_server, site="porch")
     assert visitor.consent(sync=True).status_code == 201 and visitor.put_profile({"likes": "chairs"}).status_code == 200
-    assert httpx.post(f"{admin_server.url}/v1/sites/porch/updates", json=update([1], [0.1])).status_code == 202
+    spent, unspent = token(admin_server.url, "porch"), token(admin_server.url, "porch")
+    assert httpx.post(f"{admin_server.url}/v1/sites/porch/updates", json=update([1], [0.1], token=spent)).status_code == 202
     before = httpx.get(f"{admin_server.url}/v1/sites/porch/model").json()
 
     page = "/admin/sites/porch"
@@ -86,7 +87,8 @@ def test_rotating_a_key_moves_everything_and_retires_the_old_key(signed_in, admi
 
     old = httpx.get(f"{admin_server.url}/v1/sites/porch/model")
     assert old.status_code == 404 and old.json()["error"] == "unknown_site"
-    assert httpx.post(f"{admin_server.url}/v1/sites/porch/updates", json=update([1], [0.1])).status_code == 404
+    assert httpx.post(f"{admin_server.url}/v1/sites/porch/updates",
+                      json=update([1], [0.1], token=unspent)).status_code == 404
     model = httpx.get(f"{admin_server.url}/v1/sites/porch-2/model").json()
     assert model["version"] == before["version"] and model["site"] == "porch-2"
     moved = dataclasses.replace(visitor, site="porch-2")

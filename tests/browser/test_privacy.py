@@ -1,7 +1,7 @@
 """What leaves the device, proven by recording every request the page and its worker make:
-nothing about the visitor without consent; with `improve`, anonymous clipped deltas and
-counters (never events), retried when the network fails; with `sync`, the profile under the
-visitor's secret. Real Chromium against a real server whose rounds close after each update."""
+nothing about the visitor without consent; with `improve`, a participation token taken under
+the visitor's secret ahead of time, then anonymous clipped deltas and counters (never events)
+spending it, retried when the network fails; with `sync`, the profile under the visitor's secret. Real Chromium against a real server whose rounds close after each update."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.conftest import running_server
 # Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
 FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0)
 PUBLIC_PATHS = ("/demo/", "/p13n/", "/v1/sites/demo/model")
-UPDATE_FIELDS = {"base_version", "samples", "delta", "update_id", "counters"}
+UPDATE_FIELDS = {"base_version", "samples", "delta", "update_id", "counters", "token"}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,10 @@ def is_model_request(request) -> bool:
     return urlsplit(request.url).path == "/v1/sites/demo/model"
 
 
+def is_token_code(request) -> bool:
+    return urlsplit(request.url).path.startswith("/p13n/tokens.")
+
+
 def compact_update(body: bytes) -> dict:
     """An update in the compact form (README): a JSON line, then n int32 buckets and n float32 values."""
     line, arrays = body.split(b"\n", 1)
@@ -79,6 +83,7 @@ def test_without_consent_nothing_about_the_visitor_leaves_the_device(page, fast_
         path = urlsplit(request.url).path
         assert request.method == "GET" and path.startswith(PUBLIC_PATHS), request.url
         assert urlsplit(request.url).query == "" and "authorization" not in request.headers
+    assert not any(is_token_code(r) for r in requests)  # the token code is not even loaded
     assert visitor_record(page) is None  # no id exists: nothing to identify the visitor by
     db = fast_server.db()
     assert db["updates"].count == 0 and db["consents"].count == 0
@@ -103,23 +108,39 @@ def test_with_improve_the_device_sends_clipped_deltas_and_counters_and_takes_the
         click_picks(page, 2)
     assert sent.value.status == 202
     post = sent.value.request
+
+    # The token was taken on an earlier turn, under the visitor's secret, with a blinded nonce.
+    asked = [r for r in requests if urlsplit(r.url).path == "/v1/sites/demo/tokens"]
+    assert len(asked) == 1 and requests.index(asked[0]) < requests.index(post)
+    assert any(is_token_code(r) for r in requests[: requests.index(asked[0])])
+    assert asked[0].headers["authorization"] == f"Bearer {visitor['secret']}"
+    token_request = json.loads(asked[0].post_data)
+    assert set(token_request) == {"visitor", "round", "blinded"} and token_request["visitor"] == visitor["id"]
+    token_answer = asked[0].response().json()
     assert post.headers["content-type"] == "application/vnd.p13n.update"
     update = compact_update(post.post_data_buffer)
     assert set(update) == UPDATE_FIELDS and set(update["delta"]) == {"intercept", "idx", "val"}
     assert update["samples"] >= 1 and update["base_version"] == 0
     assert sum(v * v for v in [update["delta"]["intercept"], *update["delta"]["val"]]) <= FAST_ROUNDS.clip_norm ** 2 + 1e-9
     assert {c["slot"] for c in update["counters"]} <= {"hero", "picks"} and sum(c["clicks"] for c in update["counters"]) >= 1
-    # Anonymous: no secret, no visitor id, no features or events, no decision ids.
+    # Anonymous: no secret, no visitor id, no features or events, no decision ids, and nothing
+    # that the token's issuance carried: the token is the unblinded nonce and its authenticator.
     assert "authorization" not in post.headers
-    for clue in (visitor["id"], visitor["secret"], "topic:", '"type"', '"decision"', "picks#"):
+    for clue in (visitor["id"], visitor["secret"], "topic:", '"type"', '"decision"', "picks#",
+                 token_request["blinded"], token_answer["evaluation"]):
         assert clue.encode() not in post.post_data_buffer
+    assert set(update["token"]) == {"round", "nonce", "authenticator"}
+    assert update["token"]["round"] == token_request["round"] == update["base_version"] + 1
 
     # The update closed a round; the device revalidates the model it has and takes the new one.
     page.wait_for_function("window.merged >= 1", timeout=10_000)
     assert any(is_model_request(r) and "if-none-match" in r.headers for r in requests)
     page.wait_for_function("p13n.stats.unsaved === 0")
     assert saved_state(page)["global"]["version"] >= 1
-    assert [urlsplit(r.url).path for r in requests if "authorization" in r.headers] == ["/v1/consent"]
+    assert [urlsplit(r.url).path for r in requests if "authorization" in r.headers][:2] == [
+        "/v1/consent", "/v1/sites/demo/tokens"]  # then a token for each new round
+    assert all(urlsplit(r.url).path in ("/v1/consent", "/v1/sites/demo/tokens")
+               for r in requests if "authorization" in r.headers)
     assert not any("cookie" in r.all_headers() for r in requests if urlsplit(r.url).path.startswith("/v1/"))
 
 
@@ -141,6 +162,7 @@ def test_updates_that_cannot_reach_the_server_are_retried_with_backoff(page, fas
         click_picks(page, 2)
     assert sent.value.status == 202 and len(attempts) == 3
     assert len({compact_update(body)["update_id"] for body in attempts}) == 1  # a retry is the same update
+    assert len({json.dumps(compact_update(body)["token"]) for body in attempts}) == 1  # with the same token
     assert any("trying again" in text for kind, text in page.console_messages_seen if kind == "warning")
     assert fast_server.db()["updates"].count == before + 1
 

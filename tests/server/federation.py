@@ -1,8 +1,10 @@
-"""A site with its own round config on its own server, and devices that send it updates."""
+"""A site with its own round config on its own server, and devices that send it updates,
+each spending a participation token that a device of its own got, as the API documents."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import secrets
 import time
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ import httpx
 
 from sync_server.rounds import RoundConfig
 from sync_server.storage import Store
+from sync_server.traffic import POLICY_VERSION, Server
 from tests.conftest import RunningServer, create_site, running_server
 
 SITE = "fed-site"
@@ -32,7 +35,41 @@ def update(idx: list[int], val: list[float], base_version: int = 0, intercept: f
 
 
 def send(server: RunningServer, body: dict) -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/sites/{SITE}/updates", json=body)
+    """Post `body`, with a fresh device's token for the open round unless it has a `token`."""
+    return httpx.post(f"{server.url}/v1/sites/{SITE}/updates", json={"token": token(server.url), **body})
+
+
+_networks = itertools.count(1)
+
+
+def fresh_address() -> str:
+    """A client address on a network (/24) no other call returned."""
+    n = next(_networks)
+    return f"10.{n >> 8 & 255}.{n & 255}.1"
+
+
+def visitor(url: str, site: str = SITE, address: str | None = None, improve: bool = True) -> tuple[str, str]:
+    """A new visitor's id and secret, registered with a consent that grants `improve`."""
+    visitor, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(32)
+    body = {"visitor": visitor, "policy_version": POLICY_VERSION,
+            "purposes": {"personalize": True, "improve": improve, "sync": False}}
+    httpx.post(f"{url}/v1/consent?site={site}", json=body, headers={
+        "authorization": f"Bearer {secret}", "x-forwarded-for": address or fresh_address()}).raise_for_status()
+    return visitor, secret
+
+
+def token(url: str, site: str = SITE, address: str | None = None) -> dict:
+    """A participation token for the open round of `site`, taken by a new visitor who granted
+    `improve`, from `address` (by default, a network of its own)."""
+    address = address or fresh_address()
+    server = Server(url, site, fresh_seconds=0)
+    try:
+        answer = server.token(server.global_model(), *visitor(url, site, address), address)
+    finally:
+        server.http.close()
+    if isinstance(answer, httpx.Response):
+        raise AssertionError(f"no token: {answer.status_code} {answer.text}")
+    return answer
 
 
 def model(server: RunningServer) -> dict:

@@ -1,4 +1,5 @@
-"""An update that got 202 is never lost: SIGKILL the server mid-stream, restart, count."""
+"""An update that got 202 is never lost, nor is its token's spending: SIGKILL the server
+mid-stream, restart, count, replay."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import httpx
 from sync_server.rounds import RoundConfig
 from sync_server.storage import Store
 from tests.conftest import CLI, ROOT, create_site, free_port, running_server, wait_until_healthy
-from tests.server.federation import SITE, update
+from tests.server.federation import SITE, send, token, update
 
 DEVICES = 8
 KILL_AFTER = 300  # acknowledged updates
@@ -29,14 +30,16 @@ def start_server(db_path: Path) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def stream_updates(url: str, acknowledged: dict[str, int], refused: list[str], enough: threading.Event) -> None:
+def stream_updates(url: str, acknowledged: dict[str, int], refused: list[str], enough: threading.Event,
+                   bodies: dict[str, dict]) -> None:
     """Post updates until the server dies, noting the update_id and row id of every 202."""
     with httpx.Client() as client:
         for n in range(10 * KILL_AFTER):  # bounded: the kill comes long before
-            body = update([n % 1000, 1000 + n % 24], [0.01, -0.02])
             try:
+                body = update([n % 1000, 1000 + n % 24], [0.01, -0.02], token=token(url))
+                bodies[body["update_id"]] = body
                 response = client.post(f"{url}/v1/sites/{SITE}/updates", json=body)
-            except httpx.TransportError:
+            except (httpx.TransportError, AssertionError):  # no token: the server died while issuing it
                 return
             if response.status_code != 202:
                 refused.append(response.text)
@@ -53,8 +56,9 @@ def test_every_acknowledged_update_survives_a_sigkill(tmp_path):
     process, url = start_server(db_path)
     acknowledged: dict[str, int] = {}
     refused: list[str] = []
+    bodies: dict[str, dict] = {}
     enough = threading.Event()
-    devices = [threading.Thread(target=stream_updates, args=(url, acknowledged, refused, enough))
+    devices = [threading.Thread(target=stream_updates, args=(url, acknowledged, refused, enough, bodies))
                for _ in range(DEVICES)]
     try:
         for device in devices:
@@ -71,8 +75,8 @@ def test_every_acknowledged_update_survives_a_sigkill(tmp_path):
     with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:
         stored = {row["update_id"]: row["id"] for row in server.db()["updates"].rows_where(select="update_id, id")}
         assert acknowledged.items() <= stored.items()
-        replay = httpx.post(f"{server.url}/v1/sites/{SITE}/updates",
-                            json={**update([1], [0.1]), "update_id": next(iter(acknowledged))})
-        assert replay.status_code == 409
-        assert httpx.post(f"{server.url}/v1/sites/{SITE}/updates", json=update([1], [0.1])).status_code == 202
+        replayed = bodies[next(iter(acknowledged))]
+        assert send(server, replayed).status_code == 409
+        assert send(server, {**replayed, "update_id": "another-id"}).json()["error"] == "token_spent"
+        assert send(server, update([1], [0.1])).status_code == 202
         assert Store(db_path).round_state(SITE).pending == len(stored) + 1

@@ -17,6 +17,7 @@ from sync_server.app import create_app
 from sync_server.config import Settings
 from sync_server.origins import ORIGINS_TTL_SECONDS
 from tests.conftest import CLI, ROOT, TEST_ORIGIN, TEST_SITE, create_site, running_server
+from tests.server.federation import token
 from tests.server.visitors import Visitor
 
 OTHER_ORIGIN = "https://elsewhere.example"
@@ -25,7 +26,8 @@ OPERATIONS = {"get", "put", "post", "delete", "patch"}
 
 def an_update(server, site: str = TEST_SITE) -> dict:
     version = httpx.get(f"{server.url}/v1/sites/{site}/model").json()["version"]
-    return {"base_version": version, "samples": 3, "delta": {"intercept": 0.0, "idx": [1], "val": [0.1]}}
+    return {"base_version": version, "samples": 3, "delta": {"intercept": 0.0, "idx": [1], "val": [0.1]},
+            "token": token(server.url, TEST_SITE)}
 
 
 def updates_stored(server) -> int:

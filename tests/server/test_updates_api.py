@@ -12,8 +12,12 @@ import pytest
 
 from sync_server.updates import COMPACT_TYPE, compact_body
 from tests.conftest import TEST_SITE
+from tests.server.federation import token
 
-VALID = {"base_version": 0, "samples": 4, "delta": {"intercept": 0.01, "idx": [3, 99], "val": [0.2, -0.1]}}
+# Well formed but never issued: enough for bodies the server refuses before it checks the token.
+UNISSUED = {"round": 1, "nonce": "A" * 43, "authenticator": "A" * 86}
+VALID = {"base_version": 0, "samples": 4, "delta": {"intercept": 0.01, "idx": [3, 99], "val": [0.2, -0.1]},
+         "token": UNISSUED}
 COUNTER = {"slot": "hero", "variant": "v1", "arm": "personalized", "impressions": 3, "clicks": 1}
 
 
@@ -31,6 +35,11 @@ def post_compact(server, body: bytes, content_type=COMPACT_TYPE.decode()) -> htt
     return post(server, body, content_type=content_type)
 
 
+def spendable(server, body: dict) -> dict:
+    """`body` with a token a device of its own took for the open round."""
+    return {**body, "token": token(server.url, TEST_SITE)}
+
+
 def test_the_global_model_carries_what_devices_need_to_take_part(server):
     response = httpx.get(f"{server.url}/v1/sites/{TEST_SITE}/model")
     assert response.status_code == 200
@@ -38,7 +47,8 @@ def test_the_global_model_carries_what_devices_need_to_take_part(server):
     assert (model["site"], model["version"], model["intercept"], model["weights"], model["hash_bits"]) == (
         TEST_SITE, 0, 0.0, [], 18)
     assert model["federation"] == {"clip_norm": 1.0, "participation_rate": 1.0, "round_seconds": 3600.0,
-                                   "max_staleness": 2, "accepting_updates": True}
+                                   "max_staleness": 2, "accepting_updates": True,
+                                   "token_key": model["federation"]["token_key"]}
     assert "max-age" in response.headers["cache-control"]
 
 
@@ -52,7 +62,7 @@ def test_the_global_model_revalidates_with_its_etag(server):
 
 def test_a_valid_update_is_stored_before_the_answer(server):
     before = updates_stored(server)
-    response = post(server, {**VALID, "counters": [COUNTER], "update_id": secrets.token_hex(8)})
+    response = post(server, spendable(server, {**VALID, "counters": [COUNTER], "update_id": secrets.token_hex(8)}))
     assert response.status_code == 202, response.text
     row = server.db()["updates"].get(response.json()["accepted"])
     assert (row["site"], row["round"], row["samples"], row["intercept"]) == (TEST_SITE, 1, 4, 0.01)
@@ -62,7 +72,7 @@ def test_a_valid_update_is_stored_before_the_answer(server):
 
 
 def test_a_replayed_update_is_refused_and_not_stored_twice(server):
-    update = {**VALID, "update_id": secrets.token_hex(8)}
+    update = spendable(server, {**VALID, "update_id": secrets.token_hex(8)})
     assert post(server, update).status_code == 202
     before = updates_stored(server)
     replay = post(server, update)
@@ -83,7 +93,7 @@ def with_counter(**changes):
 MALFORMED = [
     ("not json {", 400, "not valid JSON"),
     ("[1, 2]", 422, "update must be a JSON object"),
-    ({"base_version": 0, "delta": VALID["delta"]}, 422, "missing ['samples']"),
+    ({"base_version": 0, "delta": VALID["delta"], "token": UNISSUED}, 422, "missing ['samples']"),
     ({**VALID, "extra": 1}, 422, "unknown fields ['extra']"),
     ({**VALID, "base_version": 7}, 422, "base_version must be a whole number from 0 to 0"),
     ({**VALID, "base_version": "0"}, 422, "base_version must be a whole number"),
@@ -115,12 +125,13 @@ MALFORMED = [
 
 # The compact form: a JSON line without idx and val, then int32 buckets and float32 values.
 
-HEADER = {"base_version": 0, "samples": 4, "delta": {"intercept": 0.01}}
+HEADER = {"base_version": 0, "samples": 4, "delta": {"intercept": 0.01}, "token": UNISSUED}
 
 
 def test_a_compact_update_is_stored_like_a_json_one(server):
     before = updates_stored(server)
-    body = compact_body({**HEADER, "counters": [COUNTER], "update_id": secrets.token_hex(8)}, [3, 99], [0.2, -0.1])
+    body = compact_body(spendable(server, {**HEADER, "counters": [COUNTER], "update_id": secrets.token_hex(8)}),
+                        [3, 99], [0.2, -0.1])
     response = post_compact(server, body, content_type="Application/vnd.p13n.update; v=1")
     assert response.status_code == 202, response.text
     row = server.db()["updates"].get(response.json()["accepted"])
@@ -132,11 +143,11 @@ def test_a_compact_update_is_stored_like_a_json_one(server):
 
 
 def test_a_compact_update_with_no_weights_is_valid(server):
-    assert post_compact(server, compact_body(HEADER, [], [])).status_code == 202
+    assert post_compact(server, compact_body(spendable(server, HEADER), [], [])).status_code == 202
 
 
 def test_a_replayed_compact_update_is_refused(server):
-    body = compact_body({**HEADER, "update_id": secrets.token_hex(8)}, [1], [0.5])
+    body = compact_body(spendable(server, {**HEADER, "update_id": secrets.token_hex(8)}), [1], [0.5])
     assert post_compact(server, body).status_code == 202
     before = updates_stored(server)
     replay = post_compact(server, body)
@@ -154,7 +165,8 @@ MALFORMED_COMPACT = [
     (compact_with()[:-1], 422, "the 15 bytes after the JSON line are not a whole number of 8-byte"),
     (compact_with(header={**HEADER, "delta": {"intercept": 0.0, "idx": [3], "val": [0.1]}}), 422,
      "delta has unknown fields ['idx', 'val']"),
-    (compact_with(header={"base_version": 0, "delta": {"intercept": 0.0}}), 422, "missing ['samples']"),
+    (compact_with(header={"base_version": 0, "delta": {"intercept": 0.0}, "token": UNISSUED}), 422,
+     "missing ['samples']"),
     (compact_with(header={**HEADER, "base_version": 5}), 422, "base_version must be a whole number from 0 to 0"),
     (compact_with(idx=[3, 1 << 18]), 422, "delta.idx[1] must be a whole number from 0 to 262143, got 262144"),
     (compact_with(idx=[-1, 3]), 422, "delta.idx[0] must be a whole number from 0 to 262143, got -1"),

@@ -1,7 +1,7 @@
 // Boot Pyodide from our own origin and load the `edge` engine into it.
 // build.py bakes in P13N_ASSETS, the content-hashed names of the files the engine needs:
-// {"pyodide": "pyodide.HASH/", "edge": "edge.HASH.zip", "snapshot": "python-snapshot.HASH.bin"},
-// relative to this worker's URL.
+// {"pyodide": "pyodide.HASH/", "edge": "edge.HASH.zip", "snapshot": "python-snapshot.HASH.bin",
+// "tokens": "tokens.HASH.js"}, relative to this worker's URL.
 
 import { startPython } from "./python.js";
 

@@ -10,17 +10,29 @@
 // from the next version, so nothing is sent twice. Network failures and 429/5xx answers are
 // retried with exponential backoff, never slower than once a round.
 //
+// Every update spends a participation token for its round (tokens.js, loaded only with
+// `improve`). The device takes it ahead of time, when it takes a new model version (or when the
+// visitor grants `improve`), never in the turn that spends it, so the time of an update does not
+// point back at the issuance that named the visitor. A round without a token (the server
+// refused one: a limit, or the round closed) is sat out.
+//
 // What it remembers between visits (in IndexedDB, beside the engine state):
-// {etag, federation, since, sentFor, counted}.
+// {etag, federation, since, sentFor, counted, token, tokenFor}.
 
 const SEND_AFTER_SAMPLES = 20;
 const FIRST_RETRY_S = 2;
 const DEFAULT_ROUND_S = 3600;
 const SECOND = 1000;
+// Token refusals that hold for the whole round (README, "Participation tokens").
+const FINAL_REFUSALS = new Set(["token_already_issued", "round_closed", "yearly_limit", "network_limit"]);
+
+// The token module, a file of its own (build.py), fetched the first time it is needed.
+let tokenModule = null;
+const loadTokens = () => (tokenModule ??= import(new URL(P13N_ASSETS.tokens, import.meta.url).href));
 
 const randomId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
-export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
+export function federation({ ask, client, meta, saveMeta, warn, onMerged, who }) {
   let improve = false;
   let failures = 0;
   let timer = null;
@@ -42,6 +54,20 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
     if (error) throw new Error(`could not merge global model version ${model.version}: ${error}`);
     await remember({ etag: fetched.etag, federation: model.federation, since: Date.now() });
     onMerged(merged);
+    await takeToken(merged);
+  }
+
+  // The token for the round that model `version` opened, unless it was asked for already.
+  async function takeToken(version) {
+    const round = (version ?? 0) + 1;
+    if (!improve || meta.tokenFor === round || !meta.federation?.token_key) return;
+    const { takeToken: take } = await loadTokens();
+    try {
+      await remember({ token: await take(client, who(), round, meta.federation.token_key), tokenFor: round });
+    } catch (error) {
+      if (!FINAL_REFUSALS.has(error.code)) throw error; // offline, busy, or consent not recorded yet: retry
+      await remember({ token: null, tokenFor: round }); // it sits this round out
+    }
   }
 
   async function send() {
@@ -51,17 +77,19 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
     if (built.error) return; // nothing learned on this version yet
     const { update, counted } = built;
     const due = update.samples >= SEND_AFTER_SAMPLES || Date.now() >= (meta.since ?? 0) + roundSeconds() * SECOND;
-    if (meta.sentFor === update.base_version || !due) return;
+    if (meta.sentFor === update.base_version) return;
+    if (meta.tokenFor !== update.base_version + 1) return takeToken(update.base_version); // spent on a later turn
+    if (!due || !meta.token) return;
     if (Math.random() >= federation.participation_rate) return remember({ sentFor: update.base_version }); // sits this round out
     if (attempt?.base !== update.base_version) attempt = { base: update.base_version, id: randomId() };
     try {
-      await client.postUpdate({ ...update, update_id: attempt.id });
+      await client.postUpdate({ ...update, token: meta.token, update_id: attempt.id });
     } catch (error) {
       if (!(error.status >= 400 && error.status < 500 && error.status !== 429)) throw error; // offline or busy: retry
       if (error.code === "privacy_budget_spent") federation.accepting_updates = false;
       if (error.code !== "replayed_update") warn(`the sync server refused an update (${error.message}); the next version gets one`);
     }
-    await remember({ sentFor: update.base_version, counted });
+    await remember({ sentFor: update.base_version, counted, token: null });
   }
 
   function schedule(seconds) {

@@ -1,6 +1,6 @@
 // The sync server's HTTP API as the worker speaks it (README, "The sync server").
-// Visitor calls carry the visitor's secret; the global model and updates carry nothing
-// about the visitor: updates are anonymous on purpose. No call sends cookies: a sync server
+// Visitor calls (a participation token's issuance among them) carry the visitor's secret; the
+// global model and updates carry nothing about the visitor: updates are anonymous on purpose. No call sends cookies: a sync server
 // on the site's own origin would otherwise get the site's.
 
 export class HttpError extends Error {
@@ -69,6 +69,7 @@ export function syncClient(base, site) {
       if (!response.ok) throw await refusal(response);
       return { text: await response.text(), etag: response.headers.get("etag") };
     },
+    token: ({ visitor, secret }, round, blinded) => call("POST", siteUrl("tokens"), { secret, body: { visitor, round, blinded } }),
     postUpdate: (update) => call("POST", siteUrl("updates"), { body: compactUpdate(update), type: "application/vnd.p13n.update" }),
     consent: ({ visitor, secret, policyVersion, purposes }) =>
       call("POST", visitorUrl(base, site, "consent"), { secret, body: { visitor, policy_version: policyVersion, purposes } }),

@@ -7,7 +7,8 @@
 // What leaves the device follows the visitor's consent, which the page passes in `boot` and
 // `consent` as {visitor, secret, policyVersion, purposes: {personalize, improve, sync}}:
 // nothing but requests for the global model without it; anonymous updates with `improve`
-// (federation.js); the profile, under the visitor's secret, with `sync`. `restore` reads the
+// (federation.js), and, for them, a participation token a round under the visitor's secret;
+// the profile, under the visitor's secret, with `sync`. `restore` reads the
 // profile another device synced, under the id and secret the visitor brought from it.
 
 import { bootEngine } from "./engine.js";
@@ -79,7 +80,7 @@ async function boot(config) {
     postMessage({ event: "merged", version });
   };
   const federated = client
-    ? federation({ ask: booted.ask, client, meta, saveMeta: store.saveMeta, warn, onMerged })
+    ? federation({ ask: booted.ask, client, meta, saveMeta: store.saveMeta, warn, onMerged, who: () => visitor })
     : { start() {}, consent() {}, learned() {}, reset() {} };
   await federated.start(await fetched);
   const running = { ...booted, client, store, meta, changed, federated, profile: profileSync(booted, client) };
