@@ -70,6 +70,10 @@ def test_help_improve_names_every_field_of_an_update_and_nothing_else(page, fast
     assert "authorization" not in headers and "cookie" not in headers
     for clue in (visitor["id"], visitor["secret"], "the-sites-own", "topic:", "price:", '"click"', '"type"', '"at"', "picks#"):
         assert clue.encode() not in post.post_data_buffer, clue
+    # "this device asks for it under your random id": the token request, before the update.
+    assert "asks for it under your random id" in words
+    issued = [r for r in requests if urlsplit(r.url).path == "/v1/sites/demo/tokens"]
+    assert issued and all(r.headers["authorization"] == f"Bearer {visitor['secret']}" for r in issued)
     # "Your choice is kept on our server under a random id, as proof of consent."
     assert "kept on our server under a random id" in words
     consents = [json.loads(r.post_data) for r in requests if urlsplit(r.url).path == "/v1/consent"]

@@ -15,7 +15,9 @@ export const STRINGS = {
   // tests/browser/test_words_and_wire.py checks these two against what is sent.
   improveHelp: "From now on, sends our server what this device learns: a change to the model's weights, limited in size, " +
     "with how many examples it came from and which version of the site's model it builds on; how often each item was " +
-    "shown and clicked here, and whether it was ranked for you; and a random number per update, so a retry counts once. " +
+    "shown and clicked here, and whether it was ranked for you; a random number per update, so a retry counts once; and " +
+    "a one-time token that lets one device take part once a round: this device asks for it under your random id, and " +
+    "it is made so that our server cannot tell which device spends it. " +
     "Updates carry no id, cookie or list of what you did, and our server adds noise before it publishes anything. " +
     "Your choice is kept on our server under a random id, as proof of consent.",
   sync: "Sync my profile",
