@@ -36,9 +36,10 @@ def _errors(*statuses: int) -> dict:
 
 ERROR_MEANINGS = {
     400: "Not JSON (or a compact update without its JSON line), or the site is not named",
-    401: "The visitor's secret is missing, malformed or wrong",
+    401: "The visitor's secret is missing, malformed or wrong, or the server holds nothing for that visitor "
+         "(one answer for both, so answers do not tell which visitor ids exist)",
     403: "The request's origin is not allowed for the site, or the visitor has not granted sync",
-    404: "Unknown site, or no data held for the visitor",
+    404: "Unknown site",
     409: "The update is stale or replayed, or the site's privacy budget is spent",
     413: "The body is over the size limit",
     422: "The body or a parameter has the wrong shape; `detail` names the field",
