@@ -40,6 +40,7 @@ ERROR_MEANINGS = {
          "(one answer for both, so answers do not tell which visitor ids exist)",
     403: "The request's origin is not allowed for the site, or the visitor has not granted sync",
     404: "Unknown site",
+    408: "The body did not all arrive within the body timeout (10 s by default); the connection is closed",
     409: "The update is stale or replayed, or the site's privacy budget is spent",
     413: "The body is over the size limit",
     422: "The body or a parameter has the wrong shape; `detail` names the field",
@@ -179,7 +180,7 @@ PATHS = {
             }},
             "responses": {"202": _json("Stored durably", {"type": "object", "required": ["accepted"],
                                                           "properties": {"accepted": {"type": "integer"}}}),
-                          **_errors(400, 403, 404, 409, 413, 422, 429)},
+                          **_errors(400, 403, 404, 408, 409, 413, 422, 429)},
         },
     },
     "/v1/consent": {
@@ -190,7 +191,7 @@ PATHS = {
             "parameters": [SITE_QUERY], "security": VISITOR_SECURITY,
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ConsentRequest")}}},
             "responses": {"201": _json("Recorded", _ref("ConsentRecorded")),
-                          **_errors(400, 401, 403, 404, 413, 422, 429)},
+                          **_errors(400, 401, 403, 404, 408, 413, 422, 429)},
         },
     },
     "/v1/profiles/{visitor}": {
@@ -206,7 +207,7 @@ PATHS = {
             "security": VISITOR_SECURITY,
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ProfileRequest")}}},
             "responses": {"200": _json("Stored", _ref("ProfileStored")),
-                          **_errors(400, 401, 403, 404, 413, 422, 429)},
+                          **_errors(400, 401, 403, 404, 408, 413, 422, 429)},
         },
         "delete": {
             "summary": "Forget the visitor: profile, consent history and secret", "operationId": "eraseVisitor",

@@ -2,7 +2,7 @@
 
 scrypt is slow and memory-hard on purpose: a stolen database then costs an attacker
 about 32 MiB and a tenth of a second per guess per account. It costs the server the same
-for every sign-in try, so `PasswordChecks` runs at most two at once and turns tries away
+for every sign-in try, so `PasswordChecks` runs one at a time and turns tries away
 beyond a short queue, rather than let a flood of them take a thread and 32 MiB each. The cost (OWASP's
 N=2^15, r=8, p=3) is written into each hash, so raising it later leaves existing
 hashes readable, and each password gets its own random salt, so equal passwords
@@ -101,7 +101,7 @@ class PasswordChecks:
     of sign-ins costs the server a few refusals, not a thread and 32 MiB per try, and one
     address cannot fill the queue that everyone else's sign-ins wait in."""
 
-    def __init__(self, workers: int = 2, queue: int = 16, per_address: int = 2) -> None:
+    def __init__(self, workers: int = 1, queue: int = 8, per_address: int = 2) -> None:
         self._limiter = anyio.CapacityLimiter(workers)
         self._capacity, self._per_address = workers + queue, per_address
         self._admitted: dict[str, int] = {}  # client address -> its checks running or waiting

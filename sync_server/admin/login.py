@@ -3,8 +3,8 @@
 The sign-in form is protected like every other form (see csrf.py) and rate-limited by
 client address and by admin name from that address: a few quick retries are fine,
 guessing is not, and nobody's wrong guesses lock the admin out from another address.
-Each try costs the server one scrypt hash, which runs off the event loop, at most two
-at once (see accounts.PasswordChecks).
+Each try costs the server one scrypt hash, which runs off the event loop, one at a
+time (see accounts.PasswordChecks).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class LoginLimiter:
 
     The name's bucket is per address, so wrong passwords from one address never lock the
     admin out from another. Guessing one admin's password from many addresses is bounded
-    instead by the password checks the server runs at all (two at once, about 20 a second)
+    instead by the password checks the server runs at all (one at a time, about 10 a second)
     and by the 12 characters a password needs."""
 
     def __init__(self) -> None:
