@@ -87,6 +87,7 @@ async def _flood(server: LiveServer, shape: str, seconds: float, answers: collec
         token = form.text.split('name="csrf" value="')[1].split('"')[0]
         deadline, wave = time.monotonic() + seconds, 0
         while time.monotonic() < deadline:
+            client.cookies = httpx.Cookies({"p13n_login": token})  # each answer sets a new one: keep the first
             tries = []
             for i in range(IN_FLIGHT):
                 headers = {"x-forwarded-for": f"10.{wave % 250}.{i}.1"} if shape == "many_addresses" else {}
