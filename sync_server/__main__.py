@@ -25,6 +25,7 @@ def serve(args: argparse.Namespace) -> None:
         db_path=args.db, dist_dir=args.dist, demo_dir=None if args.no_demo else Settings.demo_dir,
         secret_key_path=args.secret_key,
         ip_rate=args.ip_rate, ip_burst=args.ip_burst, visitor_rate=args.visitor_rate, visitor_burst=args.visitor_burst,
+        body_seconds=args.body_timeout,
     )
     if not (settings.dist_dir / "personalize.js").exists():
         raise SystemExit(f"{settings.dist_dir} has no bundle: run `python build.py` first")
@@ -200,6 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--visitor-rate", type=float, default=Settings.visitor_rate,
                      help="consent and profile requests per second per visitor (default: %(default)s)")
     run.add_argument("--visitor-burst", type=int, default=Settings.visitor_burst, help="(default: %(default)s)")
+    run.add_argument("--body-timeout", type=float, default=Settings.body_seconds, metavar="SECONDS",
+                     help="a request's body must arrive within this, or 408 (default: %(default)s)")
     run.add_argument("--demo-traffic", type=int, default=0, metavar="VISITS",
                      help="fill a new demo site with this many simulated visits once the server is up")
     run.set_defaults(handler=serve)

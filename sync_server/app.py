@@ -17,6 +17,7 @@ from sync_server.auth import VisitorSecrets
 from sync_server.bodylimit import BodyLimit
 from sync_server.config import Settings
 from sync_server.errors import ApiError, api_error_response, http_error_response
+from sync_server.headers import SecurityHeaders
 from sync_server.ingest import Ingest
 from sync_server.origins import SiteOrigins
 from sync_server.ratelimit import LimitPerIP, RateLimiter
@@ -54,11 +55,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         yield
         ingest.stop()
 
-    # Outermost first: time everything; CORS headers even on refusals; then the limits.
-    middleware = [Middleware(metrics.RequestTimer), Middleware(SiteOrigins, store=store)]
+    # Outermost first: time everything; the security and CORS headers even on refusals; then the limits.
+    middleware = [Middleware(metrics.RequestTimer), Middleware(SecurityHeaders), Middleware(SiteOrigins, store=store)]
     if settings.ip_rate:
         middleware.append(Middleware(LimitPerIP, limiter=RateLimiter(settings.ip_rate, settings.ip_burst)))
-    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
+    middleware.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_seconds))
     app = Starlette(
         routes=routes,
         middleware=middleware,
@@ -70,7 +71,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.secrets = VisitorSecrets.from_key_file(settings.secret_key_path or settings.db_path.with_suffix(".key"))
     app.state.token_keys = tokens.TokenKeys(app.state.secrets.derive(tokens.SERVER_KEY_NAME))
     app.state.login_limiter = admin.LoginLimiter()
+    app.state.password_checks = admin.PasswordChecks()
     app.state.visitor_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
+    app.state.wrong_secret_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
     app.state.ingest = ingest
     app.state.model_answers = {}
     return app

@@ -28,7 +28,7 @@ from pathlib import Path
 from starlette.requests import Request
 
 from sync_server.errors import ApiError
-from sync_server.storage import Store
+from sync_server.ratelimit import limit_wrong_secrets
 
 SECRET = re.compile(r"[A-Za-z0-9_-]{32,128}")  # base64url or hex: 128 bits or more when random
 KEY_BYTES = 32
@@ -80,17 +80,26 @@ def _make_key_file(path: Path) -> None:
 def authenticate(request: Request, site: str, visitor: str, register: bool = False) -> str:
     """Check the secret this request presents against `visitor`'s and return its keyed hash.
 
-    A visitor the server does not know is a 404, unless `register` (their first
-    consent call): then the hash returned is the one to register.
+    A visitor the server does not know is refused exactly like a wrong secret (401, the same
+    body), so answers do not tell which visitor ids exist; unless `register` (their first
+    consent call): then the hash returned is the one to register. Every refusal is charged
+    to the client address (see ratelimit.limit_wrong_secrets), never to the visitor.
     """
+    try:
+        return _checked_hash(request, site, visitor, register)
+    except ApiError:
+        limit_wrong_secrets(request)
+        raise
+
+
+def _checked_hash(request: Request, site: str, visitor: str, register: bool) -> str:
     secrets: VisitorSecrets = request.app.state.secrets
-    store: Store = request.app.state.store
     secret = _bearer_secret(request)
-    registered = store.visitor(site, visitor)
-    if registered is None and not register:
-        raise ApiError(404, "unknown_visitor", f"no data is held for visitor {visitor!r} of site {site!r}")
-    if registered is not None and not secrets.matches(secret, registered["secret_hash"]):
-        raise _unauthorized("wrong_secret", f"the secret is not the one registered for visitor {visitor!r}")
+    registered = request.app.state.store.visitor(site, visitor)
+    if registered is None and register:
+        return secrets.hash(secret)
+    if not secrets.matches(secret, registered["secret_hash"] if registered else ""):
+        raise _unauthorized("wrong_secret", f"visitor {visitor!r} has no data under this secret")
     return secrets.hash(secret)
 
 

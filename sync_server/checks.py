@@ -71,6 +71,20 @@ def fields(name: str, value: object, required: set[str], optional: frozenset[str
     return value
 
 
+def nests_deeper(value: object, levels: int) -> bool:
+    """Whether JSON `value` has objects or arrays more than `levels` deep (looking no deeper).
+
+    >>> nests_deeper({"a": [1, 2]}, 2), nests_deeper({"a": [[1]]}, 2)
+    (False, True)
+    """
+    if not isinstance(value, (dict, list)):
+        return False
+    if levels == 0:
+        return True
+    children = value.values() if isinstance(value, dict) else value
+    return any(nests_deeper(child, levels - 1) for child in children)
+
+
 def matching(name: str, value: object, pattern: re.Pattern, rule: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValueError(f"{name} must be {rule}, got {value!r}")

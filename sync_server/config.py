@@ -20,6 +20,7 @@ class Settings:
     # demo's model download small (about 80 kB); a site sets its own with create-site --hash-bits.
     demo_hash_bits: int = 12
     max_body_bytes: int = 1_000_000
+    body_seconds: float = 10.0  # a request's whole body must arrive within this (bodylimit.py)
     max_profile_bytes: int = 64_000  # a profile's JSON; the body above caps every request
     secret_key_path: Path | None = None  # the key of visitors' secret hashes (auth.py); None: DB.key
     ip_rate: float = 50.0  # /v1 requests per second per client IP, refilled continuously (0: no limit)

@@ -88,8 +88,8 @@ async def post_consent(request: Request) -> JSONResponse:
     """Record a visitor's consent; the first call registers the device secret."""
     site = site_in_query(request)
     consent = parse_consent(await json_body(request))
-    limit_visitor(request, site, consent.visitor)
     secret_hash = authenticate(request, site, consent.visitor, register=True)
+    limit_visitor(request, site, consent.visitor)  # after: only the visitor can spend their own requests
     row, profile_erased = request.app.state.store.record_consent(site, secret_hash, consent)
     body = {"site": site, "visitor": consent.visitor, **consent_record(row), "profile_erased": profile_erased}
     return JSONResponse(body, status_code=201)

@@ -36,9 +36,11 @@ def _errors(*statuses: int) -> dict:
 
 ERROR_MEANINGS = {
     400: "Not JSON (or a compact update without its JSON line), or the site is not named",
-    401: "The visitor's secret is missing, malformed or wrong",
+    401: "The visitor's secret is missing, malformed or wrong, or the server holds nothing for that visitor "
+         "(one answer for both, so answers do not tell which visitor ids exist)",
     403: "The request's origin is not allowed for the site, or the visitor has not granted sync",
-    404: "Unknown site, or no data held for the visitor",
+    404: "Unknown site",
+    408: "The body did not all arrive within the body timeout (10 s by default); the connection is closed",
     409: "The update is stale or replayed, or the site's privacy budget is spent",
     413: "The body is over the size limit",
     422: "The body or a parameter has the wrong shape; `detail` names the field",
@@ -203,7 +205,7 @@ PATHS = {
             }},
             "responses": {"202": _json("Stored durably", {"type": "object", "required": ["accepted"],
                                                           "properties": {"accepted": {"type": "integer"}}}),
-                          **_errors(400, 403, 404, 409, 413, 422, 429)},
+                          **_errors(400, 403, 404, 408, 409, 413, 422, 429)},
         },
     },
     "/v1/sites/{site}/tokens": {
@@ -227,7 +229,7 @@ PATHS = {
             "parameters": [SITE_QUERY], "security": VISITOR_SECURITY,
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ConsentRequest")}}},
             "responses": {"201": _json("Recorded", _ref("ConsentRecorded")),
-                          **_errors(400, 401, 403, 404, 413, 422, 429)},
+                          **_errors(400, 401, 403, 404, 408, 413, 422, 429)},
         },
     },
     "/v1/profiles/{visitor}": {
@@ -243,7 +245,7 @@ PATHS = {
             "security": VISITOR_SECURITY,
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ProfileRequest")}}},
             "responses": {"200": _json("Stored", _ref("ProfileStored")),
-                          **_errors(400, 401, 403, 404, 413, 422, 429)},
+                          **_errors(400, 401, 403, 404, 408, 413, 422, 429)},
         },
         "delete": {
             "summary": "Forget the visitor: profile, consent history and secret", "operationId": "eraseVisitor",

@@ -12,6 +12,13 @@ visitors show up, not by a hidden random draw (see README, "Privacy accounting")
 inf
 >>> epsilon([], delta=1e-6)
 0.0
+
+A noise multiplier above MAX_NOISE_MULTIPLIER (admins cannot set one, but a database may
+hold one from before that bound) is accounted as that maximum: ε only shrinks as σ grows,
+so this overstates ε a little where the accountant's arithmetic would overflow.
+
+>>> epsilon([1e300], delta=1e-6) == epsilon([MAX_NOISE_MULTIPLIER], delta=1e-6)
+True
 """
 
 from __future__ import annotations
@@ -21,9 +28,13 @@ import functools
 from collections.abc import Sequence
 
 
+MAX_NOISE_MULTIPLIER = 1e3  # ε of one round is 0.006 at δ = 1e-6: more noise buys nothing
+
+
 def epsilon(noise_multipliers: Sequence[float], delta: float) -> float:
     """ε at `delta` after one Gaussian round per noise multiplier (σ = 0 gives infinity)."""
-    return _epsilon(tuple(sorted(collections.Counter(noise_multipliers).items())), delta)
+    sigmas = (min(sigma, MAX_NOISE_MULTIPLIER) for sigma in noise_multipliers)
+    return _epsilon(tuple(sorted(collections.Counter(sigmas).items())), delta)
 
 
 @functools.lru_cache(maxsize=1024)  # every server process asks again after each round

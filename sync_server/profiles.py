@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from sync_server.auth import authenticate
-from sync_server.checks import fields, json_body, site_in_query, visitor_in_path
+from sync_server.checks import fields, json_body, nests_deeper, site_in_query, visitor_in_path
 from sync_server.consent import consent_record, iso_time
 from sync_server.errors import ApiError
 from sync_server.ratelimit import limit_visitor
@@ -41,7 +41,7 @@ def parse_profile(payload: object, max_bytes: int) -> str:
         profile = fields("body", payload, required={"profile"})["profile"]
         if not isinstance(profile, dict):
             raise ValueError(f"profile must be a JSON object, got {type(profile).__name__}")
-        if _nests_deeper(profile, MAX_DEPTH):
+        if nests_deeper(profile, MAX_DEPTH):
             raise ValueError(f"profile nests more than {MAX_DEPTH} levels deep")
     except ValueError as error:
         raise ApiError(422, "invalid_profile", str(error)) from None
@@ -49,15 +49,6 @@ def parse_profile(payload: object, max_bytes: int) -> str:
     if len(document) > max_bytes:
         raise ApiError(413, "too_large", f"the profile is {len(document)} bytes of JSON; the limit is {max_bytes}")
     return document.decode()
-
-
-def _nests_deeper(value: object, levels: int) -> bool:
-    if not isinstance(value, (dict, list)):
-        return False
-    if levels == 0:
-        return True
-    children = value.values() if isinstance(value, dict) else value
-    return any(_nests_deeper(child, levels - 1) for child in children)
 
 
 class Profile(HTTPEndpoint):
@@ -100,8 +91,8 @@ class Profile(HTTPEndpoint):
 def _authenticated(request: Request) -> tuple[str, str]:
     """The site and visitor of a request that holds the visitor's secret."""
     site, visitor = site_in_query(request), visitor_in_path(request)
-    limit_visitor(request, site, visitor)
     authenticate(request, site, visitor)
+    limit_visitor(request, site, visitor)  # after: only the visitor can spend their own requests
     return site, visitor
 
 

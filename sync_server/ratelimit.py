@@ -1,4 +1,9 @@
-"""Rate limits: a token bucket per client IP (every `/v1` request) and per visitor.
+"""Rate limits: a token bucket per client IP (every `/v1` request), per visitor, and per
+client IP for wrong visitor secrets.
+
+A visitor's bucket is charged only once their secret checked out, so nobody else can spend
+it (and block their export or erasure); a wrong or missing secret is charged to the
+address that sent it instead.
 
 A bucket holds up to `burst` tokens and refills at `rate` tokens a second; each
 request takes one. An empty bucket means 429 with `Retry-After` (whole seconds) and
@@ -64,6 +69,14 @@ def limit_visitor(request: Request, site: str, visitor: str) -> None:
     wait = limiter.wait_time(f"{site}\n{visitor}")
     if wait:
         raise _too_many("for this visitor", wait)
+
+
+def limit_wrong_secrets(request: Request) -> None:
+    """Charge a refused visitor secret to the client address; 429 once it has had too many."""
+    limiter: RateLimiter = request.app.state.wrong_secret_limiter
+    wait = limiter.wait_time(request.client.host if request.client else "unknown")
+    if wait:
+        raise _too_many("with wrong secrets from this address", wait)
 
 
 class LimitPerIP:

@@ -32,8 +32,10 @@ import math
 from river import bandit, linear_model, stats, utils
 
 from edge.features import Hasher, candidate_tokens, context_tokens, crossed_names
+from sync_server.checks import nests_deeper
 
 MAX_ROWS = 100_000
+MAX_DEPTH = 5  # a row nests 4 levels (the row, its candidates, a candidate, its features)
 ROW_KEYS = {"slot", "context", "candidates", "shown", "clicked"}
 Z95 = 1.959964
 
@@ -73,6 +75,8 @@ class LoggedSample:
 def _impression(row: object) -> Impression:
     if not isinstance(row, dict) or row.keys() != ROW_KEYS:
         raise ValueError(f"an impression is an object with exactly {sorted(ROW_KEYS)}")
+    if nests_deeper(row, MAX_DEPTH):
+        raise ValueError(f"an impression nests more than {MAX_DEPTH} levels deep")
     slot, context, candidates, shown, clicked = (row[k] for k in ("slot", "context", "candidates", "shown", "clicked"))
     if not isinstance(slot, str) or not slot:
         raise ValueError(f"slot must be a non-empty string, got {slot!r}")
@@ -85,7 +89,7 @@ def _impression(row: object) -> Impression:
     for candidate in candidates:
         candidate_tokens(slot, candidate if isinstance(candidate, dict) else {})  # raises on a malformed one
         features[candidate["id"]] = list(candidate["features"])
-    if shown not in features:
+    if not isinstance(shown, str) or shown not in features:
         raise ValueError(f"shown must be one of the candidates' ids, got {shown!r}")
     if not isinstance(clicked, bool):
         raise ValueError(f"clicked must be true or false, got {clicked!r}")

@@ -17,6 +17,15 @@ None
 Traceback (most recent call last):
 ...
 ValueError: clip_norm must be float, got '1'
+>>> RoundConfig(noise_multiplier=1e300)
+Traceback (most recent call last):
+...
+ValueError: noise_multiplier must be at most 1000.0, got 1e+300
+
+A config stored before a check existed still loads, its bad values replaced (see `load`):
+
+>>> RoundConfig.load({"noise_multiplier": 1e300, "clip_norm": -1.0, "target_devices": 50})  # doctest: +ELLIPSIS
+(RoundConfig(..., target_devices=50, ..., clip_norm=1.0, noise_multiplier=1000.0, ...), ['clip_norm cannot be -1.0', 'noise_multiplier must be at most 1000.0, got 1e+300'])
 """
 
 from __future__ import annotations
@@ -29,13 +38,26 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sync_server import aggregation, analytics
-from sync_server.privacy import epsilon
+from sync_server.privacy import MAX_NOISE_MULTIPLIER, epsilon
 
 if TYPE_CHECKING:
     from sync_server.storage import Store
 
 AGGREGATORS = ("mean", "trimmed_mean")
 FIELD_TYPES = {"float": (int, float), "int": int, "str": str, "float | None": (int, float, type(None))}
+# Beyond these a value is a slip of the keyboard, and some would overflow the arithmetic (σ·C in the
+# noise, σ in the accountant). A new field with a number an admin sets gets a row here.
+MAXIMA = {
+    "learning_rate": 100.0,
+    "min_devices": 1_000_000,
+    "target_devices": 1_000_000,
+    "round_seconds": 366 * 86400.0,
+    "max_staleness": 1_000,
+    "clip_norm": 1e3,
+    "noise_multiplier": MAX_NOISE_MULTIPLIER,
+    "epsilon_budget": 1e4,
+    "counter_noise": 1e6,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +87,8 @@ class RoundConfig:
                 raise ValueError(f"{field.name} must be {field.type}, got {value!r}")
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{field.name} must be a finite number, got {value!r}")
+            if value is not None and field.name in MAXIMA and value > MAXIMA[field.name]:
+                raise ValueError(f"{field.name} must be at most {MAXIMA[field.name]}, got {value!r}")
         checks = {
             "learning_rate": self.learning_rate > 0,
             "min_devices": self.min_devices >= 1,
@@ -86,6 +110,31 @@ class RoundConfig:
             if not ok:
                 raise ValueError(f"{field} cannot be {getattr(self, field)!r}")
 
+    @classmethod
+    def load(cls, stored: dict) -> tuple[RoundConfig, list[str]]:
+        """The config `stored` describes, and what was wrong with it: a database may hold values
+        from before today's checks, and one bad value must not stop a site. A value over its
+        maximum becomes the maximum (for σ, the side of more privacy); any other bad or unknown
+        field is left at its default."""
+        try:
+            return cls(**stored), []
+        except (TypeError, ValueError):
+            pass
+        config, problems = cls(), {}
+        for _ in range(2):  # twice: a field checked against another (target_devices) may pass once that one is in
+            for name, value in stored.items():
+                fixed = MAXIMA[name] if name in MAXIMA and _over(value, MAXIMA[name]) else value
+                try:
+                    config = dataclasses.replace(config, **{name: fixed})
+                except (TypeError, ValueError) as error:
+                    problems[name] = str(error)
+                    continue
+                if fixed is not value:
+                    problems[name] = f"{name} must be at most {MAXIMA[name]}, got {value!r}"
+                elif name in problems:
+                    del problems[name]
+        return config, [problems[name] for name in sorted(problems)]
+
     def make_aggregator(self) -> aggregation.Aggregator:
         return aggregation.TrimmedMean(self.trim) if self.aggregator == "trimmed_mean" else aggregation.Mean()
 
@@ -101,6 +150,10 @@ class RoundConfig:
         """What a device needs to take part: how to clip, how often to join, when rounds run."""
         return {"clip_norm": self.clip_norm, "participation_rate": self.participation_rate,
                 "round_seconds": self.round_seconds, "max_staleness": self.max_staleness}
+
+
+def _over(value: object, maximum: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > maximum
 
 
 @dataclasses.dataclass

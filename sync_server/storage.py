@@ -10,7 +10,10 @@ import collections
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import json
+import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -66,6 +69,7 @@ class Store:
         self.path = path
         self._lock_file: IO | None = None  # opened on the first write transaction
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)  # SQLite gives the -wal and -shm files the database file's mode
         # One connection, used from the event loop and the CLI; never two threads at once.
         self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
         self.db.enable_wal()
@@ -187,7 +191,12 @@ class Store:
         """How `site` runs its rounds (the defaults until someone configures it)."""
         self.site(site)
         rows = list(self.db["round_configs"].rows_where("site = ?", [site]))
-        return RoundConfig(**json.loads(rows[0]["config"])) if rows else RoundConfig()
+        if not rows:
+            return RoundConfig()
+        config, problems = RoundConfig.load(json.loads(rows[0]["config"]))
+        for problem in problems:
+            _warn_once(f"site {site!r}: the stored round config was bad ({problem}); using {config}")
+        return config
 
     def set_round_config(self, site: str, config: RoundConfig) -> None:
         self.site(site)
@@ -231,7 +240,9 @@ class Store:
         # Writers in other processes wait here, woken the moment the lock is free, rather than
         # in SQLite's busy handler, which sleeps (up to 100 ms at a time) and tries again.
         if self._lock_file is None:
-            self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a")
+            lock_path = self.path.with_name(self.path.name + ".lock")
+            _create_private(lock_path)
+            self._lock_file = open(lock_path, "a")
         fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
             yield
@@ -621,6 +632,20 @@ class Store:
     def _audit(self, site: str, admin: str, action: str, detail: dict) -> None:
         self.db["admin_audit"].insert({"site": site, "admin": admin, "action": action,
                                        "detail": orjson.dumps(detail).decode(), "at": time.time()})
+
+
+def _create_private(path: Path) -> None:
+    """Make `path` readable and writable by its owner only, if it does not exist yet: it holds
+    visitors' consents and secrets' hashes, and admins' password hashes."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+@functools.cache  # a round config is read several times a second: say what is wrong once
+def _warn_once(message: str) -> None:
+    logging.getLogger("sync_server").warning(message)
 
 
 def _unpack_weights(weights: bytes | str) -> tuple[np.ndarray, np.ndarray]:

@@ -112,8 +112,8 @@ def parse_update(payload: object, buckets: int, latest_version: int, max_stalene
     _require_object("delta", delta, DELTA_FIELDS if arrays is None else COMPACT_DELTA_FIELDS)
     intercept = _finite("delta.intercept", delta["intercept"])
     idx, val = _json_arrays(delta["idx"], delta["val"], buckets) if arrays is None else _compact_arrays(arrays, buckets)
-    return Update(base_version, samples, intercept, idx, val,
-                  _update_id(payload.get("update_id")), _counters(payload.get("counters", [])),
+    update_id = _update_id(payload["update_id"]) if "update_id" in payload else None
+    return Update(base_version, samples, intercept, idx, val, update_id, _counters(payload.get("counters", [])),
                   parse_token(payload["token"]))
 
 
@@ -172,8 +172,8 @@ def _compact_arrays(arrays: bytes, buckets: int) -> tuple[np.ndarray, np.ndarray
     return idx, val
 
 
-def _update_id(value: object) -> str | None:
-    if value is not None and (not isinstance(value, str) or not 8 <= len(value) <= 64):
+def _update_id(value: object) -> str:
+    if not isinstance(value, str) or not 8 <= len(value) <= 64:  # null too: leave the field out instead
         raise invalid(f"update_id must be a string of 8 to 64 characters, got {value!r}")
     return value
 

@@ -6,7 +6,8 @@ sends an anonymous visitor to the sign-in form; every `/v1/admin/...` endpoint a
 them 401.
 """
 
+from sync_server.admin.accounts import PasswordChecks
 from sync_server.admin.login import LoginLimiter
 from sync_server.admin.routes import routes
 
-__all__ = ["LoginLimiter", "routes"]
+__all__ = ["LoginLimiter", "PasswordChecks", "routes"]

@@ -1,7 +1,9 @@
 """Admin passwords, stored as scrypt hashes that carry their own salt and cost.
 
 scrypt is slow and memory-hard on purpose: a stolen database then costs an attacker
-about 32 MiB and a tenth of a second per guess per account. The cost (OWASP's
+about 32 MiB and a tenth of a second per guess per account. It costs the server the same
+for every sign-in try, so `PasswordChecks` runs one at a time and turns tries away
+beyond a short queue, rather than let a flood of them take a thread and 32 MiB each. The cost (OWASP's
 N=2^15, r=8, p=3) is written into each hash, so raising it later leaves existing
 hashes readable, and each password gets its own random salt, so equal passwords
 hash differently.
@@ -26,6 +28,9 @@ import hmac
 import os
 import re
 import secrets
+
+import anyio
+import anyio.to_thread
 
 from sync_server.storage import AdminExists, Store
 
@@ -79,6 +84,41 @@ def password_matches(stored_hash: str | None, password: str) -> bool:
         verify_password(password, _stand_in_hash())
         return False
     return verify_password(password, stored_hash)
+
+
+class Busy(Exception):
+    """Too many password checks are running or waiting: try again in `retry_after` seconds."""
+
+    def __init__(self, reason: str, retry_after: int, per_address: bool) -> None:
+        super().__init__(reason)
+        self.retry_after, self.per_address = retry_after, per_address
+
+
+class PasswordChecks:
+    """`password_matches` off the event loop, bounded: at most `workers` scrypt hashes at once
+    (32 MiB and a CPU core each), at most `queue` more waiting, and at most `per_address` of
+    those from one client address. Beyond that a try is refused at once (Busy), so a flood
+    of sign-ins costs the server a few refusals, not a thread and 32 MiB per try, and one
+    address cannot fill the queue that everyone else's sign-ins wait in."""
+
+    def __init__(self, workers: int = 1, queue: int = 8, per_address: int = 2) -> None:
+        self._limiter = anyio.CapacityLimiter(workers)
+        self._capacity, self._per_address = workers + queue, per_address
+        self._admitted: dict[str, int] = {}  # client address -> its checks running or waiting
+
+    async def matches(self, address: str, stored_hash: str | None, password: str) -> bool:
+        """Whether `password` is right; Busy if the server will not check it now."""
+        if self._admitted.get(address, 0) >= self._per_address:
+            raise Busy("sign-in tries from this address are already being checked", retry_after=1, per_address=True)
+        if sum(self._admitted.values()) >= self._capacity:
+            raise Busy("the server is checking too many sign-in tries", retry_after=2, per_address=False)
+        self._admitted[address] = self._admitted.get(address, 0) + 1
+        try:
+            return await anyio.to_thread.run_sync(password_matches, stored_hash, password, limiter=self._limiter)
+        finally:
+            self._admitted[address] -= 1
+            if not self._admitted[address]:
+                del self._admitted[address]
 
 
 @functools.cache

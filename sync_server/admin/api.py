@@ -9,9 +9,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from edge.rules import RuleError, Rules
+from edge.rules import RuleError
 from sync_server.admin.dashboard import site_dashboard
 from sync_server.admin.guard import api
+from sync_server.admin.rules import checked_rules
 from sync_server.checks import json_body
 from sync_server.errors import ApiError
 from sync_server.replay import LoggedSample
@@ -36,7 +37,7 @@ async def put_rules(request: Request) -> JSONResponse:
     """Replace a site's editor rules with the JSON body: a new version, audited."""
     store = _store_with_site(request)
     try:
-        document = Rules.from_dict(await json_body(request)).to_dict()
+        document = checked_rules(await request.body())
     except RuleError as error:
         raise ApiError(422, "invalid_rules", str(error)) from None
     version = store.set_editor_rules(request.path_params["site"], document, request.state.session.admin)

@@ -31,6 +31,10 @@ class CsrfError(PermissionError):
     """The request may have been forged by another site; nothing was changed."""
 
 
+class FormError(ValueError):
+    """The body is not a URL-encoded form of UTF-8 text; nothing was changed."""
+
+
 def same_token(expected: str, given: str | None) -> bool:
     return bool(expected) and given is not None and hmac.compare_digest(expected.encode(), given.encode())
 
@@ -46,10 +50,14 @@ def check_origin(request: Request) -> None:
 
 
 async def form(request: Request) -> dict[str, str]:
-    """The request's URL-encoded form fields (the last value of a repeated field)."""
+    """The request's URL-encoded form fields (the last value of a repeated field); FormError
+    if the body is not one, CsrfError if it is not even sent as one (browsers' forms are)."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise CsrfError("send the form as application/x-www-form-urlencoded")
-    return dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    try:
+        return dict(parse_qsl((await request.body()).decode(), keep_blank_values=True, errors="strict"))
+    except UnicodeError:
+        raise FormError("the form is not UTF-8 text") from None
 
 
 async def checked_form(request: Request, csrf_token: str) -> dict[str, str]:

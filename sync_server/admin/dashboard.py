@@ -107,8 +107,9 @@ def noise_floor(rounds: list[dict], config: RoundConfig) -> float:
     >>> round(noise_floor([{"noise_multiplier": 1.0, "devices": 100}] * 4, RoundConfig()), 3)
     0.04
     """
-    variance = sum((config.learning_rate * r["noise_multiplier"] * config.clip_norm / r["devices"]) ** 2 for r in rounds)
-    return 2 * math.sqrt(variance)
+    # hypot, not a sum of squares: a σ stored before σ was bounded (1e300) squares past the largest float
+    return 2 * math.hypot(*(config.learning_rate * r["noise_multiplier"] * config.clip_norm / r["devices"]
+                            for r in rounds))
 
 
 def top_features(weights: list[list], describe: Callable[[int], str | None],

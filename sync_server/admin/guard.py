@@ -31,6 +31,8 @@ def page(handler: Handler) -> Handler:
         if request.method not in csrf.SAFE_METHODS:
             try:
                 request.state.form = await csrf.checked_form(request, session.csrf_token)
+            except csrf.FormError as error:
+                return markup.page("Refused", markup.notice(str(error), "error"), session, status=400)
             except csrf.CsrfError as error:
                 return markup.page("Refused", markup.notice(str(error), "error"), session, status=403)
         return await handler(request)

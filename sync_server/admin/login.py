@@ -1,8 +1,10 @@
 """Signing in and out.
 
 The sign-in form is protected like every other form (see csrf.py) and rate-limited by
-client address and by admin name: a few quick retries are fine, guessing is not. Each
-try costs the server one scrypt hash, which runs off the event loop.
+client address and by admin name from that address: a few quick retries are fine,
+guessing is not, and nobody's wrong guesses lock the admin out from another address.
+Each try costs the server one scrypt hash, which runs off the event loop, one at a
+time (see accounts.PasswordChecks).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import re
 import secrets
 from html import escape
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -25,16 +26,24 @@ NEXT = re.compile(r"/admin(/[A-Za-z0-9_.-]+)*")  # where to go after signing in:
 
 class LoginLimiter:
     """Sign-in tries per client address (50 at once, then one every 3 s) and per admin name
-    (20 at once, then one every 15 s): guessing one admin's password from many addresses
-    is as slow as from one, about 6,000 guesses a day against a 12-character password."""
+    from each address (20 at once, then one every 15 s).
+
+    The name's bucket is per address, so wrong passwords from one address never lock the
+    admin out from another. Guessing one admin's password from many addresses is bounded
+    instead by the password checks the server runs at all (one at a time, about 10 a second)
+    and by the 12 characters a password needs."""
 
     def __init__(self) -> None:
         self.by_address = RateLimiter(rate=1 / 3, burst=50)
         self.by_name = RateLimiter(rate=1 / 15, burst=20)
 
-    def wait_time(self, address: str, name: str) -> float:
-        """Take a try from both buckets and return 0, or the seconds until one may try again."""
-        return max(self.by_address.wait_time(address), self.by_name.wait_time(name))
+    def address_wait(self, address: str) -> float:
+        """Take a try from the address's bucket and return 0, or the seconds until it may try again."""
+        return self.by_address.wait_time(address)
+
+    def name_wait(self, address: str, name: str) -> float:
+        """Take a try at `name` from the address's bucket for it, or the seconds until one may try again."""
+        return self.by_name.wait_time(f"{address}\n{name}")
 
 
 async def login_form(request: Request) -> Response:
@@ -42,26 +51,44 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    address = request.client.host if request.client else "unknown"
+    limiter: LoginLimiter = request.app.state.login_limiter
+    wait = limiter.address_wait(address)  # first: even a malformed try counts
+    if wait:
+        return _refused(request, "/admin", 429, "Too many sign-in attempts", wait)
     try:
         csrf.check_origin(request)
         fields = await csrf.form(request)
         if not csrf.same_token(request.cookies.get(LOGIN_COOKIE, ""), fields.get(csrf.FIELD)):
             raise csrf.CsrfError("the sign-in form expired: reload the page and try again")
+    except csrf.FormError as error:
+        return _form(request, "/admin", str(error), status=400)
     except csrf.CsrfError as error:
         return _form(request, "/admin", str(error), status=403)
     name, password, next_page = fields.get("name", ""), fields.get("password", ""), fields.get("next", "/admin")
-    limiter: LoginLimiter = request.app.state.login_limiter
-    wait = limiter.wait_time(request.client.host if request.client else "unknown", name)
+    wait = limiter.name_wait(address, name)
     if wait:
-        response = _form(request, next_page, f"Too many sign-in attempts: try again in {wait:.0f} s.", status=429)
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
+        return _refused(request, next_page, 429, "Too many sign-in attempts", wait)
     admin = request.app.state.store.admin(name)
-    if not await run_in_threadpool(accounts.password_matches, admin and admin["password_hash"], password):
+    checks: accounts.PasswordChecks = request.app.state.password_checks
+    try:
+        right = await checks.matches(address, admin and admin["password_hash"], password)
+    except accounts.Busy as busy:  # 429: this address is busy; 503: the server is
+        status = 429 if busy.per_address else 503
+        return _refused(request, next_page, status, f"Sign-in not checked: {busy}", busy.retry_after)
+    if not right:
         return _form(request, next_page, "Wrong name or password.", status=401)
     response = RedirectResponse(next_page if NEXT.fullmatch(next_page) else "/admin", status_code=303)
     sessions.start(request.app.state.store, name, response, request)
     response.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def _refused(request: Request, next_page: str, status: int, reason: str, wait: float) -> Response:
+    """The form again, saying when to try again (also in `Retry-After`, whole seconds)."""
+    seconds = max(1, round(wait + 0.5))
+    response = _form(request, next_page, f"{reason}: try again in {seconds} s.", status=status)
+    response.headers["Retry-After"] = str(seconds)
     return response
 
 

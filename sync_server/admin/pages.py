@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from edge.rules import RuleError, Rules
+from edge.rules import RuleError
 from sync_server.admin import markup, views
 from sync_server.admin.dashboard import site_dashboard, site_summary
 from sync_server.admin.guard import Handler, page
+from sync_server.admin.rules import checked_rules
 from sync_server.origins import parse_origin
 from sync_server.sites import parse_hash_bits, parse_site_key
 from sync_server.storage import Store, UnknownSite
@@ -131,9 +131,7 @@ async def set_kill_switch(request: Request) -> Response:
 async def set_rules(request: Request) -> Response:
     text = request.state.form.get("rules", "")
     try:
-        document = Rules.from_dict(json.loads(text)).to_dict()
-    except json.JSONDecodeError as error:
-        return _site_page(request, {"rules": f"the rules are not JSON: {error}"}, request.state.form)
+        document = checked_rules(text)
     except RuleError as error:
         return _site_page(request, {"rules": f"rules not saved: {error}"}, request.state.form)
     return _save_rules(request, document, "Rules saved.")

@@ -27,6 +27,9 @@ def post(client: httpx.Client, control: str, **fields: str) -> httpx.Response:
 @pytest.mark.parametrize(("rules", "error"), [
     ("{not json", "the rules are not JSON"),
     (json.dumps({"slots": {"picks": {"holdout": 1.5}}}), "slots.picks.holdout: must be a share from 0 to 1, got 1.5"),
+    ('{"slots": {"picks": %s}}' % ("[" * 1000 + "]" * 1000), "the rules nest more than 8 levels deep"),
+    ('{"slots": %s}' % ("[" * 5000 + "]" * 5000), "the rules nest more than 8 levels deep"),
+    (json.dumps({"slots": {f"slot{i}": {"exclude": ["x" * 60]} for i in range(1000)}}), "the limit is 64000"),
 ])
 def test_bad_rules_show_an_error_and_change_nothing(signed_in, rules, error):
     before = dashboard(signed_in)["rules"]
@@ -60,12 +63,25 @@ def test_the_kill_switch_turns_off_personalization_and_back(signed_in):
     ("clip_norm", "-1", "clip_norm cannot be -1.0"),
     ("min_devices", "two", "min_devices must be a whole number, got &#x27;two&#x27;"),
     ("target_devices", "2", "target_devices cannot be 2"),
+    ("noise_multiplier", "1e300", "noise_multiplier must be at most 1000.0, got 1e+300"),
+    ("clip_norm", "1e300", "clip_norm must be at most 1000.0"),
+    ("epsilon_budget", "1e300", "epsilon_budget must be at most 10000.0"),
+    ("target_devices", "1000000000", "target_devices must be at most 1000000"),
 ])
 def test_bad_federated_settings_show_an_error_and_change_nothing(signed_in, field, value, error):
     before = dashboard(signed_in)["federation"]
     answer = post(signed_in, "federation", **{**SETTINGS, field: value})
     assert answer.status_code == 422 and error in answer.text
     assert dashboard(signed_in)["federation"] == before
+
+
+def test_rules_too_deep_for_the_api_are_refused_by_name(signed_in):
+    before = dashboard(signed_in)["rules"]
+    for depth in (1000, 5000):
+        answer = signed_in.put(f"/v1/admin/sites/{SITE}/rules", content='{"slots": %s}' % ("[" * depth + "]" * depth),
+                               headers={"x-csrf-token": csrf_token(signed_in.get(SITE_PAGE))})
+        assert answer.status_code == 422 and answer.json()["detail"] == "the rules nest more than 8 levels deep"
+    assert dashboard(signed_in)["rules"] == before
 
 
 def test_federated_settings_reach_the_devices(signed_in, admin_server):

@@ -64,6 +64,12 @@ BAD_SAMPLES = [
        "shown": "tent", "clicked": False}], "row 1: context 'hour' must be a whole number from 0 to 23"),
     ([{"slot": "picks", "context": {}, "candidates": [{"id": "tent", "features": ["x"]}],
        "shown": "boat", "clicked": False}], "row 1: shown must be one of the candidates' ids"),
+    ([{"slot": "picks", "context": {}, "candidates": [{"id": "tent", "features": ["x"]}],
+       "shown": "tent", "clicked": False}] * 2 + [{"slot": "picks", "context": {},
+       "candidates": [{"id": "tent", "features": ["x"]}], "shown": {}, "clicked": False}],
+     "row 3: shown must be one of the candidates' ids, got {}"),
+    ([{"slot": "picks", "context": {"hour": [[[[[[[[[[]]]]]]]]]]}, "candidates": [{"id": "tent", "features": ["x"]}],
+       "shown": "tent", "clicked": False}], "row 1: an impression nests more than 5 levels deep"),
 ]
 
 

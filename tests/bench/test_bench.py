@@ -93,3 +93,14 @@ def test_browser_boot_times_cold_and_warm_visits_and_the_engine_in_pyodide(tmp_p
     for row in ("pyodide decide", "pyodide learn", "cpython decide", "cpython learn", "page round trip decide"):
         assert 0 < figures["latency_us"][row]["p50"] <= figures["latency_us"][row]["p99"]
     assert 0 < figures["snippet"]["gzip_bytes"] < figures["snippet"]["bytes"]
+
+
+def test_login_flood_measures_the_server_at_rest_and_under_both_floods(tmp_path):
+    figures = run_quick("login_flood", tmp_path)["figures"]
+    assert set(figures) == {"at_rest", "one_address", "many_addresses"}
+    for shape in figures.values():
+        assert shape["rss_peak_mb"] >= shape["rss_before_mb"] > 0
+        assert 0 < shape["healthz_ms"]["p50"] <= shape["healthz_ms"]["p99"] <= shape["healthz_ms"]["max"]
+    assert figures["at_rest"]["sign_in_answers"] == {}
+    assert "429" in figures["one_address"]["sign_in_answers"]  # refused at once, not hashed
+    assert "503" in figures["many_addresses"]["sign_in_answers"]  # the server's queue is full

@@ -58,11 +58,19 @@ def test_no_profile_is_stored_without_sync_consent(visitor):
     assert visitor.rows("profiles") == []
 
 
-def test_a_visitor_the_server_does_not_know_is_a_404_and_is_not_registered(visitor):
-    for response in (visitor.export(), visitor.put_profile(PROFILE), visitor.erase()):
-        assert response.status_code == 404
-        assert response.json()["error"] == "unknown_visitor"
-    assert visitor.rows("visitors") == []
+def test_a_visitor_the_server_does_not_know_is_refused_like_a_wrong_secret_and_is_not_registered(syncing, server):
+    """The same 401 and the same body: answers do not tell which visitor ids exist."""
+    stranger = Visitor(server)
+    stranger.id = syncing.id[:-1] + ("A" if syncing.id[-1] != "A" else "B")  # a neighbour id nobody registered
+    wrong = Visitor(server)
+    wrong.id = syncing.id  # a registered id, with another device's secret
+    for call in ("export", "erase"):
+        unknown, mistaken = getattr(stranger, call)(), getattr(wrong, call)()
+        assert unknown.status_code == mistaken.status_code == 401
+        assert unknown.json() == {**mistaken.json(), "detail": mistaken.json()["detail"].replace(syncing.id, stranger.id)}
+    assert stranger.put_profile(PROFILE).status_code == 401
+    assert stranger.rows("visitors") == []
+    assert syncing.export().status_code == 200
 
 
 def test_one_visitor_cannot_read_change_or_erase_anothers_data(syncing, server):
@@ -132,7 +140,7 @@ def test_forgetting_a_visitor_erases_everything_and_audits_it_without_personal_d
         columns = list(db[table].columns_dict)
         where = " OR ".join(f"CAST([{column}] AS TEXT) LIKE ?" for column in columns)
         assert db[table].count_where(where, [f"%{syncing.id}%"] * len(columns)) == 0, table
-    assert syncing.export().status_code == 404
+    assert syncing.export().status_code == 401
 
 
 def test_a_forgotten_visitor_can_start_again_with_a_new_secret(syncing):

@@ -1,0 +1,80 @@
+"""A real sync server process for the benchmarks that attack it from outside (fuzz, login_flood),
+started as a user starts it, on a free loopback port, with a site and an admin of its own."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from sync_server.admin.accounts import create_admin
+from sync_server.config import ROOT
+from sync_server.storage import Store
+
+SITE = "bench-site"
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveServer:
+    url: str
+    pid: int
+    admin: str
+    password: str
+
+
+@contextlib.contextmanager
+def live_server(db_path: Path, *options: str) -> Iterator[LiveServer]:
+    """`python -m sync_server serve --no-demo OPTIONS` with SITE and an admin in `db_path`; stopped afterwards."""
+    store = Store(db_path)
+    store.create_site(SITE, hash_bits=10)
+    password = secrets.token_urlsafe(16)
+    create_admin(store, "bench", password)
+    store.db.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sync_server", "serve", "--no-demo", "--port", str(port), "--db", str(db_path),
+         "--log-level", "warning", *options], cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, process)
+        yield LiveServer(url, process.pid, "bench", password)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def sign_in(client: httpx.Client, server: LiveServer) -> str:
+    """Sign `client` in as the server's admin (the session cookie stays in it); the session's CSRF token."""
+    form = client.get("/admin/login")
+    answer = client.post("/admin/login", data={"csrf": _field(form.text, "csrf"), "name": server.admin,
+                                                "password": server.password, "next": "/admin"})
+    if answer.status_code != 303:
+        raise RuntimeError(f"signing in failed with {answer.status_code}")
+    return client.get("/admin").text.split('name="csrf-token" content="')[1].split('"')[0]
+
+
+def _field(html: str, name: str) -> str:
+    return html.split(f'name="{name}" value="')[1].split('"')[0]
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"the server at {url} was not healthy within {timeout} s")
