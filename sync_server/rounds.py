@@ -57,6 +57,8 @@ MAXIMA = {
     "noise_multiplier": MAX_NOISE_MULTIPLIER,
     "epsilon_budget": 1e4,
     "counter_noise": 1e6,
+    "device_rounds_per_year": 366 * 24,  # an hourly round every hour of a year
+    "tokens_per_network": 100_000,
 }
 
 
