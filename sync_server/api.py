@@ -48,6 +48,7 @@ def _published_model(answers: dict, store: Store, state: RoundState) -> tuple[by
         intercept, weights = store.model(state.site, state.version)
         body = orjson.dumps({
             "site": state.site, "version": state.version, "intercept": intercept, "weights": weights,
+            "noise_variance": state.noise_variance,  # devices weigh the weights by it (edge.federated)
             "hash_bits": state.buckets.bit_length() - 1,
             "federation": {**state.config.for_devices(), "accepting_updates": state.accepting},
             "settings": {"rules": rules},
