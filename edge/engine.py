@@ -462,8 +462,7 @@ class Personalizer:
         old = self.base or federated.GlobalModel()
         local = self.model.to_dict()
         # Noisy global weights are a prior, shrunk by their noise (see edge.federated).
-        prior_variance = 1 / self.config.prior_precision
-        weights = federated.merge(self.model.weights, old.prior(prior_variance), new.prior(prior_variance))
+        weights = federated.merge(self.model.weights, old.prior(), new.prior())
         intercept = new.intercept + (local["intercept"] - old.intercept)
         self.model = linear_model.LogisticRegression.from_dict({**local, "intercept": intercept, "weights": list(weights.items())})
         self.model.optimizer.follow(self.model.weight_table)

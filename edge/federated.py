@@ -25,17 +25,20 @@ one: its residual already reached the server in earlier deltas, and sending it
 again every round would add it to the global model again every round.
 
 A private global model is noisy: each weight carries Gaussian noise of the variance
-the model states (`noise_variance`). The device takes the global weight g as a noisy
-measurement of the weight w, whose prior is the policy's, N(0, τ²) with τ² = 1 /
-prior_precision, and starts from the posterior mean of w, g · τ² / (τ² + v): a
-noiseless model is taken as it is, a model all noise shrinks to the prior's 0, so
-noise can never pull a device further than learning alone would (tests/edge/test_federated.py).
+the model states (`noise_variance`, v). The device takes each global weight g as a
+noisy measurement of the weight, whose spread across the model's buckets is s², and
+starts from the posterior mean, g · s² / (s² + v). It estimates s² from the model
+itself, as empirical Bayes does (James & Stein): the weights' mean square is s² + v
+(less a margin for the error of that estimate, so that noise is not taken for signal).
+A noiseless model is taken as it is; a model that is mostly noise shrinks to 0, where
+a device learning alone starts; so noise cannot pull a device further than the
+signal under it allows (tests/edge/test_federated.py).
 
->>> noisy = GlobalModel(version=5, weights={7: 0.8, 8: -0.4}, noise_variance=1.5)
->>> noisy.prior(prior_variance=0.5)
-{7: 0.2, 8: -0.1}
->>> merge(mine.weights, old.prior(0.5), noisy.prior(0.5))
-{7: 0.2, 9: 2.0, 8: -0.1}
+>>> noisy = GlobalModel(version=5, weights={7: 0.8, 8: -0.4, 9: 0.2, 10: -0.2}, noise_variance=0.02)
+>>> {k: round(w, 2) for k, w in noisy.prior().items()}    # mean square 0.22, v 0.02 (+ margin)
+{7: 0.71, 8: -0.35, 9: 0.18, 10: -0.18}
+>>> GlobalModel(version=5, weights={7: 0.2, 8: -0.2}, noise_variance=0.5).prior()    # all noise
+{}
 
 The policy's precisions stay its own: the stated variance says how far the weights
 are from what the crowd taught, not how far the crowd is from this visitor, so a
@@ -81,12 +84,18 @@ class GlobalModel(LinearModel):
     precisions: dict[Hashable, float] = dataclasses.field(default_factory=dict)
     noise_variance: float = 0.0
 
-    def prior(self, prior_variance: float) -> dict[Hashable, float]:
-        """The weights a device starts from: each shrunk toward the prior's 0 by how noisy it is,
-        `prior_variance` being the variance of a weight before any data (1 / prior precision)."""
-        if not self.noise_variance:
+    def prior(self) -> dict[Hashable, float]:
+        """The weights a device starts from: each shrunk toward 0 by how noisy the model is
+        (see the module's docstring); weights shrunk to nothing are left out."""
+        if not self.noise_variance or not self.weights:
             return self.weights
-        shrink = prior_variance / (prior_variance + self.noise_variance)
+        mean_square = math.fsum(w * w for w in self.weights.values()) / len(self.weights)
+        # Pure noise's mean square is v, give or take v·√(2/n): signal only counts beyond three
+        # of those standard errors, or a model all noise would now and then pass for a signal.
+        signal = mean_square - self.noise_variance * (1 + 3 * math.sqrt(2 / len(self.weights)))
+        if signal <= 0:
+            return {}
+        shrink = signal / (signal + self.noise_variance)
         return {k: w * shrink for k, w in self.weights.items()}
 
     @classmethod

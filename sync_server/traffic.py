@@ -4,7 +4,7 @@ A `Device` is what the snippet and its worker do in a browser, without the page:
 pseudonymous visitor id and secret, records its visitor's consent with the server, starts from
 the site's global model, decides the shop's slots on every visit, learns from every click on
 the spot and, if its visitor granted `improve`, sends one clipped delta with its counters per
-round, then merges the next global model. Visitors click with the known probabilities of a
+round (at most the model's `device_rounds_per_year` in 365 days), then merges the next global model. Visitors click with the known probabilities of a
 simulated site (`sync_server.simulation`), here an outdoor shop with the demo page's slots.
 
 `simulate` drives a crowd of devices against a running server, with a progress bar; it fills
@@ -147,6 +147,7 @@ class Device:
         self.engine.merge_global(model)
         self.improve = rng.random() < improve_share
         self.sent_in_version: int | None = None
+        self.sent_at: list[float] = []  # when its updates went, to keep to the yearly cap
         self.counted: list[dict] = []  # the counters as the updates sent so far left them
 
     def consent(self) -> None:
@@ -165,11 +166,15 @@ class Device:
                     clicks += 1
         return clicks
 
-    def take_part(self, min_samples: int) -> bool:
+    def take_part(self, min_samples: int, at: float) -> bool:
         """Send this round's update if the visitor allows it and it has learned enough; at most
-        one per global version, since the server's privacy unit is one device's update per round."""
+        one per global version, since the server's privacy unit is one device's update per round,
+        and at most the model's `device_rounds_per_year` in any 365 days, as the accountant assumes."""
         version = self.engine.global_version
         if not self.improve or self.sent_in_version == version or self.engine.samples < min_samples:
+            return False
+        cap = self.server.global_model()["federation"]["device_rounds_per_year"]
+        if sum(at - sent < 365 * DAY for sent in self.sent_at) >= cap:
             return False
         gains, counted = federated.counter_gains(self.engine.counters(), self.counted)
         answer = self.server.post(f"/v1/sites/{self.server.site}/updates",
@@ -179,6 +184,7 @@ class Device:
             return False
         answer.raise_for_status()
         self.sent_in_version, self.counted = version, counted
+        self.sent_at.append(at)
         return True
 
     def refresh(self) -> None:
@@ -222,8 +228,9 @@ def simulate(url: str, site: str, devices: int, visits: int, *, seed: int = 0, i
     for i, (visit, ctrs) in enumerate(shop.visits(visits, seed)):
         device = rng.choice(crowd)
         device.refresh()
-        report.clicks += device.visit(shop, visit, ctrs, rng, at=start + i * days * DAY / visits)
-        report.updates += device.take_part(min_samples)
+        at = start + i * days * DAY / visits
+        report.clicks += device.visit(shop, visit, ctrs, rng, at=at)
+        report.updates += device.take_part(min_samples, at)
         report.visits += 1
         bar.update()
     bar.close()

@@ -6,17 +6,19 @@
 // The schedule comes from the model's `federation` block. A device sends at most one update
 // per global version (the unit of privacy is one device's update per round), once it has
 // learned SEND_AFTER_SAMPLES examples on that version or `round_seconds` after it took the
-// version, and then only with probability `participation_rate`. Its next delta is measured
+// version, and then only with probability `participation_rate`, and never more than
+// `device_rounds_per_year` updates in 365 days (the privacy accountant counts on it). Its next delta is measured
 // from the next version, so nothing is sent twice. Network failures and 429/5xx answers are
 // retried with exponential backoff, never slower than once a round.
 //
 // What it remembers between visits (in IndexedDB, beside the engine state):
-// {etag, federation, since, sentFor, counted}.
+// {etag, federation, since, sentFor, counted, sentAt}.
 
 const SEND_AFTER_SAMPLES = 20;
 const FIRST_RETRY_S = 2;
 const DEFAULT_ROUND_S = 3600;
 const SECOND = 1000;
+const YEAR = 365 * 86400 * SECOND;
 
 const randomId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -52,6 +54,8 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
     const { update, counted } = built;
     const due = update.samples >= SEND_AFTER_SAMPLES || Date.now() >= (meta.since ?? 0) + roundSeconds() * SECOND;
     if (meta.sentFor === update.base_version || !due) return;
+    const sentAt = (meta.sentAt ?? []).filter((at) => Date.now() - at < YEAR); // the accountant's cap
+    if (sentAt.length >= (federation.device_rounds_per_year ?? Infinity)) return;
     if (Math.random() >= federation.participation_rate) return remember({ sentFor: update.base_version }); // sits this round out
     if (attempt?.base !== update.base_version) attempt = { base: update.base_version, id: randomId() };
     try {
@@ -61,7 +65,7 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
       if (error.code === "privacy_budget_spent") federation.accepting_updates = false;
       if (error.code !== "replayed_update") warn(`the sync server refused an update (${error.message}); the next version gets one`);
     }
-    await remember({ sentFor: update.base_version, counted });
+    await remember({ sentFor: update.base_version, counted, sentAt: [...sentAt, Date.now()] });
   }
 
   function schedule(seconds) {
