@@ -67,7 +67,8 @@ class PostUpdate:
         state = _rounds(ingest, scope["path_params"]["site"])
         if not state.accepting:
             raise ApiError(409, "privacy_budget_spent", f"site {state.site!r} has spent its privacy budget "
-                           f"(epsilon {state.epsilon:.3g} of {state.config.epsilon_budget}); training has stopped")
+                           f"(epsilon {state.epsilon:.3g} of {state.config.epsilon_budget} per visitor and 365 days); "
+                           "rounds are paused until older rounds leave the 365 days")
         body, arrays = await asgi.read_body(receive), None
         if asgi.media_type(scope) == COMPACT_TYPE:
             body, arrays = split_compact(body)

@@ -92,3 +92,16 @@ def test_browser_boot_times_cold_and_warm_visits_and_the_engine_in_pyodide(tmp_p
     for row in ("pyodide decide", "pyodide learn", "cpython decide", "cpython learn", "page round trip decide"):
         assert 0 < figures["latency_us"][row]["p50"] <= figures["latency_us"][row]["p99"]
     assert 0 < figures["snippet"]["gzip_bytes"] < figures["snippet"]["bytes"]
+
+
+def test_federated_quality_compares_four_runs_on_three_sites(tmp_path):
+    result = run_quick("federated_quality", tmp_path)
+    figures, params = result["figures"], result["params"]
+    assert set(params["sites"]) == {"shop", "news", "small"} and isinstance(figures["meets_goal"], bool)
+    for name, site in params["sites"].items():
+        runs = figures[name]
+        assert set(runs["by_round"]) == {"local", "shared", "federated", "private"}
+        assert all(len(curve) == site["rounds"] for curve in runs["by_round"].values())
+        assert runs["private"]["epsilon"] <= params["target_epsilon"] and runs["federated"]["epsilon"] is None
+        local, shared, private = (runs[r]["expected_ctr"] for r in ("local", "shared", "private"))
+        assert runs["transfer_share"] == (private - local) / (shared - local)
