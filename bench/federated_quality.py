@@ -24,9 +24,10 @@ noisy than clicks) over the year and per round, and ε; per site `transfer_share
 local) / (shared − local), and the smallest per-round margin of private over local, which the
 small site must keep ≥ 0 (noise must never make a device worse than learning alone).
 
-Scaled to the machine: a site's visits are few per visitor and its hash space is HASH_BITS
-(2^12 buckets, every one noised) rather than the shipped default, which makes a dense model
-take seconds to merge a thousand times a round.
+Scaled to the machine (2 slow cores, shared): six rounds on the shop and the news site (600
+devices a round there), few visits per visitor, and a hash space of HASH_BITS (2^12 buckets,
+every one noised) rather than the shipped default, whose dense noised model takes a device
+tens of milliseconds to merge, a thousand times a round.
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ def sites(quick: bool) -> dict[str, Shape]:
     """The three sites; --quick keeps a tenth of the devices and a third of the rounds."""
     scale, rounds = (10, 3) if quick else (1, 1)
     return {
-        "shop": Shape(Site.default(), rounds=9 // rounds, devices=1_000 // scale, visits=8),
-        "news": Shape(news(), rounds=9 // rounds, devices=1_000 // scale, visits=8, live=30),
+        "shop": Shape(Site.default(), rounds=6 // rounds, devices=1_000 // scale, visits=8),
+        "news": Shape(news(), rounds=6 // rounds, devices=600 // scale, visits=8, live=30),
         "small": Shape(boutique(), rounds=12 // rounds, devices=250 // scale, visits=8),  # 3,000 visitors a year
     }
 

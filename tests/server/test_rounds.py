@@ -16,6 +16,10 @@ from tests.server.federation import SITE, model, send, site_server, update, wait
 from tests.server.test_interfaces import metric
 
 
+# The step is the mean of the clipped deltas itself (η = 1, C = 1), so tests can write it down.
+EXACT = {"learning_rate": 1.0, "clip_norm": 1.0}
+
+
 def model_epsilon(server) -> float:
     return server.db()["rounds"].get((SITE, 1))["epsilon"]
 
@@ -23,7 +27,7 @@ def model_epsilon(server) -> float:
 def make_store(tmp_path, buckets_bits: int = 4, **config) -> Store:
     store = Store(tmp_path / "p13n.db")
     store.create_site("s", hash_bits=buckets_bits)
-    store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, **config))
+    store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, **{**EXACT, **config}))
     return store
 
 
@@ -104,7 +108,7 @@ def test_a_round_config_of_the_wrong_type_is_refused_naming_the_field(field, val
 # Over HTTP, against the real server and its writer thread.
 
 def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refused(tmp_path):
-    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=None, min_devices=2, target_devices=3,
+    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=3,
                      max_staleness=0) as server:
         for bucket in (1, 2, 3):
             assert send(server, update([bucket], [0.3])).status_code == 202
@@ -119,7 +123,7 @@ def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refu
 
 
 def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(tmp_path):
-    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=None, min_devices=2, target_devices=100,
+    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=100,
                      round_seconds=0.5) as server:
         assert send(server, update([4], [0.2])).status_code == 202
         time.sleep(1.5)  # past the deadline: one device is below the minimum all the same
@@ -134,7 +138,7 @@ def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(tmp_path):
 
 def test_two_server_processes_on_one_database_close_each_round_once(tmp_path):
     db_path = tmp_path / "p13n.db"
-    with site_server(db_path, noise_multiplier=0.0, epsilon_budget=None, min_devices=4, target_devices=4) as first, \
+    with site_server(db_path, noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=4, target_devices=4) as first, \
             running_server(db_path, "--ip-rate", "0", "--no-demo") as second:
         for server in (first, second, first, second):
             assert send(server, update([1], [0.4])).status_code == 202
