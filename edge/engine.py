@@ -470,7 +470,8 @@ class Personalizer:
     def merge_global(self, model: dict) -> None:
         """Take a newer global model, keeping what this visitor learned on their own.
 
-        A new visitor's engine starts this way, from the global weights and precisions.
+        A new visitor's engine starts this way, from the global weights and precisions, the
+        weights shrunk by the model's `noise_variance` (see `edge.federated`).
         The model's optional `settings` part holds the site's settings, as `configure` takes them.
         """
         new = federated.GlobalModel.parse(model, buckets=1 << self.config.hash_bits)
@@ -479,9 +480,10 @@ class Personalizer:
             raise ValueError(f"global model version {new.version} is older than version {self.base.version}, merged already")
         if not isinstance(self.model, linear_model.LogisticRegression):
             raise TypeError(f"merging a global model needs the built-in LogisticRegression, not {type(self.model).__name__}")
-        old = self.base or federated.LinearModel()
+        old = self.base or federated.GlobalModel()
         local = self.model.to_dict()
-        weights = federated.merge(self.model.weights, old.weights, new.weights)
+        # Noisy global weights are a prior, shrunk by their noise (see edge.federated).
+        weights = federated.merge(self.model.weights, old.prior(), new.prior())
         intercept = new.intercept + (local["intercept"] - old.intercept)
         self.model = linear_model.LogisticRegression.from_dict({**local, "intercept": intercept, "weights": list(weights.items())})
         self.model.optimizer.follow(self.model.weight_table)

@@ -23,6 +23,26 @@ model arrives, the device keeps what it learned on its own, its personal residua
 The device measures its next delta from the merged model, not from the new global
 one: its residual already reached the server in earlier deltas, and sending it
 again every round would add it to the global model again every round.
+
+A private global model is noisy: each weight carries Gaussian noise of the variance
+the model states (`noise_variance`, v). The device takes each global weight g as a
+noisy measurement of the weight, whose spread across the model's buckets is s², and
+starts from the posterior mean, g · s² / (s² + v). It estimates s² from the model
+itself, as empirical Bayes does (James & Stein): the weights' mean square is s² + v
+(less a margin for the error of that estimate, so that noise is not taken for signal).
+A noiseless model is taken as it is; a model that is mostly noise shrinks to 0, where
+a device learning alone starts; so noise cannot pull a device further than the
+signal under it allows (tests/edge/test_federated.py).
+
+>>> noisy = GlobalModel(version=5, weights={7: 0.8, 8: -0.4, 9: 0.2, 10: -0.2}, noise_variance=0.02)
+>>> {k: round(w, 2) for k, w in noisy.prior().items()}    # mean square 0.22, v 0.02 (+ margin)
+{7: 0.71, 8: -0.35, 9: 0.18, 10: -0.18}
+>>> GlobalModel(version=5, weights={7: 0.2, 8: -0.2}, noise_variance=0.5).prior()    # all noise
+{}
+
+The policy's precisions stay its own: the stated variance says how far the weights
+are from what the crowd taught, not how far the crowd is from this visitor, so a
+device explores as one learning alone would until its own clicks pin a weight down.
 """
 
 from __future__ import annotations
@@ -56,11 +76,27 @@ class GlobalModel(LinearModel):
     """A version of the site's global model, as `GET /v1/sites/{site}/model` serves it.
 
     `precisions` (optional on the wire) are the posterior precisions the global model
-    was learned with; features without one take the policy's prior.
+    was learned with; features without one take the policy's prior. `noise_variance`
+    (optional, 0 if absent: no noise) is the variance of the privacy noise in each weight.
     """
 
     version: int = 0
     precisions: dict[Hashable, float] = dataclasses.field(default_factory=dict)
+    noise_variance: float = 0.0
+
+    def prior(self) -> dict[Hashable, float]:
+        """The weights a device starts from: each shrunk toward 0 by how noisy the model is
+        (see the module's docstring); weights shrunk to nothing are left out."""
+        if not self.noise_variance or not self.weights:
+            return self.weights
+        mean_square = math.fsum(w * w for w in self.weights.values()) / len(self.weights)
+        # Pure noise's mean square is v, give or take v·√(2/n): signal only counts beyond three
+        # of those standard errors, or a model all noise would now and then pass for a signal.
+        signal = mean_square - self.noise_variance * (1 + 3 * math.sqrt(2 / len(self.weights)))
+        if signal <= 0:
+            return {}
+        shrink = signal / (signal + self.noise_variance)
+        return {k: w * shrink for k, w in self.weights.items()}
 
     @classmethod
     def parse(cls, model: object, buckets: int) -> "GlobalModel":
@@ -78,10 +114,12 @@ class GlobalModel(LinearModel):
             intercept=_finite("global model intercept", model["intercept"]),
             weights=_read_pairs("weights", model["weights"], buckets, positive=False),
             precisions=_read_pairs("precisions", model.get("precisions", []), buckets, positive=True),
+            noise_variance=_variance(model.get("noise_variance", 0.0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, **super().to_dict(), "precisions": to_pairs(self.precisions)}
+        return {"version": self.version, **super().to_dict(), "precisions": to_pairs(self.precisions),
+                "noise_variance": self.noise_variance}
 
 
 def delta(local: LinearModel, start: LinearModel) -> Delta:
@@ -123,10 +161,20 @@ def _finite(name: str, value: object) -> float:
     return float(value)
 
 
+def _variance(value: object) -> float:
+    variance = _finite("global model noise_variance", value)
+    if variance < 0:
+        raise ValueError(f"global model noise_variance must be >= 0, got {value!r}")
+    return variance
+
+
 def _read_pairs(name: str, pairs: object, buckets: int, positive: bool) -> dict[int, float]:
     if not isinstance(pairs, list):
         raise ValueError(f"global model {name} must be a list of [bucket, value] pairs")
-    values = {}
+    values = _valid_pairs(pairs, buckets, positive)
+    if values is not None:
+        return values
+    values = {}  # something is wrong: find the first problem and name it
     for i, pair in enumerate(pairs):
         if not (isinstance(pair, list) and len(pair) == 2):
             raise ValueError(f"global model {name}[{i}] must be a [bucket, value] pair, got {pair!r}")
@@ -137,6 +185,25 @@ def _read_pairs(name: str, pairs: object, buckets: int, positive: bool) -> dict[
         if positive and values[bucket] <= 0:
             raise ValueError(f"global model {name}[{i}] value must be positive, got {value!r}")
     return values
+
+
+def _valid_pairs(pairs: list, buckets: int, positive: bool) -> dict[int, float] | None:
+    """The pairs as a dict if all are right, else None; checked in bulk, since a noised model
+    has a weight in every bucket and each device checks every one of them."""
+    try:
+        values = dict(pairs)
+    except (TypeError, ValueError):
+        return None
+    # One pass in C per check: sets of the types and lengths seen.
+    if len(values) != len(pairs) or set(map(type, pairs)) - {list} or set(map(len, pairs)) - {2}:
+        return None
+    if set(map(type, values)) - {int} or (values and not 0 <= min(values) <= max(values) < buckets):
+        return None
+    if set(map(type, values.values())) - {float, int}:
+        return None
+    if not math.isfinite(math.fsum(map(abs, values.values()))) or (positive and min(values.values(), default=1) <= 0):
+        return None
+    return {bucket: float(value) for bucket, value in values.items()}
 
 
 def counter_gains(counters: list[dict], counted: list[dict]) -> tuple[list[dict], list[dict]]:

@@ -50,6 +50,7 @@ def _published_model(answers: dict, store: Store, token_keys: TokenKeys, state: 
         intercept, weights = store.model(state.site, state.version)
         body = orjson.dumps({
             "site": state.site, "version": state.version, "intercept": intercept, "weights": weights,
+            "noise_variance": state.noise_variance,  # devices weigh the weights by it (edge.federated)
             "hash_bits": state.buckets.bit_length() - 1,
             "federation": {**state.config.for_devices(), "accepting_updates": state.accepting,
                            "token_key": token_keys.public_key(state.site, state.version + 1)},
@@ -69,7 +70,8 @@ class PostUpdate:
         state = _rounds(ingest, scope["path_params"]["site"])
         if not state.accepting:
             raise ApiError(409, "privacy_budget_spent", f"site {state.site!r} has spent its privacy budget "
-                           f"(epsilon {state.epsilon:.3g} of {state.config.epsilon_budget}); training has stopped")
+                           f"(epsilon {state.epsilon:.3g} of {state.config.epsilon_budget} per visitor and 365 days); "
+                           "rounds are paused until older rounds leave the 365 days")
         body, arrays = await asgi.read_body(receive), None
         if asgi.media_type(scope) == COMPACT_TYPE:
             body, arrays = split_compact(body)

@@ -70,6 +70,8 @@ SCHEMAS = {
             "weights": {"type": "array", "description": "[bucket, weight] pairs of the non-zero weights.",
                         "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]}},
             "hash_bits": {"type": "integer", "description": "Features hash into 2**hash_bits buckets."},
+            "noise_variance": {"type": "number", "minimum": 0, "description": "The variance of the privacy "
+                               "noise summed into each weight; devices take the weights as a prior with it."},
             "federation": {"type": "object", "description": "How devices take part in federated rounds."},
             "settings": {"type": "object", "description": "The site's editor rules (`rules`: pins, exclusions, "
                          "boosts, holdout shares, the kill switch), which every device applies to its decisions."},

@@ -25,7 +25,7 @@ ValueError: noise_multiplier must be at most 1000.0, got 1e+300
 A config stored before a check existed still loads, its bad values replaced (see `load`):
 
 >>> RoundConfig.load({"noise_multiplier": 1e300, "clip_norm": -1.0, "target_devices": 50})  # doctest: +ELLIPSIS
-(RoundConfig(..., target_devices=50, ..., clip_norm=1.0, noise_multiplier=1000.0, ...), ['clip_norm cannot be -1.0', 'noise_multiplier must be at most 1000.0, got 1e+300'])
+(RoundConfig(..., target_devices=50, ..., clip_norm=0.3, noise_multiplier=1000.0, ...), ['clip_norm cannot be -1.0', 'noise_multiplier must be at most 1000.0, got 1e+300'])
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from sync_server import aggregation, analytics
-from sync_server.privacy import MAX_NOISE_MULTIPLIER, epsilon
+from sync_server.privacy import MAX_NOISE_MULTIPLIER, visitor_epsilon, window_epsilon
 
 if TYPE_CHECKING:
     from sync_server.storage import Store
@@ -66,20 +67,22 @@ MAXIMA = {
 class RoundConfig:
     """How one site's rounds run; stored per site, and these defaults suit a small site."""
 
-    learning_rate: float = 1.0  # η, the server's step on the aggregated delta
+    # η, the server's step on the aggregated delta: a mean of a round's small deltas moves the
+    # model little, and 10 passed on more than 1 or 30 (bench federated_quality, README)
+    learning_rate: float = 10.0
     min_devices: int = 10  # a round never closes with fewer devices (noise σC/m needs m)
     target_devices: int = 100  # a round closes as soon as this many devices took part…
     round_seconds: float = 3600.0  # …or this long after its first update, given min_devices
     max_staleness: int = 2  # deltas trained on a model up to this many versions old count
-    clip_norm: float = 1.0  # C: the server clips every delta to this L2 norm
-    noise_multiplier: float = 1.0  # σ: noise of std σC on the sum of clipped deltas
+    clip_norm: float = 0.3  # C: the server clips every delta to this L2 norm (a round's are about 0.27)
+    noise_multiplier: float = 8.26  # σ: noise of std σC on the sum; with k = 12, ε ≤ 2 at δ = 1e-6
     aggregator: str = "mean"  # or "trimmed_mean", robust to a few Byzantine devices
     trim: float = 0.1  # share of values the trimmed mean drops at each end
     delta: float = 1e-6  # δ of the reported (ε, δ)
-    epsilon_budget: float | None = None  # training stops before ε would pass it
+    epsilon_budget: float | None = 2.0  # per visitor and 365 days: rounds pause before ε passes it
+    device_rounds_per_year: int = 12  # k: a device joins at most this many rounds in any 365 days
     participation_rate: float = 1.0  # devices send in a round with this probability
     counter_noise: float = 0.0  # std of the noise on every published analytics total
-    device_rounds_per_year: int = 12  # tokens one visitor gets in any 365 days (one per round)
     tokens_per_network: int = 5  # tokens per round for one client network (/24 or /56), all visitors
 
     def __post_init__(self) -> None:
@@ -104,8 +107,8 @@ class RoundConfig:
             "delta": 0 < self.delta < 1,
             "epsilon_budget": self.epsilon_budget is None or self.epsilon_budget > 0,
             "participation_rate": 0 < self.participation_rate <= 1,
-            "counter_noise": self.counter_noise >= 0,
             "device_rounds_per_year": self.device_rounds_per_year >= 1,
+            "counter_noise": self.counter_noise >= 0,
             "tokens_per_network": self.tokens_per_network >= 1,
         }
         for field, ok in checks.items():
@@ -151,7 +154,31 @@ class RoundConfig:
     def for_devices(self) -> dict:
         """What a device needs to take part: how to clip, how often to join, when rounds run."""
         return {"clip_norm": self.clip_norm, "participation_rate": self.participation_rate,
-                "round_seconds": self.round_seconds, "max_staleness": self.max_staleness}
+                "round_seconds": self.round_seconds, "max_staleness": self.max_staleness,
+                "device_rounds_per_year": self.device_rounds_per_year}
+
+
+class ClosedRound(NamedTuple):
+    """What the accountant and the noise variance need of a closed round."""
+
+    closed_at: float
+    noise_multiplier: float
+    clip_norm: float
+    learning_rate: float
+    devices: int
+
+
+def noise_variance(rounds: Iterable[ClosedRound]) -> float:
+    """The variance of the privacy noise summed into every published weight: round by round,
+    N(0, (σ·C/m)²) on the mean, scaled by the server's step η.
+
+    >>> noise_variance([ClosedRound(0.0, 1.0, 1.0, 1.0, 100)] * 4)
+    0.0004
+    """
+    # σ bounded as the accountant bounds it: one stored before σ had a maximum (1e300) squares past
+    # the largest float.
+    return math.fsum((r.learning_rate * min(r.noise_multiplier, MAX_NOISE_MULTIPLIER) * r.clip_norm / r.devices) ** 2
+                     for r in rounds)
 
 
 def _over(value: object, maximum: float) -> bool:
@@ -166,17 +193,26 @@ class RoundState:
     buckets: int
     version: int
     config: RoundConfig
-    noise_multipliers: list[float]  # one per closed round, for the accountant
+    closed: list[ClosedRound]  # in order, for the accountant and the noise variance
     pending: int = 0  # updates in the open round
     opened_at: float | None = None  # when the open round got its first update
-    epsilon: float = dataclasses.field(init=False)  # spent by the closed rounds
-    accepting: bool = dataclasses.field(init=False)  # False once the next round would pass the budget
+    epsilon: float = dataclasses.field(init=False)  # the most a visitor spent in any 365 days
+    noise_variance: float = dataclasses.field(init=False)  # of each published weight
+    accepting: bool = dataclasses.field(init=False)  # False while the next round would pass the budget
 
     def __post_init__(self) -> None:
-        self.epsilon = epsilon(self.noise_multipliers, self.config.delta)
+        self.epsilon = visitor_epsilon(self._sigmas(), self.config.device_rounds_per_year, self.config.delta)
+        self.noise_variance = noise_variance(self.closed)
         budget = self.config.epsilon_budget
-        self.accepting = budget is None or epsilon(
-            [*self.noise_multipliers, self.config.noise_multiplier], self.config.delta) <= budget
+        self.accepting = budget is None or self.epsilon_if_closed(time.time()) <= budget
+
+    def epsilon_if_closed(self, now: float) -> float:
+        """What a visitor would have spent in the 365 days up to `now` if a round closed now."""
+        rounds = [*self._sigmas(), (now, self.config.noise_multiplier)]
+        return window_epsilon(rounds, self.config.device_rounds_per_year, self.config.delta, now)
+
+    def _sigmas(self) -> list[tuple[float, float]]:
+        return [(r.closed_at, r.noise_multiplier) for r in self.closed]
 
     def due(self, now: float) -> str | None:
         return self.config.due(self.pending, self.opened_at, now)
@@ -189,6 +225,7 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
     with store.writing():
         state = store.round_state(site)
         reason = state.due(time.time())
+        now = time.time()
         if reason is None or not state.accepting:
             return None
         config, round_ = state.config, state.version + 1
@@ -204,11 +241,11 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
         weights = config.learning_rate * step
         weights[idx] += val
         nonzero = np.flatnonzero(weights)
-        spent = epsilon([*state.noise_multipliers, config.noise_multiplier], config.delta)
+        spent = state.epsilon_if_closed(now)
         totals = analytics.add_noise(analytics.sum_counters(counters), config.counter_noise, rng)
         store.publish_round(
             site,
-            {"version": round_, "closed_at": time.time(), "reason": reason, "devices": m,
+            {"version": round_, "closed_at": now, "reason": reason, "devices": m,
              "noise_multiplier": config.noise_multiplier, "clip_norm": config.clip_norm,
              "learning_rate": config.learning_rate, "aggregator": config.aggregator,
              "epsilon": spent if math.isfinite(spent) else None, "delta": config.delta},

@@ -24,7 +24,7 @@ import orjson
 import sqlite_utils
 
 from sync_server.aggregation import Delta
-from sync_server.rounds import RoundConfig, RoundState
+from sync_server.rounds import ClosedRound, RoundConfig, RoundState
 from sync_server.updates import Counter, Update
 
 if TYPE_CHECKING:
@@ -207,10 +207,11 @@ class Store:
     def round_state(self, site: str) -> RoundState:
         """Where `site`'s rounds stand, read from the tables: the truth every server process shares."""
         buckets = 1 << self.site(site)["hash_bits"]
-        sigmas = [r[0] for r in self.db.execute(
-            "SELECT noise_multiplier FROM rounds WHERE site = ? ORDER BY version", [site])]
+        closed = [ClosedRound(*r) for r in self.db.execute(
+            "SELECT closed_at, noise_multiplier, clip_norm, learning_rate, devices FROM rounds WHERE site = ?"
+            " ORDER BY version", [site])]
         round_, pending, opened_at = self.open_round(site)
-        return RoundState(site, buckets, round_ - 1, self.round_config(site), sigmas, pending, opened_at)
+        return RoundState(site, buckets, round_ - 1, self.round_config(site), closed, pending, opened_at)
 
     def open_round(self, site: str) -> tuple[int, int, float | None]:
         """The open round of `site`: its number, its updates so far, and when the first came."""

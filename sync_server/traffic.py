@@ -4,8 +4,9 @@ A `Device` is what the snippet and its worker do in a browser, without the page:
 pseudonymous visitor id and secret, records its visitor's consent with the server, starts from
 the site's global model, decides the shop's slots on every visit, learns from every click on
 the spot and, if its visitor granted `improve`, takes a participation token for the round when
-it merges a model (`sync_server.tokens`) and spends it on one clipped delta with its counters,
-then merges the next global model. Visitors click with the known probabilities of a
+it merges a model (`sync_server.tokens`) and spends it on one clipped delta with its counters
+(at most the model's `device_rounds_per_year` in 365 days), then merges the next global model.
+Visitors click with the known probabilities of a
 simulated site (`sync_server.simulation`), here an outdoor shop with the demo page's slots.
 
 `simulate` drives a crowd of devices against a running server, with a progress bar; it fills
@@ -159,6 +160,7 @@ class Device:
         self.engine.merge_global(model)
         self.improve = rng.random() < improve_share
         self.sent_in_version: int | None = None
+        self.sent_at: list[float] = []  # when its updates went, to keep to the yearly cap
         self.counted: list[dict] = []  # the counters as the updates sent so far left them
         self.token: dict | None = None  # for the round the merged model opened
 
@@ -193,11 +195,15 @@ class Device:
                     clicks += 1
         return clicks
 
-    def take_part(self, min_samples: int) -> bool:
+    def take_part(self, min_samples: int, at: float) -> bool:
         """Send this round's update if the visitor allows it and it has learned enough; at most
-        one per global version, since the server's privacy unit is one device's update per round."""
+        one per global version, since the server's privacy unit is one device's update per round,
+        and at most the model's `device_rounds_per_year` in any 365 days, as the accountant assumes."""
         version = self.engine.global_version
         if not self.improve or self.sent_in_version == version or self.engine.samples < min_samples:
+            return False
+        cap = self.server.global_model()["federation"]["device_rounds_per_year"]
+        if sum(at - sent < 365 * DAY for sent in self.sent_at) >= cap:
             return False
         if self.token is None or self.token["round"] != (version or 0) + 1:
             return False  # no token for this round: it sits the round out
@@ -210,6 +216,7 @@ class Device:
             return False
         answer.raise_for_status()
         self.sent_in_version, self.counted = version, counted
+        self.sent_at.append(at)
         return True
 
     def refresh(self) -> None:
@@ -254,8 +261,9 @@ def simulate(url: str, site: str, devices: int, visits: int, *, seed: int = 0, i
     for i, (visit, ctrs) in enumerate(shop.visits(visits, seed)):
         device = rng.choice(crowd)
         device.refresh()
-        report.clicks += device.visit(shop, visit, ctrs, rng, at=start + i * days * DAY / visits)
-        report.updates += device.take_part(min_samples)
+        at = start + i * days * DAY / visits
+        report.clicks += device.visit(shop, visit, ctrs, rng, at=at)
+        report.updates += device.take_part(min_samples, at)
         report.visits += 1
         bar.update()
     bar.close()

@@ -16,7 +16,7 @@ from sync_server import replay
 from sync_server.admin.effect import Arm, uplift
 from sync_server.admin.features import BucketNames
 from sync_server.drift import ctr_alerts
-from sync_server.rounds import RoundConfig, RoundState
+from sync_server.rounds import RoundState
 from sync_server.storage import Store
 
 TOP_FEATURES = 8
@@ -45,7 +45,7 @@ def site_dashboard(store: Store, site: str) -> dict:
     return {
         **_summary(site, state, rounds),
         "features": top_features(model["weights"], names.describe),
-        "noise_floor": noise_floor(rounds, state.config),
+        "noise_floor": 2 * math.sqrt(state.noise_variance),
         "slots": slots,
         "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
         "replay": sample and _model_replay(str(store.path), model, hash_bits, sample),
@@ -96,20 +96,6 @@ def _vocabulary(sample: replay.LoggedSample) -> tuple[list[str], list[str]]:
     features = {f: None for i in sample.impressions for fs in i.candidates.values() for f in fs}
     contexts = {t: None for i in sample.impressions for t in context_tokens(i.context)}
     return list(features), list(contexts)
-
-
-def noise_floor(rounds: list[dict], config: RoundConfig) -> float:
-    """Twice the standard deviation of the privacy noise summed into every weight so far.
-
-    Each round added N(0, (η·σ·C/m)²) to each weight; a weight smaller than twice the
-    total's deviation may be noise alone. C and η are taken as configured now.
-
-    >>> round(noise_floor([{"noise_multiplier": 1.0, "devices": 100}] * 4, RoundConfig()), 3)
-    0.04
-    """
-    # hypot, not a sum of squares: a σ stored before σ was bounded (1e300) squares past the largest float
-    return 2 * math.hypot(*(config.learning_rate * r["noise_multiplier"] * config.clip_norm / r["devices"]
-                            for r in rounds))
 
 
 def top_features(weights: list[list], describe: Callable[[int], str | None],

@@ -23,7 +23,7 @@ from sync_server.origins import parse_origin
 from sync_server.sites import parse_hash_bits, parse_site_key
 from sync_server.storage import Store, UnknownSite
 
-INTEGER_FIELDS = ("min_devices", "target_devices")
+INTEGER_FIELDS = ("min_devices", "target_devices", "device_rounds_per_year")
 
 
 def for_site(handler: Handler) -> Handler:
@@ -143,7 +143,8 @@ async def set_federation(request: Request) -> Response:
     store: Store = request.app.state.store
     site = request.path_params["site"]
     try:
-        changes = {name: _setting(name, request.state.form.get(name, "")) for name in views.FEDERATION_FIELDS}
+        form = request.state.form  # a field left out keeps its value
+        changes = {name: _setting(name, form[name]) for name in views.FEDERATION_FIELDS if name in form}
         config = dataclasses.replace(store.round_config(site), **changes)
     except ValueError as error:
         return _site_page(request, {"federation": f"settings not saved: {error}"}, request.state.form)

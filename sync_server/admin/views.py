@@ -19,7 +19,8 @@ FEDERATION_FIELDS = {  # field: (label, help)
     "noise_multiplier": ("Noise multiplier σ", "Gaussian noise of std σ·C on each round's sum; 0 gives no privacy"),
     "min_devices": ("Minimum devices per round", "a round never closes with fewer"),
     "target_devices": ("Target devices per round", "a round closes as soon as this many took part"),
-    "epsilon_budget": ("ε budget", "training stops before ε would pass it; blank: no budget"),
+    "epsilon_budget": ("ε budget", "per visitor and 365 days: rounds pause before ε would pass it; blank: no budget"),
+    "device_rounds_per_year": ("Rounds per device a year", "k: a device joins at most this many rounds in any 365 days"),
 }
 
 
@@ -175,11 +176,21 @@ def _epsilon(data: dict) -> str:
 def _budget_bar(data: dict) -> str:
     budget = data["epsilon_budget"]
     if budget is None:
-        return ""
+        return f'<div class="budget"><span>No ε budget: nothing stops training. {_assumptions(data)}</span></div>'
     share = min(1.0, data["epsilon"] / budget)
-    stopped = "" if data["accepting_updates"] else " Training has stopped: the next round would pass the budget."
+    stopped = ("" if data["accepting_updates"] else " Rounds are paused: the next one would pass the budget; "
+               "devices keep learning on their own, and rounds resume as old ones leave the 365 days.")
     return (f'<div class="budget"><progress max="1" value="{share:.3f}"></progress>'
-            f'<span>{100 * share:.0f}% of the ε budget spent.{stopped}</span></div>')
+            f'<span>{100 * share:.0f}% of the ε budget spent.{stopped} {_assumptions(data)}</span></div>')
+
+
+def _assumptions(data: dict) -> str:
+    """What the ε figure assumes, in one line beside it (README, "Privacy accounting")."""
+    config = data["federation"]
+    return (f"<small>ε per visitor over any 365 days at δ = {config['delta']:g}, assuming a device joins at most "
+            f"{config['device_rounds_per_year']} rounds a year (devices keep to it, one-use tokens enforce it) and "
+            f"sends one clipped update per round; noise σ = {number(config['noise_multiplier'])}; "
+            "no amplification by sampling.</small>")
 
 
 def _error(errors: dict[str, str], form: str) -> str:

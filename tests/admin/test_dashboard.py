@@ -34,6 +34,9 @@ def test_the_dashboard_data_follows_the_rounds_and_the_counters(signed_in):
 def test_the_page_shows_the_figures_escaped(signed_in):
     page = signed_in.get(f"/admin/sites/{SITE}")
     assert page.status_code == 200
+    # What ε assumes stands next to it, with the site's own cap and δ.
+    assert ("ε per visitor over any 365 days at δ = 1e-06, assuming a device joins at most 12 rounds a year"
+            in page.text)
     assert "Uplift over the holdout: <strong>+" in page.text and "95% CI" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"

@@ -104,3 +104,16 @@ def test_login_flood_measures_the_server_at_rest_and_under_both_floods(tmp_path)
     assert figures["at_rest"]["sign_in_answers"] == {}
     assert "429" in figures["one_address"]["sign_in_answers"]  # refused at once, not hashed
     assert "503" in figures["many_addresses"]["sign_in_answers"]  # the server's queue is full
+
+
+def test_federated_quality_compares_four_runs_on_three_sites(tmp_path):
+    result = run_quick("federated_quality", tmp_path)
+    figures, params = result["figures"], result["params"]
+    assert set(params["sites"]) == {"shop", "news", "small"} and isinstance(figures["meets_goal"], bool)
+    for name, site in params["sites"].items():
+        runs = figures[name]
+        assert set(runs["by_round"]) == {"local", "shared", "federated", "private"}
+        assert all(len(curve) == site["rounds"] for curve in runs["by_round"].values())
+        assert runs["private"]["epsilon"] <= params["target_epsilon"] and runs["federated"]["epsilon"] is None
+        local, shared, private = (runs[r]["expected_ctr"] for r in ("local", "shared", "private"))
+        assert runs["transfer_share"] == (private - local) / (shared - local)

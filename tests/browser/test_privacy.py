@@ -20,7 +20,7 @@ from tests.browser.test_walking_skeleton import PICKS, open_demo, saved_state
 from tests.conftest import running_server
 
 # Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
-FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0)
+FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
 PUBLIC_PATHS = ("/demo/", "/p13n/", "/v1/sites/demo/model")
 UPDATE_FIELDS = {"base_version", "samples", "delta", "update_id", "counters", "token"}
 

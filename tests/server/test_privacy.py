@@ -1,11 +1,14 @@
-"""Privacy accounting: ε after every round, and a budget that stops training."""
+"""Privacy accounting: ε per visitor and year after every round, and a budget that pauses training."""
 
 from __future__ import annotations
 
+import dp_accounting
 import numpy as np
 import pytest
+from dp_accounting.pld import PLDAccountant
+from dp_accounting.rdp import RdpAccountant
 
-from sync_server.privacy import epsilon
+from sync_server.privacy import YEAR, epsilon, visitor_epsilon
 from sync_server.rounds import RoundConfig, close_round
 from sync_server.storage import Store
 from sync_server.updates import Update
@@ -19,12 +22,50 @@ def test_epsilon_grows_with_rounds_and_shrinks_with_noise():
     assert epsilon([2.0, 1.0], 1e-6) == pytest.approx(epsilon([1.0, 2.0], 1e-6))
 
 
+def dp_accounting_epsilon(sigmas: list[float], delta: float) -> float:
+    """ε of Gaussian rounds composed by dp-accounting's own RDP accountant, one event per round."""
+    accountant = RdpAccountant()
+    for sigma in sigmas:
+        accountant.compose(dp_accounting.GaussianDpEvent(sigma))
+    return accountant.get_epsilon(delta)
+
+
+def test_a_visitor_is_charged_for_the_least_noisy_rounds_they_can_join_in_any_365_days():
+    day = 86_400.0
+    # Two years of weekly rounds: σ = 6 in the first, σ = 4 from week 60 on; a device joins 5 a year.
+    rounds = [(week * 7 * day, 6.0 if week < 60 else 4.0) for week in range(104)]
+    assert visitor_epsilon(rounds, per_year=5, delta=1e-6) == pytest.approx(dp_accounting_epsilon([4.0] * 5, 1e-6))
+    # Within the first year only σ = 6 rounds ran; more rounds than the cap cost nothing more.
+    first_year = [r for r in rounds if r[0] < YEAR]
+    assert visitor_epsilon(first_year, per_year=5, delta=1e-6) == pytest.approx(dp_accounting_epsilon([6.0] * 5, 1e-6))
+    # Fewer rounds than the cap: every one counts. Mixed: the 5 least noisy of a window.
+    assert visitor_epsilon(rounds[:3], per_year=5, delta=1e-6) == pytest.approx(dp_accounting_epsilon([6.0] * 3, 1e-6))
+    mixed = rounds[55:65]  # weeks 55-64: five of σ = 6, five of σ = 4
+    assert visitor_epsilon(mixed, per_year=7, delta=1e-6) == pytest.approx(
+        dp_accounting_epsilon([4.0] * 5 + [6.0] * 2, 1e-6))
+
+
+def test_the_rdp_bound_holds_against_the_tighter_pld_accountant():
+    """RDP's ε is an upper bound: the privacy-loss-distribution accountant finds no more."""
+    accountant = PLDAccountant()
+    accountant.compose(dp_accounting.GaussianDpEvent(RoundConfig().noise_multiplier), RoundConfig().device_rounds_per_year)
+    assert accountant.get_epsilon(1e-6) <= epsilon([RoundConfig().noise_multiplier] * RoundConfig().device_rounds_per_year, 1e-6)
+
+
+def test_the_defaults_keep_every_visitor_within_2_per_year_at_delta_1e_6():
+    config = RoundConfig()
+    assert (config.epsilon_budget, config.delta) == (2.0, 1e-6)
+    spent = dp_accounting_epsilon([config.noise_multiplier] * config.device_rounds_per_year, config.delta)
+    assert 1.9 < spent <= 2.0  # no more noise than the budget needs
+
+
 def test_every_round_stores_the_epsilon_spent_so_far(tmp_path):
     store = Store(tmp_path / "p13n.db")
     store.create_site("s", hash_bits=6)
     sigmas = [3.0, 3.0, 5.0]
     for round_, sigma in enumerate(sigmas, start=1):
-        store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, noise_multiplier=sigma, delta=1e-5))
+        store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, noise_multiplier=sigma, delta=1e-5,
+                                                epsilon_budget=None))
         store.add_updates([("s", Update(round_ - 1, 1, 0.0, [1], [0.5]))])
         close_round(store, "s", np.random.default_rng(round_))
     stored = [(r["noise_multiplier"], r["epsilon"], r["delta"]) for r in store.rounds("s")]
@@ -35,7 +76,7 @@ def test_every_round_stores_the_epsilon_spent_so_far(tmp_path):
 def test_the_budget_stops_training_before_a_round_would_exceed_it(tmp_path):
     one, two = epsilon([5.0], 1e-6), epsilon([5.0, 5.0], 1e-6)
     with site_server(tmp_path / "p13n.db", noise_multiplier=5.0, epsilon_budget=(one + two) / 2,
-                     min_devices=2, target_devices=2) as server:
+                     device_rounds_per_year=12, min_devices=2, target_devices=2) as server:
         assert model(server)["federation"]["accepting_updates"] is True
         for bucket in (1, 2):
             assert send(server, update([bucket], [0.1])).status_code == 202
@@ -48,6 +89,21 @@ def test_the_budget_stops_training_before_a_round_would_exceed_it(tmp_path):
         assert f"site '{SITE}' has spent its privacy budget" in refused.json()["detail"]
         assert server.db()["updates"].count == before
         assert server.db()["rounds"].get((SITE, 1))["epsilon"] == pytest.approx(one)
+
+
+def test_with_a_participation_cap_rounds_go_on_at_the_same_epsilon(tmp_path):
+    """A device joins at most k rounds a year, so a round beyond k costs a visitor nothing more."""
+    one = epsilon([5.0], 1e-6)
+    with site_server(tmp_path / "p13n.db", noise_multiplier=5.0, epsilon_budget=one, device_rounds_per_year=1,
+                     min_devices=1, target_devices=1) as server:
+        for version in (1, 2, 3):
+            assert send(server, update([version], [0.1], base_version=version - 1)).status_code == 202
+            published = wait_for_version(server, version)
+            assert published["federation"]["accepting_updates"] is True
+            assert published["federation"]["device_rounds_per_year"] == 1
+        assert [r["epsilon"] for r in server.db()["rounds"].rows] == pytest.approx([one] * 3)
+        config = RoundConfig()  # (η·σ·C/m)² a round, m = 1
+        assert published["noise_variance"] == pytest.approx(3 * (config.learning_rate * 5.0 * config.clip_norm) ** 2)
 
 
 def test_without_noise_there_is_no_guarantee_so_a_budget_allows_no_round(tmp_path):

@@ -16,6 +16,10 @@ from tests.server.federation import SITE, model, send, site_server, update, wait
 from tests.server.test_interfaces import metric
 
 
+# The step is the mean of the clipped deltas itself (η = 1, C = 1), so tests can write it down.
+EXACT = {"learning_rate": 1.0, "clip_norm": 1.0}
+
+
 def model_epsilon(server) -> float:
     return server.db()["rounds"].get((SITE, 1))["epsilon"]
 
@@ -23,7 +27,7 @@ def model_epsilon(server) -> float:
 def make_store(tmp_path, buckets_bits: int = 4, **config) -> Store:
     store = Store(tmp_path / "p13n.db")
     store.create_site("s", hash_bits=buckets_bits)
-    store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, **config))
+    store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, **{**EXACT, **config}))
     return store
 
 
@@ -40,7 +44,7 @@ def delta(idx, val, intercept=0.0, counters=()) -> Update:
 
 
 def test_without_noise_the_new_model_is_the_old_plus_the_learning_rate_times_the_mean(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=0.0, learning_rate=0.5, clip_norm=10.0)
+    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, learning_rate=0.5, clip_norm=10.0)
     first = close(store, [delta([1, 2], [0.4, 0.2], intercept=0.2), delta([2, 3], [0.6, -0.2])])
     assert first["version"] == 1
     assert first["intercept"] == pytest.approx(0.5 * 0.1)
@@ -51,7 +55,7 @@ def test_without_noise_the_new_model_is_the_old_plus_the_learning_rate_times_the
 
 
 def test_the_server_clips_every_delta_whatever_the_device_sent(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=0.0, clip_norm=1.0)
+    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, clip_norm=1.0)
     new = close(store, [delta([0, 1], [300.0, 400.0]), delta([2], [0.5])])
     assert new["weights"] == pytest.approx({0: 0.3, 1: 0.4, 2: 0.25})  # (0.6, 0.8) and 0.5, halved
 
@@ -59,15 +63,15 @@ def test_the_server_clips_every_delta_whatever_the_device_sent(tmp_path):
 def test_the_trimmed_mean_ignores_a_poisoned_delta_that_moves_the_mean(tmp_path):
     honest = [delta([0], [0.1]) for _ in range(9)]
     poisoned = delta([0, 1], [-0.7, 0.7])
-    mean = close(make_store(tmp_path / "mean", noise_multiplier=0.0), [*honest, poisoned])
-    trimmed = close(make_store(tmp_path / "trimmed", noise_multiplier=0.0, aggregator="trimmed_mean", trim=0.1),
+    mean = close(make_store(tmp_path / "mean", noise_multiplier=0.0, epsilon_budget=None), [*honest, poisoned])
+    trimmed = close(make_store(tmp_path / "trimmed", noise_multiplier=0.0, epsilon_budget=None, aggregator="trimmed_mean", trim=0.1),
                     [*honest, poisoned])
     assert mean["weights"] == pytest.approx({0: 0.02, 1: 0.07})
     assert trimmed["weights"] == pytest.approx({0: 0.1})  # the -0.7 and the 0.7 are the trimmed extremes
 
 
 def test_the_noise_reaches_every_weight_with_standard_deviation_sigma_c_over_m(tmp_path):
-    store = make_store(tmp_path, buckets_bits=14, noise_multiplier=2.0, clip_norm=0.5)
+    store = make_store(tmp_path, buckets_bits=14, noise_multiplier=2.0, clip_norm=0.5, epsilon_budget=None)
     new = close(store, [delta([7], [0.0]) for _ in range(4)])
     weights = np.array(list(new["weights"].values()))
     assert len(weights) == 1 << 14  # untouched weights are noised too: which moved says nothing
@@ -77,11 +81,11 @@ def test_the_noise_reaches_every_weight_with_standard_deviation_sigma_c_over_m(t
 
 def test_counters_are_summed_per_round_and_noised_when_configured(tmp_path):
     hero = [Counter("hero", "a", "personalized", 10, 2), Counter("hero", "a", "holdout", 5, 0)]
-    exact = make_store(tmp_path / "exact", noise_multiplier=0.0)
+    exact = make_store(tmp_path / "exact", noise_multiplier=0.0, epsilon_budget=None)
     close(exact, [delta([], [], counters=hero), delta([], [], counters=hero[:1])])
     assert [(r["arm"], r["impressions"], r["clicks"]) for r in exact.round_counters("s", 1)] == [
         ("holdout", 5.0, 0.0), ("personalized", 20.0, 4.0)]
-    noisy = make_store(tmp_path / "noisy", noise_multiplier=0.0, counter_noise=3.0)
+    noisy = make_store(tmp_path / "noisy", noise_multiplier=0.0, epsilon_budget=None, counter_noise=3.0)
     close(noisy, [delta([], [], counters=hero), delta([], [], counters=hero[:1])])
     rows = noisy.round_counters("s", 1)
     assert len(rows) == 2 and all(r["impressions"] not in (5.0, 20.0) for r in rows)
@@ -104,7 +108,7 @@ def test_a_round_config_of_the_wrong_type_is_refused_naming_the_field(field, val
 # Over HTTP, against the real server and its writer thread.
 
 def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refused(tmp_path):
-    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, min_devices=2, target_devices=3,
+    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=3,
                      max_staleness=0) as server:
         for bucket in (1, 2, 3):
             assert send(server, update([bucket], [0.3])).status_code == 202
@@ -119,7 +123,7 @@ def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refu
 
 
 def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(tmp_path):
-    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, min_devices=2, target_devices=100,
+    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=100,
                      round_seconds=0.5) as server:
         assert send(server, update([4], [0.2])).status_code == 202
         time.sleep(1.5)  # past the deadline: one device is below the minimum all the same
@@ -134,7 +138,7 @@ def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(tmp_path):
 
 def test_two_server_processes_on_one_database_close_each_round_once(tmp_path):
     db_path = tmp_path / "p13n.db"
-    with site_server(db_path, noise_multiplier=0.0, min_devices=4, target_devices=4) as first, \
+    with site_server(db_path, noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=4, target_devices=4) as first, \
             running_server(db_path, "--ip-rate", "0", "--no-demo") as second:
         for server in (first, second, first, second):
             assert send(server, update([1], [0.4])).status_code == 202
@@ -155,14 +159,14 @@ def test_the_open_rounds_size_is_kept_with_every_insert_and_counted_once_for_an_
 
 
 def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_trains(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=0.0)
+    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None)
     store.db.execute("UPDATE models SET weights = ? WHERE site = 's'", ['[[1, 0.5], [3, -0.25]]'])
     assert store.model("s", 0) == (0.0, [(1, 0.5), (3, -0.25)])
     assert close(store, [delta([3], [0.5])])["weights"] == pytest.approx({1: 0.5, 3: 0.25})
 
 
 def test_metrics_count_closed_rounds_their_cost_and_the_privacy_spent(tmp_path):
-    with site_server(tmp_path / "p13n.db", min_devices=2, target_devices=2, noise_multiplier=1.0) as server:
+    with site_server(tmp_path / "p13n.db", min_devices=2, target_devices=2, noise_multiplier=1.0, epsilon_budget=None) as server:
         for _ in range(2):
             assert send(server, update([1], [0.5])).status_code == 202
         wait_for_version(server, 1)

@@ -6,7 +6,8 @@
 // The schedule comes from the model's `federation` block. A device sends at most one update
 // per global version (the unit of privacy is one device's update per round), once it has
 // learned SEND_AFTER_SAMPLES examples on that version or `round_seconds` after it took the
-// version, and then only with probability `participation_rate`. Its next delta is measured
+// version, and then only with probability `participation_rate`, and never more than
+// `device_rounds_per_year` updates in 365 days (the privacy accountant counts on it). Its next delta is measured
 // from the next version, so nothing is sent twice. Network failures and 429/5xx answers are
 // retried with exponential backoff, never slower than once a round.
 //
@@ -17,7 +18,7 @@
 // refused one: a limit, or the round closed) is sat out.
 //
 // What it remembers between visits (in IndexedDB, beside the engine state):
-// {etag, federation, since, sentFor, counted, token, tokenFor}.
+// {etag, federation, since, sentFor, counted, token, tokenFor, sentAt}.
 
 const SEND_AFTER_SAMPLES = 20;
 const FIRST_RETRY_S = 2;
@@ -25,6 +26,7 @@ const DEFAULT_ROUND_S = 3600;
 const SECOND = 1000;
 // Token refusals that hold for the whole round (README, "Participation tokens").
 const FINAL_REFUSALS = new Set(["token_already_issued", "round_closed", "yearly_limit", "network_limit"]);
+const YEAR = 365 * 86400 * SECOND;
 
 // The token module, a file of its own (build.py), fetched the first time it is needed.
 let tokenModule = null;
@@ -78,6 +80,8 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged, who })
     const { update, counted } = built;
     const due = update.samples >= SEND_AFTER_SAMPLES || Date.now() >= (meta.since ?? 0) + roundSeconds() * SECOND;
     if (meta.sentFor === update.base_version) return;
+    const sentAt = (meta.sentAt ?? []).filter((at) => Date.now() - at < YEAR); // the accountant's cap
+    if (sentAt.length >= (federation.device_rounds_per_year ?? Infinity)) return;
     if (meta.tokenFor !== update.base_version + 1) return takeToken(update.base_version); // spent on a later turn
     if (!due || !meta.token) return;
     if (Math.random() >= federation.participation_rate) return remember({ sentFor: update.base_version }); // sits this round out
@@ -89,7 +93,7 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged, who })
       if (error.code === "privacy_budget_spent") federation.accepting_updates = false;
       if (error.code !== "replayed_update") warn(`the sync server refused an update (${error.message}); the next version gets one`);
     }
-    await remember({ sentFor: update.base_version, counted, token: null });
+    await remember({ sentFor: update.base_version, counted, token: null, sentAt: [...sentAt, Date.now()] });
   }
 
   function schedule(seconds) {
