@@ -11,7 +11,7 @@ import httpx
 
 from sync_server.updates import compact_body
 from tests.conftest import TEST_SITE, create_site, running_server
-from tests.server.test_updates_api import VALID, post, post_compact, updates_stored
+from tests.server.test_updates_api import VALID, post, post_compact, spendable, updates_stored
 from tests.server.visitors import Visitor
 
 
@@ -50,7 +50,7 @@ def test_a_null_update_id_is_refused_in_both_forms_and_nothing_is_stored(server)
     answer = post_compact(server, compact_body(header, idx=[3], val=[0.5]))
     assert answer.status_code == 422 and "update_id" in answer.json()["detail"]
     assert updates_stored(server) == before
-    assert post(server, VALID).status_code == 202  # leaving it out is fine
+    assert post(server, spendable(server, VALID)).status_code == 202  # leaving it out is fine
 
 
 def test_every_answer_says_nosniff_and_no_referrer(server):
