@@ -11,67 +11,55 @@
 
 import { logError, logWarning } from "./log.js";
 
-const MAX_CLICKS = 50; // a visitor offline for long keeps the latest
-
 export function clickQueue(site, ask, onLearned) {
   const key = `p13n:clicks:${site}`;
   const held = new Set(); // this page's clicks on a painted order, until its decision comes
   const answered = new Set(); // learned, waiting for the engine's state to be saved
   let flushing = Promise.resolve();
 
-  function read() {
+  const read = () => {
     try {
-      const clicks = JSON.parse(localStorage.getItem(key) ?? "[]");
-      return Array.isArray(clicks) ? clicks : [];
+      return JSON.parse(localStorage.getItem(key)) ?? [];
     } catch {
       return [];
     }
-  }
-
-  function write(clicks) {
+  };
+  const write = (clicks) => {
     try {
-      localStorage.setItem(key, JSON.stringify(clicks.slice(-MAX_CLICKS)));
+      localStorage.setItem(key, JSON.stringify(clicks.slice(-50))); // a visitor offline for long keeps the latest
     } catch (error) {
-      logWarning(`could not keep a click (${error.name}); it is learned only if this page stays`);
+      logWarning(`could not keep a click (${error.name})`);
     }
-  }
-
-  const remove = (ids) => write(read().filter((c) => !ids.includes(c.id)));
+  };
+  const keepOnly = (keep) => write(read().filter(keep));
 
   // Send every click not yet answered to the worker, one batch at a time.
-  function flush() {
-    flushing = flushing.then(async () => {
-      const clicks = read().filter((c) => !held.has(c.id) && !answered.has(c.id));
-      if (clicks.length === 0) return;
-      const reply = await ask("clicks", { clicks });
-      reply.learned.forEach((id) => answered.add(id));
-      remove(reply.dropped.map((d) => d.id));
-      for (const { reason } of reply.dropped) logWarning(`a click was not learned: ${reason}`);
-      onLearned(reply, clicks);
-    }).catch((error) => logError("learning clicks", error));
-    return flushing;
-  }
+  const flush = () => (flushing = flushing.then(async () => {
+    const clicks = read().filter((c) => !held.has(c.id) && !answered.has(c.id));
+    if (!clicks.length) return;
+    const reply = await ask("clicks", { clicks });
+    reply.learned.forEach((id) => answered.add(id));
+    const dropped = reply.dropped.map((d) => (logWarning(`click not learned: ${d.reason}`), d.id));
+    keepOnly((c) => !dropped.includes(c.id));
+    onLearned(reply, clicks);
+  }).catch((error) => logError("learning clicks", error)));
 
   return {
     flush,
-    // Keep a click: `click` is {slot, variant, decision} or {slot, variant, painted}.
+    // Keep a click: {slot, variant, decision} or {slot, variant, painted}.
     add(click) {
-      const entry = { id: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`, at: Date.now() / 1000, ...click };
-      write([...read(), entry]);
-      if (click.painted) held.add(entry.id);
+      const id = Math.random().toString(36).slice(2);
+      write([...read(), { id, at: Date.now() / 1000, ...click }]);
+      if (click.painted) held.add(id);
       else flush();
     },
-    // The slot's decision has come: this page's clicks on its painted order belong to it
-    // if it shows the variant clicked (it keeps the painted order but for a strong reason).
+    // The slot's decision has come: this page's clicks on its painted order are learned
+    // against it when it shows the variant clicked (it keeps the painted order but for a
+    // strong reason), else dropped.
     settle(slot, decision) {
-      const clicks = read();
-      const mine = clicks.filter((c) => held.has(c.id) && c.slot === slot);
-      if (mine.length === 0) return;
-      mine.forEach((c) => held.delete(c.id));
-      write(clicks.flatMap((c) => {
-        if (!mine.includes(c)) return [c];
-        const { painted, ...click } = c;
-        return decision.ranking.includes(c.variant) ? [{ ...click, decision: decision.id }] : [];
+      write(read().flatMap((c) => {
+        if (c.slot !== slot || !held.delete(c.id)) return [c];
+        return decision.ranking.includes(c.variant) ? [{ ...c, painted: undefined, decision: decision.id }] : [];
       }));
       flush();
     },
@@ -83,8 +71,8 @@ export function clickQueue(site, ask, onLearned) {
     },
     // The engine's state is saved: what it learned is safe, so those clicks may go.
     saved() {
-      if (answered.size === 0) return;
-      remove([...answered]);
+      if (!answered.size) return;
+      keepOnly((c) => !answered.has(c.id));
       answered.clear();
     },
   };

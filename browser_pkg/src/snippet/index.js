@@ -144,7 +144,7 @@ function start() {
     const dupes = duplicateIds(slot);
     if (dupes.length) {
       showInPlace(slot);
-      return logWarning(`slot '${name}' has more than one variant '${dupes[0]}': variant ids must be unique; it keeps the page's content`);
+      return logWarning(`slot '${name}': variant ids must be unique ('${dupes[0]}' repeats); it keeps the page's content`);
     }
     const candidates = candidatesOf(slot);
     const size = sizeOf(slot);
@@ -180,9 +180,8 @@ function start() {
   // The engine learned queued clicks: the next view of each slot clicked shows it.
   function learnedClicks(reply, sent) {
     for (const slot of slots) {
-      const name = slot.getAttribute(SLOT);
-      const next = reply.next[name];
-      if (next) cache.put(name, candidatesOf(slot).map((c) => c.id), sizeOf(slot), next);
+      const next = reply.next[slot.getAttribute(SLOT)];
+      if (next) cache.put(slot.getAttribute(SLOT), candidatesOf(slot).map((c) => c.id), sizeOf(slot), next);
     }
     for (const click of sent.filter((c) => reply.learned.includes(c.id))) {
       stats.learned += 1;

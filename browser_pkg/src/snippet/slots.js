@@ -28,7 +28,7 @@ function featuresOf(slot, variant) {
   const id = variant.getAttribute(VARIANT);
   return (variant.dataset.features ?? "").split(/\s+/).filter((word) => {
     if (word === "" || FEATURE.test(word)) return word !== "";
-    warnOnce(`slot '${slot.getAttribute(SLOT)}', variant '${id}': data-features word '${word}' is not name:value; it is ignored`);
+    warnOnce(`slot '${slot.getAttribute(SLOT)}', variant '${id}': data-features word '${word}' is not name:value; ignored`);
     return false;
   });
 }
