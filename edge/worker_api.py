@@ -102,13 +102,14 @@ def _track(message: dict) -> dict:
 
 
 def _clicks(message: dict) -> dict:
-    """Learn the page's queued clicks, each `{id, slot, variant, at}` with either the
-    `decision` it was made on, or, for a click on an order painted before the engine
-    decided, `painted: {candidates, size?, ranking, context?}`: that view's decision is
-    made now, keeping the painted ranking, and the click learned against it. A click id
-    learned before is not learned again. Answers the ids `learned`, those `dropped` with
-    why (`{id, reason}`: its decision is gone, or the variant was not shown), and `next`,
-    `{slot: ranking}` for the next view of each slot clicked to paint (`redraw`).
+    """Learn the page's queued clicks, each `{id, slot, variant, at, decision?, shown?}`:
+    `decision` is the one the click was made on; `shown` (`{candidates, size?, ranking,
+    context?}`) is what the slot showed. A click with no open decision (made on an order
+    painted before the engine decided, or on a decision the page left before it was saved)
+    is learned against that view's decision, made now from `shown`, keeping its ranking.
+    A click id learned before is not learned again. Answers the ids `learned`, those
+    `dropped` with why (`{id, reason}`), and `next`, `{slot: ranking}` for the next view
+    of each slot clicked to paint (`Personalizer.redraw`).
     """
     learned, dropped, next_views = [], [], {}
     for click in message["clicks"]:
@@ -116,7 +117,9 @@ def _clicks(message: dict) -> dict:
             if _engine.has_learned(click["id"]):
                 learned.append(click["id"])
                 continue
-            decision = click.get("decision") or _decide_painted(click["slot"], click["painted"], click["at"])
+            decision = click.get("decision")
+            if decision not in _engine.open_decisions and "shown" in click:
+                decision = _decide_shown(click["slot"], click["shown"], click["at"])
             _engine.learn({"type": "click", "decision": decision, "variant": click["variant"], "at": click["at"], "id": click["id"]})
         except (KeyError, TypeError, ValueError) as error:
             dropped.append({"id": click.get("id") if isinstance(click, dict) else None, "reason": str(error)})
@@ -126,9 +129,8 @@ def _clicks(message: dict) -> dict:
     return {"learned": learned, "dropped": dropped, "next": next_views}
 
 
-def _decide_painted(slot: str, painted: dict, at: float) -> str:
-    decision = _engine.decide(slot, painted["candidates"], painted.get("context"), at=at, size=painted.get("size"),
-                              keep=painted["ranking"])
+def _decide_shown(slot: str, shown: dict, at: float) -> str:
+    decision = _engine.decide(slot, shown["candidates"], shown.get("context"), at=at, size=shown.get("size"), keep=shown["ranking"])
     return decision.id
 
 

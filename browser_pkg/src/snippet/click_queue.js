@@ -4,10 +4,10 @@
 // (a page that left before it heard back) is learned once; a click leaves the queue once the
 // engine's state holding it is saved, or the engine says it cannot be learned.
 //
-// A click names the decision it was made on, or, if the slot still shows the order painted
-// from an earlier view (the engine has not decided yet), carries that painted order: this
-// page attaches it to the decision that keeps it (`settle`), and a later page's engine makes
-// that view's decision from it.
+// A click names the decision it was made on, if the engine had decided, and carries what the
+// slot showed: a click on the order painted from an earlier view waits for this page's
+// decision, which keeps that order (`settle`); a click whose decision the engine does not
+// have (the page left first) is learned against that view's decision, made from what it showed.
 
 import { logError, logWarning } from "./log.js";
 
@@ -46,12 +46,12 @@ export function clickQueue(site, ask, onLearned) {
 
   return {
     flush,
-    // Keep a click: {slot, variant, decision} or {slot, variant, painted}.
+    // Keep a click: {slot, variant, decision?, shown}.
     add(click) {
       const id = Math.random().toString(36).slice(2);
       write([...read(), { id, at: Date.now() / 1000, ...click }]);
-      if (click.painted) held.add(id);
-      else flush();
+      if (click.decision) flush();
+      else held.add(id);
     },
     // The slot's decision has come: this page's clicks on its painted order are learned
     // against it when it shows the variant clicked (it keeps the painted order but for a
@@ -59,7 +59,7 @@ export function clickQueue(site, ask, onLearned) {
     settle(slot, decision) {
       write(read().flatMap((c) => {
         if (c.slot !== slot || !held.delete(c.id)) return [c];
-        return decision.ranking.includes(c.variant) ? [{ ...c, painted: undefined, decision: decision.id }] : [];
+        return decision.ranking.includes(c.variant) ? [{ ...c, decision: decision.id }] : [];
       }));
       flush();
     },

@@ -74,7 +74,7 @@ function start() {
   const cache = decisionCache(config.site);
   const context = visitContext(config.pageType);
   const slots = new Set(); // every slot seen, to redo when the visitor changes their mind
-  const painted = new Map(); // slot -> the order painted from the cache, until the engine decides
+  const views = new Map(); // slot -> what it shows now, {candidates, size, ranking, context}, for its clicks
   const decisions = new Map(); // slot name -> its latest decision, for "why am I seeing this"
   let engine = null; // {ask, booted}, started by the first call that needs it
   const personalizing = () => choices.purposes().personalize;
@@ -132,7 +132,7 @@ function start() {
     applyRanking(slot, cached ?? defaultRanking(slot)); // before the first paint
     if (!cached) return { reveal: hideUntilDecided(slot, config.antiFlickerMs) };
     slot.dataset.p13nState = "cached";
-    painted.set(slot, { candidates, size, ranking: cached, context });
+    views.set(slot, { candidates, size, ranking: cached, context });
     return { keep: cached, reveal: () => {} };
   }
 
@@ -151,9 +151,9 @@ function start() {
     const { keep, reveal } = first ? paint(slot, name, candidates, size) : {};
     try {
       const decision = await decide(name, candidates, size, keep);
-      painted.delete(slot);
       clicks.settle(name, decision);
       if (!personalizing()) return; // turned off while the engine was deciding
+      views.set(slot, { candidates, size, ranking: decision.ranking, context });
       applyRanking(slot, decision.ranking);
       slot.dataset.p13nDecision = decision.id;
       slot.dataset.p13nState = "personalized";
@@ -171,10 +171,8 @@ function start() {
   function trackClick(event) {
     const variant = event.target.closest?.(`[${VARIANT}]`);
     const slot = variant?.closest(`[${SLOT}]`);
-    if (!slot || !personalizing() || !meaningfulClick(event.target, variant)) return;
-    const click = { slot: slot.getAttribute(SLOT), variant: variant.getAttribute(VARIANT) };
-    if (slot.dataset.p13nDecision) clicks.add({ ...click, decision: slot.dataset.p13nDecision });
-    else if (painted.has(slot)) clicks.add({ ...click, painted: painted.get(slot) });
+    if (!views.has(slot) || !personalizing() || !meaningfulClick(event.target, variant)) return;
+    clicks.add({ slot: slot.getAttribute(SLOT), variant: variant.getAttribute(VARIANT), decision: slot.dataset.p13nDecision, shown: views.get(slot) });
   }
 
   // The engine learned queued clicks: the next view of each slot clicked shows it.
