@@ -129,10 +129,11 @@ function start() {
   // hidden until then (anti-flicker). A slot decided again (new interests) just takes the new order.
   function paint(slot, name, candidates, size) {
     const cached = cache.get(name, candidates.map((c) => c.id), size);
-    applyRanking(slot, cached ?? defaultRanking(slot)); // before the first paint
+    const ranking = cached ?? defaultRanking(slot);
+    applyRanking(slot, ranking); // before the first paint
+    views.set(slot, { candidates, size, ranking, context });
     if (!cached) return { reveal: hideUntilDecided(slot, config.antiFlickerMs) };
     slot.dataset.p13nState = "cached";
-    views.set(slot, { candidates, size, ranking: cached, context });
     return { keep: cached, reveal: () => {} };
   }
 
@@ -203,6 +204,7 @@ function start() {
     if (before && !personalizing()) {
       cache.clear();
       clicks.clear();
+      views.clear();
       decisions.clear();
       slots.forEach((slot) => showDefault(slot, "off"));
     } else if (!before && personalizing()) {
@@ -243,6 +245,7 @@ function start() {
     choices.forget();
     cache.clear();
     clicks.clear();
+    views.clear();
     decisions.clear();
     slots.forEach((slot) => showDefault(slot));
     emit("consent", choices.purposes());
