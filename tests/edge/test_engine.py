@@ -711,3 +711,14 @@ def test_a_click_sent_twice_with_its_id_is_learned_once():
     engine.learn({"type": "click", "decision": decision.id, "variant": "helmet", "at": NOW, "id": "c-1"})
     assert engine.has_learned("c-1") and engine.samples == 1
     assert engine.open_decisions[decision.id]["clicked"] == ["bottle"]
+
+
+@pytest.mark.parametrize("policy", ["thompson", "greedy"])
+def test_a_model_with_no_data_gives_no_reason(policy):
+    """No evidence, no sentence: "popular" would be a claim about clicks nobody made."""
+    engine = Personalizer(Config(policy=policy, seed=3))
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+    assert decision.arm == PERSONALIZED
+    assert decision.reasons == decision.why == {v: [] for v in decision.ranking}
+    engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": NOW})
+    assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW + 1).why["bottle"]  # one click is evidence
