@@ -170,3 +170,10 @@ def test_a_python_snapshot_that_does_not_restore_is_discarded_with_a_warning(pag
     open_demo(page, server)
     assert any("snapshot" in w for w in warnings(page))
     assert errors(page) == []
+
+
+def test_the_readme_and_the_csp_demo_carry_the_stub_and_its_hash():
+    readme = (ROOT / "README.md").read_text()
+    assert STUB in readme and f"'sha256-{STUB_HASH}'" in readme
+    for page in ["index.html", "csp.html"]:
+        assert f"<script>{STUB}</script>" in (ROOT / "browser_pkg" / "demo" / page).read_text()
