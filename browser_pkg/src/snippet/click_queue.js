@@ -19,7 +19,8 @@ export function clickQueue(site, ask, onLearned) {
 
   const read = () => {
     try {
-      return JSON.parse(localStorage.getItem(key)) ?? [];
+      const clicks = JSON.parse(localStorage.getItem(key));
+      return Array.isArray(clicks) ? clicks : []; // anything else is not ours to learn from
     } catch {
       return [];
     }
