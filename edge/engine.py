@@ -35,6 +35,7 @@ Editors have the last word (`configure`, or the `settings` part of a global mode
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections import ChainMap
 from collections.abc import Mapping
@@ -45,14 +46,21 @@ from edge import federated, linear_model, optim, policies
 from edge.base import Classifier, Features, State, Stateful
 from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
 from edge.profile import Profile
+from edge.rules import NO_RULES
 from edge.settings import Settings
 
-SCHEMA = 4
+SCHEMA = 5
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
 # that sees the page's order, or everyone's page order while the kill switch is on.
 PERSONALIZED, HOLDOUT, OFF = "personalized", "holdout", "off"
 COUNTED_ARMS = (PERSONALIZED, HOLDOUT)  # what the dashboard compares; "off" is neither
-SLOT_KEYS = {"slot", "candidates", "size"}
+SLOT_KEYS = {"slot", "candidates", "size", "keep"}
+# A painted order is replaced only when the posterior is all but sure it is worse: a variant
+# shown below another (or not at all) beats it by more than this many standard deviations
+# of their difference (one chance in 700 by noise). Anything less is noise, and the visitor
+# keeps what they already see; the next view shows what was learned.
+CREDIBLE_Z = 3.0
+REMEMBERED_CLICKS = 256  # click ids learned, so that a click sent twice is learned once
 KNOWN_CANDIDATES = 4096  # candidates whose tokens and buckets are remembered
 KNOWN_SLOTS = 256  # slots whose last candidates are remembered, laid out
 # FTRL-Proximal is the default: its per-feature steps shrink as a feature is seen, as a
@@ -119,6 +127,10 @@ class Decision:
     reasons: dict[str, list[str]]
     why: dict[str, list[str]]
     arm: str = PERSONALIZED
+    # Whether `ranking` is the order the page had painted (`keep`), kept since no fresh
+    # decision was clearly better, and the order a later view of the slot should paint.
+    kept: bool = False
+    next: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -139,6 +151,17 @@ class _Slot(NamedTuple):
     crossing: Crossing
 
 
+class _Draw(NamedTuple):
+    """A fresh ranking of one slot, and what it was drawn from."""
+
+    ranking: list[str]  # the variants shown, best first
+    arm: str
+    probabilities: dict[str, float]
+    means: dict[str, float]  # each variant's logit, boosted by the rules
+    variances: dict[str, float] | None  # each logit's posterior variance, if the policy keeps one
+    contributions: list[float]  # the weight of each of the slot's buckets
+
+
 @dataclasses.dataclass(frozen=True)
 class _SlotRequest:
     """One slot of a page, checked, its candidates crossed with the visit."""
@@ -147,6 +170,7 @@ class _SlotRequest:
     size: int
     candidates: dict[str, _Candidate]  # variant -> its tokens, in the page's order
     crossing: Crossing
+    keep: list[str] | None = None  # the order the page painted, if it did
 
 
 class Personalizer:
@@ -180,6 +204,7 @@ class Personalizer:
         self.start = federated.LinearModel()  # the local model right after that merge
         self.samples = 0  # examples learned since then
         self.decisions_made = 0
+        self.clicks_learned: list[str] = []  # the ids of the last REMEMBERED_CLICKS clicks learned
         # decision id -> {"slot", "arm", "shown": {variant: [buckets, values]},
         #                 "features": {variant: its own features}, "clicked": [variant]}
         # Replaced, never changed in place, so a `to_dict` taken earlier stays as it was.
@@ -196,10 +221,29 @@ class Personalizer:
     # Deciding
 
     def decide(
-        self, slot: str, candidates: list[dict], context: dict | None = None, *, at: float, size: int | None = None
+        self, slot: str, candidates: list[dict], context: dict | None = None, *, at: float, size: int | None = None,
+        keep: list[str] | None = None,
     ) -> Decision:
-        """Rank `candidates` for a visit at time `at`, best first; `size` of them are shown (default all)."""
-        return self.decide_page([{"slot": slot, "candidates": candidates, "size": size}], context, at=at)[0]
+        """Rank `candidates` for a visit at time `at`, best first; `size` of them are shown (default all).
+
+        `keep` is the order the page already painted (a ranking remembered from an
+        earlier view): the decision shows it, unless the rules no longer allow it (a new
+        pin or exclusion, the kill switch, the holdout) or the posterior is all but sure
+        it is worse (see `CREDIBLE_Z`); a new draw never replaces it for noise. Either way
+        the decision's `next` is a fresh draw, for the slot's next view to paint.
+
+        >>> p = Personalizer(Config(seed=1))
+        >>> row = [{"id": "a", "features": []}, {"id": "b", "features": []}, {"id": "c", "features": []}]
+        >>> d = p.decide("row", row, at=0, keep=["c", "b", "a"])
+        >>> d.ranking, d.kept
+        (['c', 'b', 'a'], True)
+        >>> p.configure({"rules": {"slots": {"row": {"pin": {"a": 1}}}}})
+        >>> d = p.decide("row", row, at=1, keep=["c", "b", "a"])
+        >>> d.ranking[0], d.kept
+        ('a', False)
+        """
+        spec = {"slot": slot, "candidates": candidates, "size": size, "keep": keep}
+        return self.decide_page([spec], context, at=at)[0]
 
     def decide_page(self, slots: list[dict], context: dict | None = None, *, at: float) -> list[Decision]:
         """Decide several slots of one page, never showing an item (by id) in two of them.
@@ -251,13 +295,16 @@ class Personalizer:
         size = len(candidates) if size is None else size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size of slot {slot!r} must be a whole number >= 1, got {size!r}")
+        keep = spec.get("keep")
+        if keep is not None and not (isinstance(keep, list) and all(isinstance(v, str) for v in keep)):
+            raise ValueError(f"keep of slot {slot!r} must be a list of variant ids, got {keep!r}")
 
         remembered = self._slots.get(slot)
         if remembered is None or remembered.given != candidates:
             remembered = self._remember_slot(slot, candidates, keys)
         elif remembered.crossing.keys != keys:  # the same candidates in another context
             remembered = self._slots[slot] = remembered._replace(crossing=remembered.crossing.recrossed(keys))
-        return _SlotRequest(slot, size, remembered.candidates, remembered.crossing)
+        return _SlotRequest(slot, size, remembered.candidates, remembered.crossing, keep)
 
     def _remember_slot(self, slot: str, candidates: list, keys: list[int]) -> _Slot:
         """Check the slot's candidates and lay them out; pages decide the same slot with the
@@ -293,7 +340,8 @@ class Personalizer:
             self._known[key] = known
         return known
 
-    def _decide_slot(self, request: _SlotRequest, visit: tuple[str, ...], shown_on_page: set[str]) -> Decision:
+    def _draw(self, request: _SlotRequest, shown_on_page: set[str]) -> _Draw:
+        """A fresh ranking of the slot: the policy's order, arranged by the rules."""
         crossing = request.crossing
         # One lookup per distinct token and cross (see `Crossing`), for the logits and the reasons.
         contributions = list(map(policies.readable_weights(self.model).get, crossing.buckets, repeat(0.0)))
@@ -305,7 +353,42 @@ class Personalizer:
             variances = {v: means[v] for v in logits}
         ranking = self.policy.order(logits, variances, self.rng)
         arranged = self.settings.rules.apply(request.slot, list(logits), ranking.scores, self.visitor)
-        shown, arm = arranged.ranking[: request.size], arranged.group
+        # The rules' boosts, in logits, so that the posterior's means are compared as ranked.
+        means = {v: z + arranged.scores[v] - ranking.scores[v] for v, z in logits.items()}
+        return _Draw(arranged.ranking[: request.size], arranged.group, ranking.probabilities, means, variances, contributions)
+
+    def _keeps(self, request: _SlotRequest, drawn: _Draw) -> bool:
+        """Whether the decision may show the order the page painted (see `decide`)."""
+        keep = request.keep
+        if keep is None or len(keep) != len(drawn.ranking) or len(set(keep)) != len(keep) or not set(keep) <= drawn.means.keys():
+            return False  # made for other candidates, another size, or shown in another slot
+        if drawn.arm != PERSONALIZED:
+            return keep == drawn.ranking  # the holdout and the kill switch show the page's order
+        if not self.settings.rules.allows(request.slot, keep, list(drawn.means)):
+            return False
+        if drawn.variances is None:
+            return True  # no posterior, so nothing is ever clearly better than what is painted
+        pinned = self.settings.rules.slots.get(request.slot, NO_RULES).pin
+        movable = [v for v in keep if v not in pinned]
+        unshown = [v for v in drawn.means if v not in keep and v not in pinned]
+        return not _clearly_worse(movable, unshown, drawn.means, drawn.variances)
+
+    def redraw(self, decision_id: str) -> dict[str, list[str]]:
+        """`{slot: ranking}`: a fresh draw for the slot of an open decision, with its
+        candidates and size, recording nothing. After a click it is what the slot's next
+        view paints, so what the engine learned shows there; empty for a slot the engine
+        no longer remembers (after a restart)."""
+        decision = self.open_decisions.get(decision_id)
+        remembered = decision and self._slots.get(decision["slot"])
+        if not remembered:
+            return {}
+        request = _SlotRequest(decision["slot"], len(decision["shown"]), remembered.candidates, remembered.crossing)
+        return {request.slot: self._draw(request, set()).ranking}
+
+    def _decide_slot(self, request: _SlotRequest, visit: tuple[str, ...], shown_on_page: set[str]) -> Decision:
+        drawn = self._draw(request, shown_on_page)
+        kept = self._keeps(request, drawn)
+        shown, arm, crossing, contributions = list(request.keep) if kept else drawn.ranking, drawn.arm, request.crossing, drawn.contributions
 
         self.decisions_made += 1
         decision_id = f"{request.slot}#{self.decisions_made}"
@@ -324,7 +407,7 @@ class Personalizer:
         else:
             reasons = {v: [] for v in shown}
         why = {v: self.settings.explainer.explain(names) for v, names in reasons.items()}
-        return Decision(decision_id, request.slot, shown, ranking.probabilities, reasons, why, arm)
+        return Decision(decision_id, request.slot, shown, drawn.probabilities, reasons, why, arm, kept, drawn.ranking)
 
     def _reasons(self, visit: tuple[str, ...], tokens: tuple[str, ...], contributions: list[float]) -> list[str]:
         """The names of the features that raised the score most, `contributions` being
@@ -361,7 +444,16 @@ class Personalizer:
             raise ValueError(f"interests must be a list of words, got {interests!r}")
         self.profile.declare(interests)
 
+    def has_learned(self, click: str) -> bool:
+        """Whether the click with this id (a click event's optional `id`) was learned."""
+        return click in self.clicks_learned
+
     def _learn_click(self, event: dict) -> None:
+        click = event.get("id")
+        if click is not None and not isinstance(click, str):
+            raise ValueError(f"a click's id must be a string, got {click!r}")
+        if click is not None and self.has_learned(click):
+            return  # sent again (a page left before it heard back): learned once
         decision = self.open_decisions.get(event.get("decision"))
         if decision is None:
             raise ValueError(f"no open decision {event.get('decision')!r} to learn from")
@@ -372,6 +464,8 @@ class Personalizer:
             return  # a second click on the same impression teaches nothing new
         self.profile.click(decision["features"][variant], event.get("at"))  # first: it checks `at`
         self.open_decisions[event["decision"]] = {**decision, "clicked": [*decision["clicked"], variant]}
+        if click is not None:
+            self.clicks_learned = [*self.clicks_learned[1 - REMEMBERED_CLICKS:], click]
         self._count(decision["slot"], variant, decision["arm"], clicks=1)
         self._learn(_features(*decision["shown"][variant]), True)
 
@@ -513,6 +607,7 @@ class Personalizer:
             "start": self.start.to_dict(),
             "samples": self.samples,
             "decisions_made": self.decisions_made,
+            "clicks_learned": list(self.clicks_learned),
             "open_decisions": dict(self.open_decisions),
             "counters": self.counters(),
         }
@@ -534,6 +629,7 @@ class Personalizer:
         engine.start = federated.LinearModel.from_dict(state["start"])
         engine.samples = state["samples"]
         engine.decisions_made = state["decisions_made"]
+        engine.clicks_learned = list(state["clicks_learned"])
         engine.open_decisions = dict(state["open_decisions"])
         engine.counts = {(c["slot"], c["variant"], c["arm"]): (c["impressions"], c["clicks"]) for c in state["counters"]}
         return engine
@@ -609,7 +705,22 @@ def _upgrade_from_schema_3(state: State) -> State:
     return {**state, "schema": 4, "config": {**state["config"], "optimizer": "sgd"}}
 
 
-UPGRADES = {1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3}
+def _upgrade_from_schema_4(state: State) -> State:
+    """Schema 4 remembered no click ids."""
+    return {**state, "schema": 5, "clicks_learned": []}
+
+
+UPGRADES = {1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3, 4: _upgrade_from_schema_4}
+
+
+def _clearly_worse(shown: list[str], unshown: list[str], means: dict[str, float], variances: dict[str, float]) -> bool:
+    """Whether a variant shown lower than another, or not at all, beats it by more than
+    CREDIBLE_Z standard deviations of the posterior of their difference."""
+    for i, above in enumerate(shown):
+        for below in [*shown[i + 1:], *unshown]:
+            if means[below] - means[above] > CREDIBLE_Z * math.sqrt(variances[above] + variances[below]):
+                return True
+    return False
 
 
 def _features(buckets: list[int], values: list[float]) -> Features:

@@ -102,6 +102,14 @@ class SlotRules:
             ranking.insert(position - 1, variant)  # past the end appends: a short slot keeps it last
         return ranking
 
+    def allows(self, ranking: list[str], variants: list[str]) -> bool:
+        """Whether `ranking`, shown from `variants`, is one these rules could have made:
+        nothing excluded, every pin in its place. Scores aside: boosts only move scores."""
+        rest = [variant for variant in variants if variant not in ranking]
+        order = [*ranking, *rest]
+        made = self.arrange(order, {v: float(-i) for i, v in enumerate(order)}, personalized=True)
+        return made[: len(ranking)] == ranking
+
     def boosted(self, scores: dict[str, float]) -> dict[str, float]:
         if not self.boost:
             return scores  # never changed after, so no copy
@@ -153,6 +161,10 @@ class Rules:
         share = self.holdout if share is None else share
         # A draw is never below 0: without a holdout share, no draw is needed.
         return "holdout" if share > 0 and draw(visitor, slot) < share else "personalized"
+
+    def allows(self, slot: str, ranking: list[str], variants: list[str]) -> bool:
+        """Whether the personalized group of `slot` may show `ranking` (see `SlotRules.allows`)."""
+        return self.slots.get(slot, NO_RULES).allows(ranking, variants)
 
     def apply(self, slot: str, default: list[str], scores: dict[str, float], visitor: str) -> Arrangement:
         """Order a slot's variants: `default` is the page's order, `scores` the numbers

@@ -4,9 +4,11 @@ Passing text keeps the JavaScript side free of Python objects and makes every
 message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 `Date.now() / 1000` gives them. Messages, by `type`:
 
-- `decide` `{slot, candidates, at, context?, size?}` -> a decision
+- `decide` `{slot, candidates, at, context?, size?, keep?}` -> a decision; `keep` is the
+  order the page painted, shown unless a fresh decision is clearly better (`Personalizer.decide`)
 - `decide_page` `{slots: [{slot, candidates, size?}], at, context?}` -> `{decisions}`
 - `track` `{event}` -> `{learned: true}`; a click or view event carries its `at`
+- `clicks` `{clicks}` -> `{learned, dropped, next}`: the page's queue of clicks (see `_clicks`)
 - `preferences` `{interests}` -> `{interests}`: the visitor's declared interests, which
   steer the next decision at once (see `steer`)
 - `profile` -> `{profile}`: what the engine knows of the visitor (interests, decayed views
@@ -85,7 +87,8 @@ def boot(state_json: str | None, global_model_json: str | None, config_json: str
 
 def _decide(message: dict) -> dict:
     decision = _engine.decide(
-        message["slot"], message["candidates"], message.get("context"), at=message["at"], size=message.get("size")
+        message["slot"], message["candidates"], message.get("context"), at=message["at"], size=message.get("size"),
+        keep=message.get("keep"),
     )
     return decision.to_dict()
 
@@ -98,6 +101,39 @@ def _decide_page(message: dict) -> dict:
 def _track(message: dict) -> dict:
     _engine.learn(message["event"])
     return {"learned": True}
+
+
+def _clicks(message: dict) -> dict:
+    """Learn the page's queued clicks, each `{id, slot, variant, at, decision?, shown?}`:
+    `decision` is the one the click was made on; `shown` (`{candidates, size?, ranking,
+    context?}`) is what the slot showed. A click with no open decision (made on an order
+    painted before the engine decided, or on a decision the page left before it was saved)
+    is learned against that view's decision, made now from `shown`, keeping its ranking.
+    A click id learned before is not learned again. Answers the ids `learned`, those
+    `dropped` with why (`{id, reason}`), and `next`, `{slot: ranking}` for the next view
+    of each slot clicked to paint (`Personalizer.redraw`).
+    """
+    learned, dropped, next_views = [], [], {}
+    for click in message["clicks"]:
+        try:
+            if _engine.has_learned(click["id"]):
+                learned.append(click["id"])
+                continue
+            decision = click.get("decision")
+            if decision not in _engine.open_decisions and "shown" in click:
+                decision = _decide_shown(click["slot"], click["shown"], click["at"])
+            _engine.learn({"type": "click", "decision": decision, "variant": click["variant"], "at": click["at"], "id": click["id"]})
+        except (KeyError, TypeError, ValueError) as error:
+            dropped.append({"id": click.get("id") if isinstance(click, dict) else None, "reason": str(error)})
+        else:
+            learned.append(click["id"])
+            next_views.update(_engine.redraw(decision))
+    return {"learned": learned, "dropped": dropped, "next": next_views}
+
+
+def _decide_shown(slot: str, shown: dict, at: float) -> str:
+    decision = _engine.decide(slot, shown["candidates"], shown.get("context"), at=at, size=shown.get("size"), keep=shown["ranking"])
+    return decision.id
 
 
 def _preferences(message: dict) -> dict:
@@ -178,6 +214,7 @@ HANDLERS: dict[str, Callable[[dict], Any]] = {
     "decide": _decide,
     "decide_page": _decide_page,
     "track": _track,
+    "clicks": _clicks,
     "preferences": _preferences,
     "profile": lambda message: {"profile": _engine.profile.to_dict()},
     "restore_profile": _restore_profile,

@@ -14,7 +14,7 @@ from tests.browser.test_walking_skeleton import PAGE_ORDER, PICKS, click_and_wai
 from tests.conftest import ROOT
 
 PYODIDE_FILES = "**/p13n/pyodide.*/**"
-STUB = "window.p13n = window.p13n || function () { (p13n.q = p13n.q || []).push(arguments) }"
+STUB = "window.p13n = window.p13n || function () { var a = arguments; return new Promise(function (y, n) { (p13n.q = p13n.q || []).push([a, y, n]) }) }"
 STUB_HASH = base64.b64encode(hashlib.sha256(STUB.encode()).digest()).decode()
 # The policy README.md documents, with the stub's hash: no inline code, no eval, only our origin.
 STRICT_CSP = (
@@ -55,8 +55,10 @@ def test_a_repeat_visit_paints_the_last_order_before_the_engine_is_ready(page, s
     open_demo(page, server)
     click_and_wait_until_saved(page, "bottle")
     page.reload()
-    open_demo(page, server)  # the engine now ranks with what it learned; the snippet remembers it
-    shown = picks_order(page)
+    open_demo(page, server)  # the engine now ranks with what it learned
+    # The snippet remembers the order the engine drew for the slot's next view.
+    shown = page.evaluate("JSON.parse(localStorage.getItem('p13n:decisions:demo')).slots.picks.ranking")
+    assert sorted(shown) == sorted(PAGE_ORDER)
 
     hold = PyodideHold(page)
     page.reload(wait_until="domcontentloaded")
@@ -165,3 +167,10 @@ def test_a_python_snapshot_that_does_not_restore_means_a_normal_boot_and_a_warni
     open_demo(page, server)
     assert any("snapshot did not restore" in w for w in warnings(page))
     assert [e for e in errors(page) if "404" not in e] == []  # the browser logs the missing file itself
+
+
+def test_the_readme_and_the_csp_demo_carry_the_stub_and_its_hash():
+    readme = (ROOT / "README.md").read_text()
+    assert STUB in readme and f"'sha256-{STUB_HASH}'" in readme
+    for page in ["index.html", "csp.html"]:
+        assert f"<script>{STUB}</script>" in (ROOT / "browser_pkg" / "demo" / page).read_text()

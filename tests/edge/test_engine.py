@@ -478,7 +478,7 @@ def test_state_saved_by_schema_1_is_migrated():
     }
     engine = Personalizer.from_dict(json.loads(json.dumps(schema_1)))
     state = engine.to_dict()
-    assert state["schema"] == SCHEMA == 4 and state["config"]["policy"] == "thompson"
+    assert state["schema"] == SCHEMA == 5 and state["config"]["policy"] == "thompson"
     assert engine.global_version == 4 and engine.model.weights[hashed("topic:hiking")] == 0.05
     engine.learn({"type": "click", "decision": "picks#7", "variant": "tent", "at": NOW})  # old decisions stay learnable
     assert engine.counters() == [{"slot": "picks", "variant": "tent", "arm": "personalized", "impressions": 0, "clicks": 1}]
@@ -502,7 +502,7 @@ def test_state_saved_by_schema_2_is_migrated():
     assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
 
 
-@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 4"), ("2", "no valid schema"), (None, "no valid schema")])
+@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 5"), ("2", "no valid schema"), (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
     state = Personalizer().to_dict()
     state["schema"] = schema
@@ -633,3 +633,92 @@ def test_bad_interests_are_refused_and_change_nothing(interests, problem):
     with pytest.raises(ValueError, match=problem):
         engine.declare(interests)
     assert engine.to_dict() == before
+
+
+# A stable page: what a returning visitor sees at first paint stays, unless clearly worse.
+
+HERO = [{"id": f"h{i}", "features": [f"topic:{topic}"]} for i, topic in enumerate(["hiking", "cycling", "swimming"])]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("clicking", [False, True])
+def test_the_painted_order_is_kept_view_after_view_and_learning_shows_on_the_next(seed, clicking):
+    """Each view paints the `next` of the one before (or the redraw after a click), as the
+    snippet does; Thompson sampling (the default) never takes that back for noise."""
+    engine = Personalizer(Config(seed=seed))
+    painted: dict[str, list[str]] = {}
+    views = kept = firsts = 0
+    for view in range(150):
+        at = NOW + view * 60
+        for slot, candidates, size in [("hero", HERO, 1), ("picks", PICKS, None)]:
+            decision = engine.decide(slot, candidates, EVENING_MOBILE, at=at, size=size, keep=painted.get(slot))
+            views, kept = views + (slot in painted), kept + decision.kept
+            painted[slot] = decision.next
+            firsts += slot == "picks" and decision.ranking[0] == "bottle"
+        if clicking:
+            engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": at + 1})
+            painted.update(engine.redraw(decision.id))
+    assert kept == views  # not one view reordered after its first paint
+    assert firsts > (140 if clicking else 30)  # the clicks show in the views that follow (by chance, a third)
+
+
+def test_a_painted_order_the_posterior_is_sure_is_worse_is_replaced():
+    engine = Personalizer(Config(seed=1))
+    for i in range(60):
+        decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW + i)
+        engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": NOW + i})
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW + 100, keep=["tent", "helmet", "bottle"])
+    assert not decision.kept and decision.ranking[0] == "bottle" and decision.ranking == decision.next
+
+
+@pytest.mark.parametrize("settings, kept", [
+    ({"rules": {"slots": {"picks": {"pin": {"tent": 1}}}}}, False),
+    ({"rules": {"slots": {"picks": {"pin": {"bottle": 1}}}}}, True),  # the painted order has it there already
+    ({"rules": {"slots": {"picks": {"exclude": ["helmet"]}}}}, False),
+    ({"rules": {"slots": {"picks": {"boost": {"bottle": 0.2}}}}}, True),  # a nudge is not a strong reason
+    ({"rules": {"kill_switch": True}}, False),
+    ({"rules": {"holdout": 1.0}}, False),
+])
+def test_the_rules_and_the_kill_switch_replace_a_painted_order_they_no_longer_allow(settings, kept):
+    engine = Personalizer(Config(seed=2))
+    engine.configure(settings)
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW, keep=["bottle", "helmet", "tent"])
+    assert decision.kept is kept
+    if not kept:
+        assert decision.ranking == decision.next != ["bottle", "helmet", "tent"]
+
+
+@pytest.mark.parametrize("keep", [["tent", "helmet"], ["tent", "helmet", "kayak"], ["tent", "tent", "bottle"], []])
+def test_a_painted_order_made_for_other_candidates_or_another_size_is_replaced(keep):
+    decision = Personalizer(Config(seed=2)).decide("picks", PICKS, EVENING_MOBILE, at=NOW, keep=keep)
+    assert not decision.kept and sorted(decision.ranking) == sorted(c["id"] for c in PICKS)
+
+
+def test_a_keep_that_is_not_a_list_of_ids_is_refused():
+    engine = Personalizer(Config(seed=2))
+    before = snapshot(engine)
+    with pytest.raises(ValueError, match="keep of slot 'picks' must be a list of variant ids"):
+        engine.decide("picks", PICKS, at=NOW, keep="tent helmet")
+    assert snapshot(engine) == before
+
+
+def test_a_click_sent_twice_with_its_id_is_learned_once():
+    engine = Personalizer(GREEDY)
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+    for _ in range(2):
+        engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": NOW, "id": "c-1"})
+    engine = Personalizer.from_dict(json.loads(json.dumps(engine.to_dict())))
+    engine.learn({"type": "click", "decision": decision.id, "variant": "helmet", "at": NOW, "id": "c-1"})
+    assert engine.has_learned("c-1") and engine.samples == 1
+    assert engine.open_decisions[decision.id]["clicked"] == ["bottle"]
+
+
+@pytest.mark.parametrize("policy", ["thompson", "greedy"])
+def test_a_model_with_no_data_gives_no_reason(policy):
+    """No evidence, no sentence: "popular" would be a claim about clicks nobody made."""
+    engine = Personalizer(Config(policy=policy, seed=3))
+    decision = engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW)
+    assert decision.arm == PERSONALIZED
+    assert decision.reasons == decision.why == {v: [] for v in decision.ranking}
+    engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": NOW})
+    assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW + 1).why["bottle"]  # one click is evidence

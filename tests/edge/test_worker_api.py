@@ -191,3 +191,25 @@ def test_learning_from_before_improve_was_granted_is_never_sent_under_it():
     delta = dict(zip(update["delta"]["idx"], update["delta"]["val"]))
     assert delta and all(abs(value - (now.get(k, 0.0) - start.get(k, 0.0))) < 1e-12 for k, value in delta.items())
     assert update["delta"]["intercept"] == ask({"type": "state"})["model"]["intercept"] - before["intercept"]
+
+
+def test_queued_clicks_are_learned_once_on_their_decision_or_on_what_the_page_showed():
+    worker_api.boot(None, None, json.dumps({"policy": "greedy"}))
+    decided = ask({"type": "decide", "slot": "picks", "candidates": PICKS, "at": NOW})
+    shown = {"candidates": PICKS, "ranking": ["b", "a"], "context": {"device": "mobile"}}
+    queue = [
+        {"id": "c1", "slot": "picks", "variant": "b", "at": NOW, "decision": decided["id"], "shown": shown},
+        {"id": "c2", "slot": "more", "variant": "a", "at": NOW, "shown": shown},  # clicked before the engine decided
+        {"id": "c3", "slot": "picks", "variant": "b", "at": NOW, "decision": "picks#999"},
+        {"id": "c4", "slot": "more", "variant": "z", "at": NOW, "shown": shown},
+        {"id": "c5", "slot": "top", "variant": "a", "at": NOW, "decision": "top#998", "shown": shown},  # its decision was lost
+    ]
+    reply = ask({"type": "clicks", "clicks": queue})
+    assert reply["learned"] == ["c1", "c2", "c5"]
+    assert [(d["id"], d["reason"]) for d in reply["dropped"]] == [
+        ("c3", "no open decision 'picks#999' to learn from"), ("c4", "variant 'z' was not shown in decision 'more#3'")]
+    assert reply["next"] == {"picks": ["b", "a"], "more": ["a", "b"], "top": ["a", "b"]}  # learning shows on each slot's next view
+    state = ask({"type": "state"})
+    assert state["decisions_made"] == 4 and [d["clicked"] for d in state["open_decisions"].values()] == [["b"], [], ["a"]]  # more#2 closed by more#3
+    assert ask({"type": "clicks", "clicks": queue[:2]})["learned"] == ["c1", "c2"]  # sent again: learned once
+    assert ask({"type": "state"}) == state

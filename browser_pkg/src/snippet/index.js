@@ -2,15 +2,18 @@
 // Paints each slot's last ranking at once (from localStorage), starts the engine's worker,
 // ranks every slot in it (slots added later too), reports clicks back to it, and gives the
 // visitor the preferences widget. Calls made before it loads, through the stub
-// `window.p13n = window.p13n || function () { (p13n.q = p13n.q || []).push(arguments) }`,
-// are replayed once it is ready.
+// `window.p13n = window.p13n || function () { var a = arguments; return new Promise(function (y, n) { (p13n.q = p13n.q || []).push([a, y, n]) }) }`,
+// are replayed once it is ready, and the stub's promise settles with the call's result.
 
 import { hideUntilDecided } from "./anti_flicker.js";
+import { clickQueue } from "./click_queue.js";
 import { visitContext } from "./context.js";
 import { decisionCache } from "./decision_cache.js";
 import { guarded, logError, logWarning } from "./log.js";
 import { preferencesWidget } from "./preferences/widget.js";
-import { SLOT, VARIANT, applyRanking, candidatesOf, defaultRanking, sizeOf, watchSlots } from "./slots.js";
+import {
+  SLOT, VARIANT, applyRanking, candidatesOf, defaultRanking, duplicateIds, meaningfulClick, showInPlace, sizeOf, watchSlots,
+} from "./slots.js";
 import { SyncCodeError, decodeSyncCode, encodeSyncCode } from "./sync_code.js";
 import { visitorChoices } from "./visitor.js";
 import { startWorker } from "./worker_client.js";
@@ -52,6 +55,7 @@ function emit(name, detail) {
 function onWorkerEvent(data) {
   if (data.event === "warning") return logWarning(data.message);
   if (data.event === "saved") stats.unsaved = data.unsaved;
+  if (data.event === "saved" && data.unsaved === 0) clicks?.saved();
   emit(data.event, data);
 }
 
@@ -61,12 +65,15 @@ function defaultDecision(slot, candidates, size) {
   return { id: null, slot, ranking, scores: {}, reasons: {}, why: {}, arm: "off" };
 }
 
+let clicks = null; // the click queue, once started
+
 function start() {
   const config = readConfig(script);
   const choices = visitorChoices(config.site, config.consentVersion);
   const cache = decisionCache(config.site);
   const context = visitContext(config.pageType);
   const slots = new Set(); // every slot seen, to redo when the visitor changes their mind
+  const views = new Map(); // slot -> what it shows now, {candidates, size, ranking, context}, for its clicks
   const decisions = new Map(); // slot name -> its latest decision, for "why am I seeing this"
   let engine = null; // {ask, booted}, started by the first call that needs it
   const personalizing = () => choices.purposes().personalize;
@@ -88,9 +95,10 @@ function start() {
 
   const ask = (type, fields) => worker().ask(type, fields);
 
-  async function decide(slot, candidates, size) {
+  // `keep`: the order the page painted, which the engine keeps unless clearly worse.
+  async function decide(slot, candidates, size, keep) {
     if (!personalizing()) return defaultDecision(slot, candidates, size);
-    return ask("decide", { slot, candidates, size, context, at: Date.now() / 1000 }); // the engine reads no clock
+    return ask("decide", { slot, candidates, size, keep, context, at: Date.now() / 1000 }); // the engine reads no clock
   }
 
   function announce(decision) {
@@ -115,40 +123,68 @@ function start() {
     else delete slot.dataset.p13nState;
   }
 
+  // The slot's first paint on this page view: the order remembered from the last one, kept
+  // until the engine decides (and then too, unless it has a strong reason), or the default,
+  // hidden until then (anti-flicker). A slot decided again (new interests) just takes the new order.
+  function paint(slot, name, candidates, size) {
+    const cached = cache.get(name, candidates.map((c) => c.id), size);
+    const ranking = cached ?? defaultRanking(slot);
+    applyRanking(slot, ranking); // before the first paint
+    views.set(slot, { candidates, size, ranking, context });
+    if (!cached) return { reveal: hideUntilDecided(slot, config.antiFlickerMs) };
+    slot.dataset.p13nState = "cached";
+    return { keep: cached, reveal: () => {} };
+  }
+
   async function personalize(slot) {
     const name = slot.getAttribute(SLOT);
+    const first = !slots.has(slot);
     slots.add(slot);
     if (!personalizing()) return showDefault(slot, "off");
+    const dupes = duplicateIds(slot);
+    if (dupes.length) {
+      showInPlace(slot);
+      return logWarning(`slot '${name}': variant ids must be unique ('${dupes[0]}' repeats); it keeps the page's content`);
+    }
     const candidates = candidatesOf(slot);
-    const ids = candidates.map((c) => c.id);
     const size = sizeOf(slot);
-    const cached = cache.get(name, ids, size);
-    applyRanking(slot, cached ?? defaultRanking(slot)); // before the first paint
-    if (cached) slot.dataset.p13nState = "cached";
-    const reveal = cached ? () => {} : hideUntilDecided(slot, config.antiFlickerMs);
+    const { keep, reveal } = first ? paint(slot, name, candidates, size) : {};
     try {
-      const decision = await decide(name, candidates, size);
+      const decision = await decide(name, candidates, size, keep);
+      clicks.settle(name, decision);
       if (!personalizing()) return; // turned off while the engine was deciding
+      views.set(slot, { candidates, size, ranking: decision.ranking, context });
       applyRanking(slot, decision.ranking);
       slot.dataset.p13nDecision = decision.id;
       slot.dataset.p13nState = "personalized";
-      cache.put(name, ids, size, decision.ranking);
+      cache.put(name, candidates.map((c) => c.id), size, decision.next ?? decision.ranking); // the next view's order
       announce(decision);
     } finally {
-      reveal();
+      reveal?.();
     }
   }
 
   const personalizeSlot = (slot) => guarded(`slot '${slot.getAttribute(SLOT)}' keeps its default`, personalize)(slot);
   const redecideAll = () => Promise.all([...slots].map(personalizeSlot));
 
-  async function trackClick(event) {
+  // Kept synchronously, before a link can take the visitor away (see click_queue.js).
+  function trackClick(event) {
     const variant = event.target.closest?.(`[${VARIANT}]`);
     const slot = variant?.closest(`[${SLOT}]`);
-    if (!slot?.dataset.p13nDecision) return;
-    const decision = slot.dataset.p13nDecision;
-    await track("click", { decision, variant: variant.getAttribute(VARIANT) });
-    emit("learn", { slot: slot.getAttribute(SLOT), decision });
+    if (!views.has(slot) || !personalizing() || !meaningfulClick(event.target, variant)) return;
+    clicks.add({ slot: slot.getAttribute(SLOT), variant: variant.getAttribute(VARIANT), decision: slot.dataset.p13nDecision, shown: views.get(slot) });
+  }
+
+  // The engine learned queued clicks: the next view of each slot clicked shows it.
+  function learnedClicks(reply, sent) {
+    for (const slot of slots) {
+      const next = reply.next[slot.getAttribute(SLOT)];
+      if (next) cache.put(slot.getAttribute(SLOT), candidatesOf(slot).map((c) => c.id), sizeOf(slot), next);
+    }
+    for (const click of sent.filter((c) => reply.learned.includes(c.id))) {
+      stats.learned += 1;
+      emit("learn", { slot: click.slot, decision: click.decision ?? null });
+    }
   }
 
   async function recordChoices() {
@@ -166,6 +202,8 @@ function start() {
     choices.choose(changes);
     if (before.personalize && !personalizing()) {
       cache.clear();
+      clicks.clear();
+      views.clear();
       decisions.clear();
       slots.forEach((slot) => showDefault(slot, "off"));
     } else if (!before.personalize && personalizing()) {
@@ -220,6 +258,8 @@ function start() {
     const server = (await engineUp()) ? (await ask("forget", { known: choices.known() })).server : await forgetHere();
     choices.forget();
     cache.clear();
+    clicks.clear();
+    views.clear();
     decisions.clear();
     slots.forEach((slot) => showDefault(slot));
     emit("consent", choices.purposes());
@@ -272,6 +312,8 @@ function start() {
     useSyncCode,
     exportData,
     forget,
+    // `fn` once the snippet runs (the engine may still be booting: calls wait for it).
+    ready: async (fn) => fn?.(window.p13n),
     openPreferences: () => widget.open(),
     strings: (strings) => widget.setStrings(strings),
     on(name, fn) {
@@ -286,9 +328,13 @@ function start() {
   };
   const queued = window.p13n?.q ?? [];
   window.p13n = Object.assign(p13n, api);
-  for (const call of queued) guarded(`queued call p13n('${call[0]}')`, p13n)(...call);
+  for (const call of queued) replay(p13n, call);
 
-  if (personalizing()) worker(); // first: booting is the long part
+  clicks = clickQueue(config.site, ask, learnedClicks);
+  if (personalizing()) {
+    worker(); // first: booting is the long part
+    clicks.flush(); // clicks a page left with: learned before this page's slots are decided
+  }
   if (choices.mustRecord()) guarded("recording consent", recordChoices)(); // a change the server missed last time
   document.addEventListener("click", guarded("click tracking", trackClick), true);
   const personalizeAll = guarded("finding slots; the page keeps its default content", () => {
@@ -297,6 +343,13 @@ function start() {
   });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", personalizeAll);
   else personalizeAll();
+}
+
+// A call the stub queued: [arguments, resolve, reject], or bare arguments from an older stub.
+function replay(p13n, call) {
+  const [args, resolve, reject] = Array.isArray(call) ? call : [call];
+  if (!resolve) return guarded(`queued call p13n('${args[0]}')`, p13n)(...args);
+  new Promise((settle) => settle(p13n(...args))).then(resolve, reject);
 }
 
 // The interests a visitor can pick: the page's candidate features of the site's kinds.

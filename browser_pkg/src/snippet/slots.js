@@ -3,8 +3,15 @@
 // A ranking names the variants to show, best first: they move into the first of the
 // places the slot's variants take in the page, and the others follow, hidden.
 
+import { logWarning } from "./log.js";
+
 export const SLOT = "data-p13n-slot";
 export const VARIANT = "data-p13n-variant";
+const CLICK = "data-p13n-click";
+const CONTROLS = "input, select, textarea, button, label, option";
+const FEATURE = /^[^\s:,]+:[^\s:,]+$/; // name:value, one colon, no comma
+const warned = new Set();
+const warnOnce = (message) => warned.has(message) || (warned.add(message), logWarning(message));
 
 // Slots in `root` and below, `root` included.
 function findSlots(root) {
@@ -16,11 +23,36 @@ function variantsOf(slot) {
   return [...slot.querySelectorAll(`[${VARIANT}]`)].filter((v) => v.closest(`[${SLOT}]`) === slot);
 }
 
+// A variant's `data-features` words; a word not of the form name:value is dropped, with a warning.
+function featuresOf(slot, variant) {
+  const id = variant.getAttribute(VARIANT);
+  return (variant.dataset.features ?? "").split(/\s+/).filter((word) => {
+    if (word === "" || FEATURE.test(word)) return word !== "";
+    warnOnce(`slot '${slot.getAttribute(SLOT)}', variant '${id}': data-features word '${word}' is not name:value; ignored`);
+    return false;
+  });
+}
+
 export function candidatesOf(slot) {
-  return variantsOf(slot).map((v) => ({
-    id: v.getAttribute(VARIANT),
-    features: (v.dataset.features ?? "").split(/\s+/).filter(Boolean),
-  }));
+  return variantsOf(slot).map((v) => ({ id: v.getAttribute(VARIANT), features: featuresOf(slot, v) }));
+}
+
+// Variant ids that appear more than once in the slot.
+export function duplicateIds(slot) {
+  const ids = variantsOf(slot).map((v) => v.getAttribute(VARIANT));
+  return [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
+}
+
+// Whether a click on `target` in `variant` says the visitor wanted it: activating its primary
+// link (the variant itself if it is a link, else its first link) or an element marked
+// data-p13n-click. Form controls never count, unless marked.
+export function meaningfulClick(target, variant) {
+  const control = target.closest(CONTROLS);
+  if (control && variant.contains(control) && !control.hasAttribute(CLICK)) return false;
+  const marked = target.closest(`[${CLICK}]`);
+  if (marked && variant.contains(marked)) return true;
+  const primary = variant.matches("a[href]") ? variant : variant.querySelector("a[href]");
+  return primary !== null && primary.contains(target);
 }
 
 // How many variants the slot shows (its `data-p13n-show`), or undefined for all of them.
@@ -56,7 +88,27 @@ export function applyRanking(slot, ranking) {
     });
     order.forEach((id, i) => places[i].replaceWith(byId.get(id)));
   }
-  order.forEach((id, i) => (byId.get(id).hidden = i >= ranking.length));
+  order.forEach((id, i) => show(byId.get(id), i < ranking.length));
+}
+
+// Show the first `size` variants where the page put them, moving nothing: for a slot whose
+// variant ids are not unique, so no ranking can name them.
+export function showInPlace(slot) {
+  const size = sizeOf(slot) ?? Infinity;
+  variantsOf(slot).forEach((v, i) => show(v, i < size));
+}
+
+// `hidden` alone loses to site CSS that sets `display` on variants: an important inline
+// style (set through the CSSOM, which a strict CSP allows) wins.
+const hiddenByUs = new WeakSet();
+function show(variant, shown) {
+  variant.hidden = !shown;
+  if (!shown) {
+    variant.style.setProperty("display", "none", "important");
+    hiddenByUs.add(variant);
+  } else if (hiddenByUs.delete(variant)) {
+    variant.style.removeProperty("display");
+  }
 }
 
 // Call `onSlot` once for every slot that has variants: those in the page now, and those that

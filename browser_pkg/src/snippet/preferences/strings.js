@@ -41,7 +41,7 @@ export const STRINGS = {
   interestsHelp: "Pick what you like: it counts at once.",
   why: "Why am I seeing this?",
   siteOrder: "In the site's own order.",
-  noReason: "Popular right now",
+  noReason: "Nothing learned about it yet: shown to find out what you like.",
   download: "Download my data",
   forget: "Forget me",
   forgetConfirm: "Click again to erase everything, here and on our server",
