@@ -11,6 +11,7 @@ import httpx
 
 from tests.admin.conftest import SITE, Admin, create_admin, csrf_token, sign_in
 from tests.conftest import create_site, running_server
+from tests.server.federation import token
 from tests.server.test_abuse import from_address
 
 
@@ -81,7 +82,8 @@ def test_a_bad_value_stored_before_the_checks_bricks_nothing(tmp_path):
         admin = create_admin(server, "root")
         model = httpx.get(f"{server.url}/v1/sites/{SITE}/model")
         assert model.status_code == 200 and model.json()["federation"]["clip_norm"] == 1000.0
-        update = {"base_version": 1, "samples": 1, "delta": {"intercept": 0.0, "idx": [1], "val": [0.1]}}
+        update = {"base_version": 1, "samples": 1, "delta": {"intercept": 0.0, "idx": [1], "val": [0.1]},
+                  "token": token(server.url, SITE)}
         assert httpx.post(f"{server.url}/v1/sites/{SITE}/updates", json=update).status_code == 202
         with httpx.Client(base_url=server.url) as client:
             assert sign_in(client, admin).status_code == 303

@@ -18,6 +18,7 @@ from edge import HOLDOUT, OFF, PERSONALIZED, Config, Personalizer
 from edge.engine import SCHEMA
 from edge.features import Hasher
 from edge.rules import draw
+from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update
 
 PICKS = [
@@ -347,7 +348,8 @@ def test_the_delta_is_what_the_sync_server_accepts():
     engine = trained_from_global()
     update = engine.delta()
     assert update["base_version"] == 2 and update["samples"] == 5 + 4 * 2  # clicks, and closed impressions
-    parsed = parse_update(json.loads(json.dumps(update)), buckets=BUCKETS, latest_version=2, max_staleness=0)
+    sent = {**update, "token": TokenKeys(bytes(32)).mint("site", 3)}  # the worker adds the round's token
+    parsed = parse_update(json.loads(json.dumps(sent)), buckets=BUCKETS, latest_version=2, max_staleness=0)
     assert parsed.samples == update["samples"] and parsed.idx == update["delta"]["idx"]
     assert hashed("topic:hiking") in parsed.idx and hashed("topic:cycling") in parsed.idx
 

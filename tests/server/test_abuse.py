@@ -87,7 +87,7 @@ def test_the_database_and_its_key_are_readable_by_their_owner_only(tmp_path):
     try:
         create_site(db_path, TEST_SITE)
         with running_server(db_path, "--no-demo") as server:
-            assert post(server, VALID).status_code == 202
+            assert post(server, spendable(server, VALID)).status_code == 202
             files = [db_path, *(db_path.with_name(db_path.name + end) for end in ("-wal", "-shm", ".lock")),
                      db_path.with_suffix(".key")]
             modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
