@@ -48,6 +48,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_file: IO | None = None  # opened on the first write transaction
+        self.rules_changes = 0  # editor rules set through this Store: caches of them check it
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used from the event loop and the CLI; never two threads at once.
         self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
@@ -494,6 +495,7 @@ class Store:
             self.db["editor_rules"].insert({"site": site, "version": version, "document": orjson.dumps(document).decode(),
                                             "admin": admin, "created_at": time.time()})
             self._audit(site, admin, f"{change} (rules v{version})", document)
+        self.rules_changes += 1
         return version
 
     def set_logged_sample(self, site: str, rows: list[dict], admin: str) -> None:
