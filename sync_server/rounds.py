@@ -55,6 +55,7 @@ class RoundConfig:
     epsilon_budget: float | None = None  # training stops before ε would pass it
     participation_rate: float = 1.0  # devices send in a round with this probability
     counter_noise: float = 0.0  # std of the noise on every published analytics total
+    versions_kept: int = 3  # model versions kept, with the updates of their rounds; older ones are pruned
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -77,6 +78,7 @@ class RoundConfig:
             "epsilon_budget": self.epsilon_budget is None or self.epsilon_budget > 0,
             "participation_rate": 0 < self.participation_rate <= 1,
             "counter_noise": self.counter_noise >= 0,
+            "versions_kept": self.versions_kept >= 1,
         }
         for field, ok in checks.items():
             if not ok:
@@ -158,5 +160,7 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
             weights[nonzero],
             totals,
         )
+        # A replayed update is recognised by the update_ids of the rounds it could still join.
+        store.prune(site, before=round_ + 1 - max(config.versions_kept, config.max_staleness + 1))
     return store.round_state(site)
 

@@ -14,6 +14,10 @@ import re
 
 SITE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HASH_BITS = range(8, 25)  # edge.features.Hasher's range
+# A new site's model has 2^14 weights: noise makes every one of them part of each download
+# (about 30 kB in the compact form, compressed), and no simulated site lost quality to
+# collisions at this size (`python -m bench model_bytes`, "hash_space"). Existing sites keep theirs.
+DEFAULT_HASH_BITS = 14
 
 
 def parse_site_key(text: str) -> str:

@@ -22,6 +22,7 @@ import sqlite_utils
 
 from sync_server.aggregation import Delta
 from sync_server.rounds import RoundConfig, RoundState
+from sync_server.sites import DEFAULT_HASH_BITS
 from sync_server.updates import Counter, Update
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class Store:
         self.db["retired_site_keys"].create({"key": str, "site": str, "retired_at": float}, pk="key",
                                             if_not_exists=True)
 
-    def create_site(self, site: str, hash_bits: int = 18) -> None:
+    def create_site(self, site: str, hash_bits: int = DEFAULT_HASH_BITS) -> None:
         """Add a site with an empty global model (version 0); an existing site is kept. A key
         retired by `rotate_site_key` stays retired: ValueError."""
         retired = self.retired_site_key(site)
@@ -309,6 +310,13 @@ class Store:
                 {"site": site, "version": version, "slot": slot, "variant": variant, "arm": arm,
                  "impressions": impressions, "clicks": clicks}
                 for (slot, variant, arm), (impressions, clicks) in counters.items())
+
+    def prune(self, site: str, before: int) -> None:
+        """Drop the model versions older than `before` and the updates of the rounds that made
+        them. The newest version, the `rounds` rows and the published counters stay: they are
+        what the dashboard and the replay read. Called inside a round's transaction."""
+        self.db.execute("DELETE FROM models WHERE site = ? AND version < ?", [site, before])
+        self.db.execute("DELETE FROM updates WHERE site = ? AND round < ?", [site, before])
 
     def rounds(self, site: str) -> list[dict]:
         """Every closed round of `site`, oldest first: participation, noise and ε after it."""
