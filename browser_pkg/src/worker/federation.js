@@ -20,7 +20,7 @@ const SECOND = 1000;
 
 const randomId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
-export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
+export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged }) {
   let improve = false;
   let failures = 0;
   let timer = null;
@@ -37,10 +37,9 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
   async function refresh() {
     const fetched = await client.model(meta.etag);
     if (fetched === null) return;
-    const model = JSON.parse(fetched.text);
-    const { merged, error } = ask({ type: "merge_global", model });
-    if (error) throw new Error(`could not merge global model version ${model.version}: ${error}`);
-    await remember({ etag: fetched.etag, federation: model.federation, since: Date.now() });
+    const { merged, error } = merge(fetched.body);
+    if (error) throw new Error(`could not merge global model version ${fetched.header.version}: ${error}`);
+    await remember({ etag: fetched.etag, federation: fetched.header.federation, since: Date.now() });
     onMerged(merged);
   }
 
@@ -94,7 +93,7 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged }) {
   return {
     // Starts the turns; `fetched` is the model the engine booted from, if it fetched one.
     async start(fetched) {
-      if (fetched) await remember({ etag: fetched.etag, federation: JSON.parse(fetched.text).federation, since: Date.now() });
+      if (fetched) await remember({ etag: fetched.etag, federation: fetched.header.federation, since: Date.now() });
       schedule(fetched ? roundSeconds() : 0);
     },
     // With `improve`, what is learned from now on may be sent; without it nothing is.
