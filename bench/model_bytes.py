@@ -56,7 +56,7 @@ CODINGS = {"identity": "identity", "gzip": "gzip", "br": "br"}
 
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
-    visits = 3_000 if quick else 20_000
+    visits = 500 if quick else 20_000
     rounds = 2 if quick else ROUNDS
     figures = {
         "hash_space": {name: hash_space(site, visits, progress, name) for name, site in shapes().items()},
