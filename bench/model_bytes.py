@@ -4,10 +4,12 @@ space that sets both.
 - `hash_space`: one shared `edge.Personalizer` (Thompson, as in `edge_quality`) learns on two
   simulated sites of different shapes, the edge benchmarks' shop (20 items, 3 features each)
   and a catalog (200 items with a brand among 40 as a fourth feature, 20 of them shown per
-  visit), at each size in `HASH_BITS`, all meeting the same visits. Reported: the buckets its
-  weights use (the features at 2^24, where collisions are rare), the share of features that
-  share a bucket, and its expected CTR as a ratio to 2^24's. The default hash space for new
-  sites is the smallest that loses no quality on either shape.
+  visit), at each size in `HASH_BITS`, all meeting the same visits, for each of `SEEDS`.
+  Reported: the buckets its weights use (the features at 2^24, where collisions are rare),
+  the share of features that share a bucket, and its expected CTR as a ratio to 2^24's in
+  the same seed's run, averaged over the seeds (one run's exploration can get stuck for a
+  while: single runs vary by 10 %). The default hash space for new sites is the smallest
+  that loses no quality on either shape.
 - `wire`: a site made with the defaults (`sync_server.sites.DEFAULT_HASH_BITS`, the default
   round config: noise on every bucket) after `ROUNDS` rounds of `DEVICES` devices, each
   sending a delta of `NONZEROS` weights; its model fetched through the real app in each form
@@ -42,6 +44,7 @@ from sync_server.storage import Store
 from sync_server.updates import parse_update
 
 HASH_BITS = (10, 12, 14, 16, 18, 24)
+SEEDS = (1, 2, 3)
 FEATURES_AT = 24  # few collisions: the buckets used are the features
 SHOWN = 20  # candidates per visit
 SEED = 1
@@ -56,14 +59,14 @@ CODINGS = {"identity": "identity", "gzip": "gzip", "br": "br"}
 
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
-    visits = 500 if quick else 20_000
+    visits, seeds = (500, SEEDS[:1]) if quick else (10_000, SEEDS)
     rounds = 2 if quick else ROUNDS
     figures = {
-        "hash_space": {name: hash_space(site, visits, progress, name) for name, site in shapes().items()},
+        "hash_space": {name: hash_space(site, visits, seeds, progress, name) for name, site in shapes().items()},
         **wire_and_database(rounds, progress),
         "build_ms": {f"2^{bits}": build_times(bits) for bits in (DEFAULT_HASH_BITS, 18)},
     }
-    params = {"hash_bits_tried": list(HASH_BITS), "visits": visits, "shown_per_visit": SHOWN, "seed": SEED,
+    params = {"hash_bits_tried": list(HASH_BITS), "visits": visits, "shown_per_visit": SHOWN, "seeds": list(seeds),
               "default_hash_bits": DEFAULT_HASH_BITS, "rounds": rounds, "devices_per_round": DEVICES,
               "nonzeros_per_delta": NONZEROS, "round_config": dataclasses.asdict(RoundConfig()),
               "visits_per_month": VISITS_PER_MONTH, "rounds_per_month": ROUNDS_PER_MONTH, "goal_bytes": GOAL_BYTES}
@@ -77,22 +80,30 @@ def shapes() -> dict[str, Site]:
             "catalog (200 items, 20 shown)": Site(catalog, DEFAULT_ARCHETYPES, context_effects=DEFAULT_CONTEXT_EFFECTS)}
 
 
-def hash_space(site: Site, visits: int, progress: Progress, name: str) -> dict:
-    """Buckets used, collisions and expected CTR of one shared engine at each hash space."""
-    engines = {bits: bandits.Engine(edge.Config(policy="thompson", seed=SEED, hash_bits=bits)) for bits in HASH_BITS}
-    expected = dict.fromkeys(HASH_BITS, 0.0)
-    shown = random.Random(SEED)
-    candidates = site.candidates()
-    for visit in progress(site.visits(visits, SEED), total=visits, desc=name):
-        offered = shown.sample(candidates, min(SHOWN, len(candidates)))
+def hash_space(site: Site, visits: int, seeds: tuple[int, ...], progress: Progress, name: str) -> dict:
+    """Buckets used, collisions and expected CTR of one shared engine at each hash space, over
+    `seeds` (each its own visits, offers and exploration draws, met alike by every size)."""
+    used = {bits: 0 for bits in HASH_BITS}
+    expected = {bits: [] for bits in HASH_BITS}
+    for seed in seeds:
+        engines = {bits: bandits.Engine(edge.Config(policy="thompson", seed=seed, hash_bits=bits)) for bits in HASH_BITS}
+        totals = dict.fromkeys(HASH_BITS, 0.0)
+        shown = random.Random(seed)
+        candidates = site.candidates()
+        for visit in progress(site.visits(visits, seed), total=visits, desc=f"{name}, seed {seed}"):
+            offered = shown.sample(candidates, min(SHOWN, len(candidates)))
+            for bits, engine in engines.items():
+                item = engine.choose(visit.context, offered)
+                totals[bits] += visit.ctr[item]
+                engine.learn(visit.context, item, visit.click(item))
         for bits, engine in engines.items():
-            item = engine.choose(visit.context, offered)
-            expected[bits] += visit.ctr[item]
-            engine.learn(visit.context, item, visit.click(item))
-    used = {bits: len(engine.engine.model.weights) for bits, engine in engines.items()}
+            used[bits] += len(engine.engine.model.weights) / len(seeds)
+            expected[bits].append(totals[bits] / visits)
+    ratios = {bits: [e / r for e, r in zip(expected[bits], expected[FEATURES_AT])] for bits in HASH_BITS}
     return {f"2^{bits}": {"buckets_used": used[bits], "features_sharing_a_bucket": 1 - used[bits] / used[FEATURES_AT],
-                          "expected_ctr": expected[bits] / visits,
-                          "expected_ctr_vs_2^24": expected[bits] / expected[FEATURES_AT]}
+                          "expected_ctr": sum(expected[bits]) / len(seeds),
+                          "expected_ctr_vs_2^24": sum(ratios[bits]) / len(seeds),
+                          "expected_ctr_vs_2^24_per_seed": ratios[bits]}
             for bits in HASH_BITS}
 
 
