@@ -22,6 +22,7 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 - `begin_federation` -> `{counted}`: the visitor granted `improve`; what was learned before
   stays on the device (see `_begin_federation`)
 - `merge_global` `{model}` -> `{merged: version}`; the model may carry the site's `settings`
+  (the worker passes the compact form's bytes to `merge_model` instead)
 - `counters` -> `{counters}`: impressions and clicks per slot, variant and arm
 
 >>> import json
@@ -40,7 +41,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from edge import federated
+from edge import federated, model_form
 from edge.engine import Config, Personalizer
 from edge.features import Hasher
 from edge.profile import Profile
@@ -53,16 +54,18 @@ INTEREST_WEIGHT = 1.0
 _engine = Personalizer()
 
 
-def boot(state_json: str | None, global_model_json: str | None, config_json: str | None = None) -> str:
+def boot(state_json: str | None, global_model: str | bytes | memoryview | None, config_json: str | None = None) -> str:
     """Restore the visitor's saved state, or start from the global model (and its `settings`).
 
-    `config_json` holds the site's engine settings, e.g. `{"policy": "greedy"}`, for a
-    visitor without saved state; saved state keeps the settings it was made with. The
-    features hash into as many buckets as the site's model has (its `hash_bits`): saved
-    state made for another size is discarded, since its weights would mean other features.
+    The model comes as the server sends it: the compact form's bytes (what the worker
+    fetches) or JSON text. `config_json` holds the site's engine settings, e.g.
+    `{"policy": "greedy"}`, for a visitor without saved state; saved state keeps the
+    settings it was made with. The features hash into as many buckets as the site's model
+    has (its `hash_bits`): saved state made for another size is discarded, since its
+    weights would mean other features.
     """
     global _engine
-    model = json.loads(global_model_json) if global_model_json else None
+    model = read_model(global_model) if global_model else None
     warning = None
     if state_json:
         try:
@@ -83,6 +86,20 @@ def boot(state_json: str | None, global_model_json: str | None, config_json: str
     if model:
         _engine.merge_global(model)
     return json.dumps({"restored": False, "warning": warning})
+
+
+def read_model(body: str | bytes | memoryview) -> dict:
+    """A served global model as a dict: JSON text, or the compact form's bytes (`edge.model_form`)."""
+    return json.loads(body) if isinstance(body, str) else model_form.decode(bytes(body))
+
+
+def merge_model(body: bytes | memoryview) -> str:
+    """Take a newer global model in the compact form: `{"merged": version}`, or `{"error"}`
+    naming the problem, which changes nothing."""
+    try:
+        return json.dumps(_merge_global({"model": model_form.decode(bytes(body))}))
+    except ValueError as error:
+        return json.dumps({"error": str(error)})
 
 
 def _decide(message: dict) -> dict:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from sync_server.config import Settings
-from sync_server.sites import parse_hash_bits, parse_site_key
+from sync_server.sites import DEFAULT_HASH_BITS, parse_hash_bits, parse_site_key
 
 T = TypeVar("T")
 
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
 
     site = commands.add_parser("create-site", help="add a site with an empty global model")
     site.add_argument("site", type=_site_key)
-    site.add_argument("--hash-bits", type=_hash_bits, default=18, help="2^bits weights (default: %(default)s)")
+    site.add_argument("--hash-bits", type=_hash_bits, default=DEFAULT_HASH_BITS, help="2^bits weights (default: %(default)s)")
     site.add_argument("--origin", dest="origins", type=_origin_argument, action="append", default=[],
                       help="an origin whose pages may call the site, e.g. https://shop.example (repeatable)")
     site.set_defaults(handler=create_site)

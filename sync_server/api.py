@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -13,8 +10,9 @@ from sync_server import asgi
 from sync_server.checks import parse_json
 from sync_server.errors import ApiError
 from sync_server.ingest import Ingest
+from sync_server.model_answers import negotiate
 from sync_server.rounds import RoundState
-from sync_server.storage import Store, UnknownSite
+from sync_server.storage import UnknownSite
 from sync_server.tokens import Token, TokenKeys
 from sync_server.updates import COMPACT_TYPE, parse_update, split_compact
 
@@ -27,37 +25,21 @@ def _rounds(ingest: Ingest, site: str) -> RoundState:
 
 
 async def global_model(request: Request) -> Response:
-    """The newest global model and how to take part; devices revalidate it with If-None-Match."""
+    """The newest global model and how to take part, in the form (`Accept`) and coding
+    (`Accept-Encoding`) the device takes; devices revalidate it with If-None-Match."""
     state = _rounds(request.app.state.ingest, request.path_params["site"])
+    form, encoding = negotiate(request.headers.get("accept", ""), request.headers.get("accept-encoding", ""))
     try:
-        body, etag = _published_model(request.app.state.model_answers, request.app.state.store,
-                                      request.app.state.token_keys, state)
+        answer = await request.app.state.model_answers.answer(state, form, encoding)
     except UnknownSite:  # its key was rotated since the round state was cached
         raise ApiError(404, "unknown_site", f"no site with key {state.site!r}") from None
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=60, must-revalidate"}
-    if etag in request.headers.get("if-none-match", ""):
+    headers = {"ETag": answer.etag, "Cache-Control": "public, max-age=60, must-revalidate",
+               "Vary": "Accept, Accept-Encoding"}
+    if answer.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
-
-
-def _published_model(answers: dict, store: Store, token_keys: TokenKeys, state: RoundState) -> tuple[bytes, str]:
-    """The model answer and its ETag, built once per version, config and editor rules (weights
-    can be many) and kept in `answers`, by site. The rules travel in the model's `settings`, so
-    an editor's change (the kill switch too) reaches each device with its next model fetch."""
-    rules_version, rules = store.editor_rules(state.site)
-    key = (state.version, state.config, state.accepting, rules_version)
-    if answers.get(state.site, (None,))[0] != key:
-        intercept, weights = store.model(state.site, state.version)
-        body = orjson.dumps({
-            "site": state.site, "version": state.version, "intercept": intercept, "weights": weights,
-            "noise_variance": state.noise_variance,  # devices weigh the weights by it (edge.federated)
-            "hash_bits": state.buckets.bit_length() - 1,
-            "federation": {**state.config.for_devices(), "accepting_updates": state.accepting,
-                           "token_key": token_keys.public_key(state.site, state.version + 1)},
-            "settings": {"rules": rules},
-        })
-        answers[state.site] = (key, body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-    return answers[state.site][1:]
+    if answer.encoding:
+        headers["Content-Encoding"] = answer.encoding
+    return Response(answer.body, media_type=answer.media_type, headers=headers)
 
 
 class PostUpdate:

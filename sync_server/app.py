@@ -19,6 +19,7 @@ from sync_server.config import Settings
 from sync_server.errors import ApiError, api_error_response, http_error_response
 from sync_server.headers import SecurityHeaders
 from sync_server.ingest import Ingest
+from sync_server.model_answers import ModelAnswers
 from sync_server.origins import SiteOrigins
 from sync_server.ratelimit import LimitPerIP, RateLimiter
 from sync_server.static import BundleFiles
@@ -75,5 +76,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.visitor_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
     app.state.wrong_secret_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
     app.state.ingest = ingest
-    app.state.model_answers = {}
+    app.state.model_answers = ModelAnswers(store, app.state.token_keys)
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from edge import model_form
 from sync_server.admin.openapi import ADMIN_PATHS
 from sync_server.admin.openapi import SECURITY_SCHEME as ADMIN_SECURITY_SCHEME
 from sync_server.auth import SECRET
@@ -186,7 +187,17 @@ PATHS = {
         "get": {
             "summary": "The site's newest global model", "operationId": "getGlobalModel",
             "parameters": [SITE_PATH, {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
-            "responses": {"200": _json("The model; its ETag revalidates it", _ref("GlobalModel")),
+            "description": "In JSON, or with `Accept: application/vnd.p13n.model` in the compact form: the "
+                           "same object on one line with `weights` as {layout, count} and a "
+                           "`quantization_variance`, a newline, then the weights as little-endian float16, "
+                           "dense (2^hash_bits values) or sparse (count uint32 buckets, then count values). "
+                           "Brotli or gzip as Accept-Encoding allows; each representation has its own ETag.",
+            "responses": {"200": {"description": "The model; its ETag revalidates it", "content": {
+                "application/json": {"schema": _ref("GlobalModel")},
+                model_form.MEDIA_TYPE: {"schema": {
+                    "type": "string", "format": "binary",
+                    "description": "JSON line, newline, float16 LE weights (dense, or uint32 LE buckets then values)"}},
+            }},
                           "304": {"description": "Unchanged since the ETag sent"},
                           **_errors(403, 404, 429)},
         },

@@ -84,6 +84,7 @@ class RoundConfig:
     participation_rate: float = 1.0  # devices send in a round with this probability
     counter_noise: float = 0.0  # std of the noise on every published analytics total
     tokens_per_network: int = 5  # tokens per round for one client network (/24 or /56), all visitors
+    versions_kept: int = 3  # model versions kept, with the updates of their rounds; older ones are pruned
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -110,6 +111,7 @@ class RoundConfig:
             "device_rounds_per_year": self.device_rounds_per_year >= 1,
             "counter_noise": self.counter_noise >= 0,
             "tokens_per_network": self.tokens_per_network >= 1,
+            "versions_kept": self.versions_kept >= 1,
         }
         for field, ok in checks.items():
             if not ok:
@@ -254,5 +256,7 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
             weights[nonzero],
             totals,
         )
+        # A replayed update is recognised by the update_ids of the rounds it could still join.
+        store.prune(site, before=round_ + 1 - max(config.versions_kept, config.max_staleness + 1))
     return store.round_state(site)
 

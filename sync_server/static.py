@@ -32,18 +32,19 @@ def immutable(path: str) -> bool:
     return HASHED.search(path) is not None
 
 
-def accepted_encodings(accept_encoding: str) -> set[str]:
-    """The codings an `Accept-Encoding` header allows (`q=0` refuses one).
+def accepted(header_value: str) -> set[str]:
+    """The codings an `Accept-Encoding` header allows, or the media types an `Accept` header
+    names (`q=0` refuses one).
 
-    >>> sorted(accepted_encodings("gzip;q=0.5, deflate, br;q=0"))
+    >>> sorted(accepted("gzip;q=0.5, deflate, br;q=0"))
     ['deflate', 'gzip']
     """
-    accepted = set()
-    for part in accept_encoding.lower().split(","):
+    allowed = set()
+    for part in header_value.lower().split(","):
         coding, _, params = (text.strip() for text in part.partition(";"))
         if coding and not REFUSED.fullmatch(params):
-            accepted.add(coding)
-    return accepted
+            allowed.add(coding)
+    return allowed
 
 
 class BundleFiles(StaticFiles):
@@ -58,9 +59,9 @@ class BundleFiles(StaticFiles):
         variants = [(encoding, path + suffix) for encoding, suffix in ENCODINGS if os.path.isfile(path + suffix)]
         if variants:
             headers["vary"] = "Accept-Encoding"
-        accepted = accepted_encodings(request_headers.get("accept-encoding", ""))
+        codings = accepted(request_headers.get("accept-encoding", ""))
         for encoding, compressed in variants:
-            if encoding in accepted:
+            if encoding in codings:
                 headers["content-encoding"] = encoding
                 path, stat_result = compressed, os.stat(compressed)
                 break

@@ -25,6 +25,7 @@ import sqlite_utils
 
 from sync_server.aggregation import Delta
 from sync_server.rounds import ClosedRound, RoundConfig, RoundState
+from sync_server.sites import DEFAULT_HASH_BITS
 from sync_server.updates import Counter, Update
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_file: IO | None = None  # opened on the first write transaction
+        self.rules_changes = 0  # editor rules set through this Store: caches of them check it
         path.parent.mkdir(parents=True, exist_ok=True)
         _create_private(path)  # SQLite gives the -wal and -shm files the database file's mode
         # One connection, used from the event loop and the CLI; never two threads at once.
@@ -92,7 +94,7 @@ class Store:
         self.db["retired_site_keys"].create({"key": str, "site": str, "retired_at": float}, pk="key",
                                             if_not_exists=True)
 
-    def create_site(self, site: str, hash_bits: int = 18) -> None:
+    def create_site(self, site: str, hash_bits: int = DEFAULT_HASH_BITS) -> None:
         """Add a site with an empty global model (version 0); an existing site is kept. A key
         retired by `rotate_site_key` stays retired: ValueError."""
         retired = self.retired_site_key(site)
@@ -365,6 +367,13 @@ class Store:
                  "impressions": impressions, "clicks": clicks}
                 for (slot, variant, arm), (impressions, clicks) in counters.items())
 
+    def prune(self, site: str, before: int) -> None:
+        """Drop the model versions older than `before` and the updates of the rounds that made
+        them. The newest version, the `rounds` rows and the published counters stay: they are
+        what the dashboard and the replay read. Called inside a round's transaction."""
+        self.db.execute("DELETE FROM models WHERE site = ? AND version < ?", [site, before])
+        self.db.execute("DELETE FROM updates WHERE site = ? AND round < ?", [site, before])
+
     def rounds(self, site: str) -> list[dict]:
         """Every closed round of `site`, oldest first: participation, noise and ε after it."""
         return list(self.db["rounds"].rows_where("site = ?", [site], order_by="version"))
@@ -605,6 +614,7 @@ class Store:
             self.db["editor_rules"].insert({"site": site, "version": version, "document": orjson.dumps(document).decode(),
                                             "admin": admin, "created_at": time.time()})
             self._audit(site, admin, f"{change} (rules v{version})", document)
+        self.rules_changes += 1
         return version
 
     def set_logged_sample(self, site: str, rows: list[dict], admin: str) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 import httpx
 from tqdm import tqdm
 
-from edge import Config, Personalizer, federated
+from edge import Config, Personalizer, federated, model_form
 from sync_server import tokens
 from sync_server.simulation import Archetype, Item, Site, Visit
 
@@ -126,10 +126,11 @@ class Server:
 
     def global_model(self, revalidate: bool = False) -> dict:
         if revalidate or time.monotonic() - self._fetched_at >= self.fresh_seconds:
-            answer = self.http.get(f"/v1/sites/{self.site}/model", headers={"if-none-match": self._etag})
+            answer = self.http.get(f"/v1/sites/{self.site}/model",  # in the compact form, as the worker asks
+                                   headers={"accept": model_form.MEDIA_TYPE, "if-none-match": self._etag})
             if answer.status_code != 304:
                 answer.raise_for_status()
-                self._model, self._etag = answer.json(), answer.headers["etag"]
+                self._model, self._etag = model_form.decode(answer.content), answer.headers["etag"]
             self._fetched_at = time.monotonic()
         return self._model
 

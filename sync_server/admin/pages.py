@@ -89,7 +89,7 @@ async def rotate_key(request: Request) -> Response:
     except ValueError as error:
         return _site_page(request, {"rotate": f"key not changed: {error}"}, request.state.form)
     request.app.state.ingest.forget(site)
-    request.app.state.model_answers.pop(site, None)
+    request.app.state.model_answers.forget(site)
     return _back(new_key, f"The site's key is now {new_key}: put data-site=\"{new_key}\" in your pages' snippet. "
                           f"Requests for {site} are refused from now on.")
 

@@ -13,6 +13,7 @@ from html import escape
 
 from sync_server.admin.markup import csrf_field, notice, number, table
 from sync_server.admin.sessions import AdminSession
+from sync_server.sites import DEFAULT_HASH_BITS
 
 FEDERATION_FIELDS = {  # field: (label, help)
     "clip_norm": ("Clip norm C", "each device's update is clipped to this L2 norm"),
@@ -33,8 +34,8 @@ def overview(sites: list[dict], session: AdminSession, error: str | None, submit
 {notice(error, "error") if error else ""}
 <label>Site key <input name="site" value="{value("site")}" required pattern="[A-Za-z0-9_\\-]{{1,64}}">
 <small>public: it goes in your pages' <code>data-site</code></small></label>
-<label>Hash bits <input name="hash_bits" value="{value("hash_bits", "18")}" inputmode="numeric">
-<small>the model has 2^bits weights, every one noised each round: 12 to 18 suits most sites</small></label>
+<label>Hash bits <input name="hash_bits" value="{value("hash_bits", str(DEFAULT_HASH_BITS))}" inputmode="numeric">
+<small>the model has 2^bits weights, every one noised each round and part of each download: the default suits most sites</small></label>
 <label class="wide">Allowed origins <textarea name="origins" rows="2" spellcheck="false">{value("origins")}</textarea>
 <small>one a line, e.g. https://shop.example; none: only this server's own pages</small></label>
 <button>Add site</button></form></section>"""

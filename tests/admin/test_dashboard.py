@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from sync_server.rounds import RoundConfig
 from tests.admin.conftest import DEVICES_PER_ROUND, ROUNDS, SIMULATED, SITE, csrf_token
 from tests.conftest import CLI, ROOT
 
@@ -97,3 +98,20 @@ def test_the_cli_refuses_a_malformed_sample_file(admin_server, tmp_path):
     result = subprocess.run([*CLI, "load-sample", SIMULATED, str(bad), "--db", str(admin_server.db_path)],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1 and "the sample was not loaded" in result.stderr
+
+
+def test_pruning_keeps_what_the_dashboard_and_the_replay_read(admin_server, signed_in):
+    kept = RoundConfig().versions_kept
+    assert ROUNDS > kept  # the fixture's rounds pruned the oldest versions
+    db = admin_server.db()
+    assert [r["version"] for r in db["models"].rows_where("site = ?", [SITE])] == list(range(ROUNDS - kept + 1, ROUNDS + 1))
+    assert {r["round"] for r in db["updates"].rows_where("site = ?", [SITE])} == set(range(ROUNDS - kept + 1, ROUNDS + 1))
+    data = signed_in.get(f"/v1/admin/sites/{SITE}/dashboard").json()
+    assert [r["version"] for r in data["rounds"]] == list(range(1, ROUNDS + 1))  # every round's summary
+    assert len(data["slots"]["picks"]["series"]["time"]) == ROUNDS  # every round's counters
+    simulated = db.execute("SELECT min(version), max(version) FROM models WHERE site = ?", [SIMULATED]).fetchone()
+    assert simulated[0] > 0 and simulated[1] - simulated[0] == kept - 1
+    replayed = signed_in.get(f"/v1/admin/sites/{SIMULATED}/dashboard").json()
+    assert replayed["version"] == simulated[1] and replayed["replay"]["impressions"] == 2000
+    page = signed_in.get(f"/admin/sites/{SITE}")
+    assert page.status_code == 200 and "Uplift over the holdout" in page.text

@@ -117,3 +117,18 @@ def test_federated_quality_compares_four_runs_on_three_sites(tmp_path):
         assert runs["private"]["epsilon"] <= params["target_epsilon"] and runs["federated"]["epsilon"] is None
         local, shared, private = (runs[r]["expected_ctr"] for r in ("local", "shared", "private"))
         assert runs["transfer_share"] == (private - local) / (shared - local)
+
+
+def test_model_bytes_reports_each_form_and_coding_the_hash_space_and_the_database(tmp_path):
+    result = run_quick("model_bytes", tmp_path)
+    figures = result["figures"]
+    wire = figures["bytes_per_version"]
+    assert set(wire) == {f"{form}, {coding}" for form in ("json", "compact") for coding in ("identity", "gzip", "br")}
+    assert wire["compact, br"] < wire["compact, identity"] < wire["json, br"] < wire["json, identity"]
+    assert figures["bytes_per_device_per_month"]["daily visitor"] == 30 * min(wire["compact, br"], wire["compact, gzip"])
+    database = figures["database_bytes_per_round"]
+    assert len(database["default retention"]["after_each_round"]) == result["params"]["rounds"]
+    for shape in figures["hash_space"].values():
+        assert shape["2^24"]["features_sharing_a_bucket"] == 0 and shape["2^24"]["expected_ctr_vs_2^24"] == 1
+        assert shape["2^10"]["buckets_used"] <= shape["2^14"]["buckets_used"] <= shape["2^24"]["buckets_used"]
+    assert set(figures["build_ms"]) == {f"2^{result['params']['default_hash_bits']}", "2^18"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from edge import worker_api
+from edge import model_form, worker_api
 from edge.features import Hasher
 
 PICKS = [{"id": "a", "features": ["topic:x"]}, {"id": "b", "features": ["topic:y"]}]
@@ -213,3 +213,32 @@ def test_queued_clicks_are_learned_once_on_their_decision_or_on_what_the_page_sh
     assert state["decisions_made"] == 4 and [d["clicked"] for d in state["open_decisions"].values()] == [["b"], [], ["a"]]  # more#2 closed by more#3
     assert ask({"type": "clicks", "clicks": queue[:2]})["learned"] == ["c1", "c2"]  # sent again: learned once
     assert ask({"type": "state"}) == state
+
+
+def compact(model: dict) -> bytes:
+    """`model` in the compact form the worker downloads."""
+    idx, val = zip(*model["weights"])
+    return model_form.encode({k: v for k, v in model.items() if k != "weights"}, idx, val)
+
+
+def test_the_compact_form_boots_and_merges_as_the_json_form_does():
+    small = {**GLOBAL, "hash_bits": 12, "weights": [[Hasher(12)("topic:y"), 5.0]],
+             "settings": {"rules": {"holdout": 0.2}}}
+    worker_api.boot(None, memoryview(compact(small)))  # what Pyodide hands over for a Uint8Array
+    learned = ("config", "model", "settings", "global", "start")
+    from_bytes = {key: ask({"type": "state"})[key] for key in learned}
+    worker_api.boot(None, json.dumps(small))
+    assert from_bytes == {key: ask({"type": "state"})[key] for key in learned}
+    newer = {**small, "version": 3, "weights": [[Hasher(12)("topic:x"), 5.0]]}
+    assert json.loads(worker_api.merge_model(memoryview(compact(newer)))) == {"merged": 3}
+    assert ask({"type": "decide", "slot": "t", "candidates": PICKS, "size": 1, "at": NOW})["ranking"] == ["a"]
+
+
+def test_a_bad_compact_model_is_refused_and_changes_nothing():
+    worker_api.boot(None, json.dumps(GLOBAL))
+    before = ask({"type": "state"})
+    assert json.loads(worker_api.merge_model(b'{"version": 3}\n')) == {
+        "error": 'compact model: the header needs "weights": {"layout": "dense" or "sparse", "count": n}'}
+    older = compact({**GLOBAL, "hash_bits": 18, "version": 1})
+    assert "older than version 2" in json.loads(worker_api.merge_model(older))["error"]
+    assert ask({"type": "state"}) == before

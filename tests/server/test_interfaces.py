@@ -294,8 +294,8 @@ def test_the_cli_manages_sites_and_their_origins(tmp_path):
     assert done.returncode == 0, done.stderr
     cli("create-site", "blog", "--db", db)
     listing = cli("list-sites", "--db", db).stdout.splitlines()
-    assert listing == ["blog\thash_bits=18\torigins: its own origin only (the demo pages)",
-                       "shop\thash_bits=18\torigins: http://localhost:3000, https://shop.example"]
+    assert listing == ["blog\thash_bits=14\torigins: its own origin only (the demo pages)",
+                       "shop\thash_bits=14\torigins: http://localhost:3000, https://shop.example"]
 
 
 @pytest.mark.parametrize("args, problem", [

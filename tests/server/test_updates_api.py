@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from sync_server.sites import DEFAULT_HASH_BITS
 from sync_server.updates import COMPACT_TYPE, compact_body
 from tests.conftest import TEST_SITE
 from tests.server.federation import token
@@ -45,7 +46,7 @@ def test_the_global_model_carries_what_devices_need_to_take_part(server):
     assert response.status_code == 200
     model = response.json()
     assert (model["site"], model["version"], model["intercept"], model["weights"], model["hash_bits"]) == (
-        TEST_SITE, 0, 0.0, [], 18)
+        TEST_SITE, 0, 0.0, [], DEFAULT_HASH_BITS)
     assert model["federation"] == {"clip_norm": 0.3, "participation_rate": 1.0, "round_seconds": 3600.0,
                                    "max_staleness": 2, "device_rounds_per_year": 12, "accepting_updates": True,
                                    "token_key": model["federation"]["token_key"]}
@@ -103,8 +104,8 @@ MALFORMED = [
     ({**VALID, "delta": [1]}, 422, "delta must be a JSON object"),
     (with_delta(idx="3"), 422, "delta.idx and delta.val must be arrays"),
     (with_delta(idx=[3]), 422, "delta.idx has 1 entries but delta.val has 2"),
-    (with_delta(idx=[3, 1 << 18]), 422, "delta.idx[1] must be a whole number from 0 to 262143"),
-    (with_delta(idx=[3, -1]), 422, "delta.idx[1] must be a whole number from 0 to 262143"),
+    (with_delta(idx=[3, 1 << 14]), 422, "delta.idx[1] must be a whole number from 0 to 16383"),
+    (with_delta(idx=[3, -1]), 422, "delta.idx[1] must be a whole number from 0 to 16383"),
     (with_delta(idx=[3, 4.0]), 422, "delta.idx[1] must be a whole number"),
     (with_delta(idx=[3, 3]), 422, "repeated buckets"),
     (with_delta(val=[0.2, "x"]), 422, "delta.val[1] must be a finite number"),
@@ -169,8 +170,8 @@ MALFORMED_COMPACT = [
     (compact_with(header={"base_version": 0, "delta": {"intercept": 0.0}, "token": UNISSUED}), 422,
      "missing ['samples']"),
     (compact_with(header={**HEADER, "base_version": 5}), 422, "base_version must be a whole number from 0 to 0"),
-    (compact_with(idx=[3, 1 << 18]), 422, "delta.idx[1] must be a whole number from 0 to 262143, got 262144"),
-    (compact_with(idx=[-1, 3]), 422, "delta.idx[0] must be a whole number from 0 to 262143, got -1"),
+    (compact_with(idx=[3, 1 << 14]), 422, "delta.idx[1] must be a whole number from 0 to 16383, got 16384"),
+    (compact_with(idx=[-1, 3]), 422, "delta.idx[0] must be a whole number from 0 to 16383, got -1"),
     (compact_with(idx=[7, 7]), 422, "delta.idx has repeated buckets"),
     (compact_with(val=[0.2, float("nan")]), 422, "delta.val[1] must be a finite number, got nan"),
     (compact_with(val=[float("inf"), 0.2]), 422, "delta.val[0] must be a finite number, got inf"),

@@ -14,22 +14,32 @@ async function fetchBytes(path) {
   return response.arrayBuffer();
 }
 
-// Restore the saved state; if Python cannot read it, say so and start from the global model.
-function restore(api, savedState, globalModel, engineConfig, warn) {
+// Call `fn` with the compact model's bytes as a Python memoryview (or None), freed afterwards.
+function withBytes(pyodide, bytes, fn) {
+  const view = bytes ? pyodide.toPy(bytes) : null;
   try {
-    const booted = JSON.parse(api.boot(savedState, globalModel, engineConfig));
+    return fn(view);
+  } finally {
+    view?.destroy();
+  }
+}
+
+// Restore the saved state; if Python cannot read it, say so and start from the global model.
+function restore(api, savedState, model, engineConfig, warn) {
+  try {
+    const booted = JSON.parse(api.boot(savedState, model, engineConfig));
     if (booted.warning) warn(booted.warning);
     return booted.restored;
   } catch (error) {
     if (savedState === null) throw error;
     warn(`discarded incompatible saved state: ${error.message.trim().split("\n").pop()}`);
-    JSON.parse(api.boot(null, globalModel, engineConfig));
+    JSON.parse(api.boot(null, model, engineConfig));
     return false;
   }
 }
 
 // Downloads start at once and in parallel: `savedState` is a promise of JSON text or null,
-// `globalModel` one of the model's JSON text (or null), for a visitor without saved state.
+// `globalModel` one of the compact model's bytes (or null), for a visitor without saved state.
 // `timings` says when (ms since the worker started) Python and then the engine were ready.
 export async function bootEngine({ policy }, savedState, globalModel, warn) {
   const timings = {};
@@ -42,15 +52,17 @@ export async function bootEngine({ policy }, savedState, globalModel, warn) {
   const [pyodide, saved, model] = await Promise.all([python, savedState, globalModel]);
   const api = pyodide.pyimport("edge.worker_api");
   const engineConfig = policy ? JSON.stringify({ policy }) : null; // for a visitor without saved state
-  const restored = restore(api, saved, model, engineConfig, warn);
+  const restored = withBytes(pyodide, model, (view) => restore(api, saved, view, engineConfig, warn));
   timings.engine = performance.now();
   return {
     restored,
     timings,
     discarded: saved !== null && !restored,
     ask: (message) => JSON.parse(api.handle(JSON.stringify(message))),
+    // Take a newer global model (the compact form's bytes): {merged: version} or {error}.
+    merge: (bytes) => withBytes(pyodide, bytes, (view) => JSON.parse(api.merge_model(view))),
     state: () => api.handle('{"type": "state"}'),
     // A new visitor's engine, as after a first boot: what "forget me" leaves.
-    reset: (modelText) => restore(api, null, modelText, engineConfig, warn),
+    reset: (model) => withBytes(pyodide, model, (view) => restore(api, null, view, engineConfig, warn)),
   };
 }

@@ -34,7 +34,7 @@ const loadTokens = () => (tokenModule ??= import(new URL(P13N_ASSETS.tokens, imp
 
 const randomId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
-export function federation({ ask, client, meta, saveMeta, warn, onMerged, who }) {
+export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged, who }) {
   let improve = false;
   let failures = 0;
   let timer = null;
@@ -51,10 +51,9 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged, who })
   async function refresh() {
     const fetched = await client.model(meta.etag);
     if (fetched === null) return;
-    const model = JSON.parse(fetched.text);
-    const { merged, error } = ask({ type: "merge_global", model });
-    if (error) throw new Error(`could not merge global model version ${model.version}: ${error}`);
-    await remember({ etag: fetched.etag, federation: model.federation, since: Date.now() });
+    const { merged, error } = merge(fetched.body);
+    if (error) throw new Error(`could not merge global model version ${fetched.header.version}: ${error}`);
+    await remember({ etag: fetched.etag, federation: fetched.header.federation, since: Date.now() });
     onMerged(merged);
     await takeToken(merged);
   }
@@ -126,7 +125,7 @@ export function federation({ ask, client, meta, saveMeta, warn, onMerged, who })
   return {
     // Starts the turns; `fetched` is the model the engine booted from, if it fetched one.
     async start(fetched) {
-      if (fetched) await remember({ etag: fetched.etag, federation: JSON.parse(fetched.text).federation, since: Date.now() });
+      if (fetched) await remember({ etag: fetched.etag, federation: fetched.header.federation, since: Date.now() });
       schedule(fetched ? roundSeconds() : 0);
     },
     // With `improve`, what is learned from now on may be sent; without it nothing is.

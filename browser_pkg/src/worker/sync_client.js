@@ -11,6 +11,8 @@ export class HttpError extends Error {
   }
 }
 
+const MODEL_TYPE = "application/vnd.p13n.model";
+
 async function refusal(response) {
   const body = await response.json().catch(() => ({}));
   return new HttpError(response.status, body.error, body.detail);
@@ -58,16 +60,21 @@ export function syncClient(base, site) {
   const siteUrl = (path) => new URL(`v1/sites/${encodeURIComponent(site)}/${path}`, base);
 
   return {
-    // {text, etag} of the global model, or null when `etag` still names the newest one (304).
+    // {body, header, etag} of the global model in the compact form (README, "The global
+    // model"), or null when `etag` still names the newest one (304). `body` is its bytes, for
+    // the engine; `header` its JSON line (version, federation, …). The browser asks for br/gzip.
     async model(etag) {
       const response = await fetch(siteUrl("model"), {
-        headers: etag ? { "if-none-match": etag } : {},
+        headers: { accept: MODEL_TYPE, ...(etag ? { "if-none-match": etag } : {}) },
         credentials: "omit",
         cache: "no-store", // our own If-None-Match decides; the HTTP cache would answer 200 from disk
       });
       if (response.status === 304) return null;
       if (!response.ok) throw await refusal(response);
-      return { text: await response.text(), etag: response.headers.get("etag") };
+      const body = new Uint8Array(await response.arrayBuffer());
+      const line = body.indexOf(10); // "\n" ends the header
+      if (line < 0) throw new Error("the global model has no header line");
+      return { body, header: JSON.parse(new TextDecoder().decode(body.subarray(0, line))), etag: response.headers.get("etag") };
     },
     token: ({ visitor, secret }, round, blinded) => call("POST", siteUrl("tokens"), { secret, body: { visitor, round, blinded } }),
     postUpdate: (update) => call("POST", siteUrl("updates"), { body: compactUpdate(update), type: "application/vnd.p13n.update" }),

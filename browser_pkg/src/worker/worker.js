@@ -71,7 +71,7 @@ async function boot(config) {
   const opened = openStateStore(config.site, warn);
   const saved = opened.then((o) => o.saved);
   const fetched = saved.then((state) => (state || !client ? null : fetchModel(client)));
-  const booted = await bootEngine(config, saved, fetched.then((f) => f?.text ?? null), warn);
+  const booted = await bootEngine(config, saved, fetched.then((f) => f?.body ?? null), warn);
   const { store, meta } = await opened;
   if (booted.discarded) await store.clear();
   const changed = checkpointer(booted.state, store.save, (unsaved) => postMessage({ event: "saved", unsaved }));
@@ -80,7 +80,8 @@ async function boot(config) {
     postMessage({ event: "merged", version });
   };
   const federated = client
-    ? federation({ ask: booted.ask, client, meta, saveMeta: store.saveMeta, warn, onMerged, who: () => visitor })
+    ? federation({ ask: booted.ask, merge: booted.merge, client, meta, saveMeta: store.saveMeta, warn, onMerged,
+                   who: () => visitor })
     : { start() {}, consent() {}, learned() {}, reset() {} };
   await federated.start(await fetched);
   const running = { ...booted, client, store, meta, changed, federated, profile: profileSync(booted, client) };
@@ -118,7 +119,7 @@ async function forget(running, { known }) {
   visitor = { purposes: {} };
   running.federated.reset();
   const fetched = running.client ? await fetchModel(running.client) : null;
-  running.reset(fetched?.text ?? null);
+  running.reset(fetched?.body ?? null);
   await running.store.clear();
   await running.federated.start(fetched);
   running.federated.consent(visitor.purposes);
