@@ -369,10 +369,12 @@ class Store:
 
     def prune(self, site: str, before: int) -> None:
         """Drop the model versions older than `before` and the updates of the rounds that made
-        them. The newest version, the `rounds` rows and the published counters stay: they are
+        them, and the tokens spent in those rounds (a token of a closed round is refused as expired
+        anyway). The newest version, the `rounds` rows and the published counters stay: they are
         what the dashboard and the replay read. Called inside a round's transaction."""
         self.db.execute("DELETE FROM models WHERE site = ? AND version < ?", [site, before])
         self.db.execute("DELETE FROM updates WHERE site = ? AND round < ?", [site, before])
+        self.db.execute("DELETE FROM spent_tokens WHERE site = ? AND round < ?", [site, before])
 
     def rounds(self, site: str) -> list[dict]:
         """Every closed round of `site`, oldest first: participation, noise and ε after it."""
