@@ -41,6 +41,7 @@ from sync_server.rounds import RoundConfig, close_round
 from sync_server.simulation import DEFAULT_ARCHETYPES, DEFAULT_CONTEXT_EFFECTS, DEFAULT_ITEMS, Item, Site
 from sync_server.sites import DEFAULT_HASH_BITS
 from sync_server.storage import Store
+from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update
 
 HASH_BITS = (10, 12, 14, 16, 18, 24)
@@ -137,13 +138,15 @@ def _rounds(path: Path, config: RoundConfig, rounds: int, progress: Progress, de
     rng = np.random.default_rng(SEED)
     buckets = 1 << DEFAULT_HASH_BITS
     in_use = [_bytes_in_use(store)]
+    keys = TokenKeys(bytes(32))  # each update spends a token, as a device's does
     for _ in progress(range(rounds), total=rounds, desc=desc):
         version = store.round_state(SITE).version
         updates = []
         for _ in range(DEVICES):
             idx = np.sort(rng.choice(buckets, NONZEROS, replace=False))
             payload = {"base_version": version, "samples": 10,
-                       "delta": {"intercept": 0.01, "idx": idx.tolist(), "val": rng.normal(0, 0.05, NONZEROS).tolist()}}
+                       "delta": {"intercept": 0.01, "idx": idx.tolist(), "val": rng.normal(0, 0.05, NONZEROS).tolist()},
+                       "token": keys.mint(SITE, version + 1)}
             updates.append((SITE, parse_update(payload, buckets, version, config.max_staleness)))
         store.add_updates(updates)
         assert close_round(store, SITE, rng) is not None
