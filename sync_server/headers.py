@@ -2,8 +2,9 @@
 
 - `X-Content-Type-Options: nosniff` everywhere: a JSON error that echoes input is never run
   as a script or styled as CSS;
-- `Referrer-Policy: no-referrer` everywhere: the admin's URLs (site keys, messages) never
-  leave in a Referer header, and devices' calls need none;
+- `Referrer-Policy: same-origin` everywhere: the admin's URLs (site keys, messages) never
+  leave for another site in a Referer header. Not `no-referrer`: under it browsers send
+  `Origin: null` with the admin's own form posts, which the CSRF check must then refuse;
 - `Cache-Control: no-store` on the admin's pages and API (`/admin`, `/v1/admin`): nothing a
   signed-in admin saw stays in a shared or browser cache, unless the handler said otherwise.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-EVERYWHERE = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+EVERYWHERE = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
 PRIVATE_PREFIXES = ("/admin", "/v1/admin/")
 NO_STORE = (b"cache-control", b"no-store")
 

@@ -53,11 +53,11 @@ def test_a_null_update_id_is_refused_in_both_forms_and_nothing_is_stored(server)
     assert post(server, spendable(server, VALID)).status_code == 202  # leaving it out is fine
 
 
-def test_every_answer_says_nosniff_and_no_referrer(server):
+def test_every_answer_says_nosniff_and_same_origin_referrers(server):
     for answer in (httpx.get(f"{server.url}/v1/sites/{TEST_SITE}/model"), post(server, "not json"),
                    httpx.get(f"{server.url}/healthz"), httpx.get(f"{server.url}/admin/login")):
         assert answer.headers["x-content-type-options"] == "nosniff"
-        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["referrer-policy"] == "same-origin"
 
 
 def test_a_stalled_upload_is_dropped_after_the_body_timeout(tmp_path):
