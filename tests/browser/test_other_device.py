@@ -79,7 +79,7 @@ def test_a_synced_profile_is_restored_on_another_device_with_its_sync_code(conte
     assert switch(device, "Sync my profile").is_checked() and switch(device, "Help improve recommendations").is_checked()
     adopted = visitor_record(device)
     assert (adopted["id"], adopted["secret"]) == (first["id"], first["secret"])
-    assert profile_held(server, own["id"], own["secret"]).status_code == 404  # its former id is erased, not orphaned
+    assert profile_held(server, own["id"], own["secret"]).status_code == 401  # its former id is erased, not orphaned
     consents = profile_held(server, first["id"], first["secret"]).json()["consents"]
     assert [c["purposes"] for c in consents] == [
         {"personalize": True, "improve": False, "sync": True},  # the first device's

@@ -165,7 +165,7 @@ def test_forget_me_empties_the_device_and_the_server(page, server):
     assert picks_order(page) == PAGE_ORDER
     gone = httpx.get(f"{server.url}/v1/profiles/{visitor['id']}", params={"site": "demo"},
                      headers={"authorization": f"Bearer {visitor['secret']}"})
-    assert gone.status_code == 404 and gone.json()["error"] == "unknown_visitor"
+    assert gone.status_code == 401 and gone.json()["error"] == "wrong_secret"  # as for any unknown visitor
     assert server.db()["consents"].count_where("visitor = ?", [visitor["id"]]) == 0
 
 
@@ -277,7 +277,7 @@ def test_forget_me_works_when_the_worker_cannot_start(page, server):
     assert not switch(page, "Sync my profile").is_checked()
     gone = httpx.get(f"{server.url}/v1/profiles/{visitor['id']}", params={"site": "demo"},
                      headers={"authorization": f"Bearer {visitor['secret']}"})
-    assert gone.status_code == 404
+    assert gone.status_code == 401  # unknown now, as a wrong secret is
     assert [text for kind, text in page.console_messages_seen if kind == "pageerror"] == []
 
 
