@@ -180,7 +180,7 @@ def test_metrics_count_closed_rounds_their_cost_and_the_privacy_spent(tmp_path):
 
 
 def test_old_versions_and_the_updates_of_their_rounds_are_pruned_the_round_summaries_stay(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=1.0, versions_kept=3, max_staleness=1)
+    store = make_store(tmp_path, noise_multiplier=1.0, epsilon_budget=None, versions_kept=3, max_staleness=1)
     for round_ in range(1, 6):
         close(store, [Update(round_ - 1, 1, 0.0, [1], [0.1], update_id=f"u{round_}")])
     assert [row["version"] for row in store.db["models"].rows_where("site = 's'")] == [3, 4, 5]
@@ -190,7 +190,7 @@ def test_old_versions_and_the_updates_of_their_rounds_are_pruned_the_round_summa
 
 
 def test_updates_are_kept_as_long_as_a_replay_of_them_could_join_a_round(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=0.0, versions_kept=1, max_staleness=2)
+    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, versions_kept=1, max_staleness=2)
     close(store, [Update(0, 1, 0.0, [1], [0.1], update_id="early")])
     close(store, [Update(1, 1, 0.0, [1], [0.1])])
     assert [row["version"] for row in store.db["models"].rows_where("site = 's'")] == [0, 1, 2]
