@@ -33,7 +33,6 @@ make a taste, a single click on a cheap item no longer does:
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from tests.browser.conftest import BOOT_TIMEOUT_MS
 from tests.browser.test_preferences import open_panel, switch
 from tests.browser.test_privacy import FAST_ROUNDS, click_picks, compact_update, fast_server, record_requests  # noqa: F401
-from tests.browser.test_walking_skeleton import PICKS, open_demo
+from tests.browser.test_walking_skeleton import open_demo
 
 # Each field of an update, and the words of "Help improve" that name it. `token` is the
 # anonymous participation token, where the server asks for one.

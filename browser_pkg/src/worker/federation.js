@@ -77,11 +77,11 @@ export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged,
     const built = ask({ type: "update", clip_norm: federation.clip_norm, counted: meta.counted ?? [] });
     if (built.error) return; // nothing learned on this version yet
     const { update, counted } = built;
-    const due = update.samples >= SEND_AFTER_SAMPLES || Date.now() >= (meta.since ?? 0) + roundSeconds() * SECOND;
     if (meta.sentFor === update.base_version) return;
     const sentAt = (meta.sentAt ?? []).filter((at) => Date.now() - at < YEAR); // the accountant's cap
     if (sentAt.length >= (federation.device_rounds_per_year ?? Infinity)) return;
     if (meta.tokenFor !== update.base_version + 1) return takeToken(update.base_version); // spent on a later turn
+    const due = update.samples >= SEND_AFTER_SAMPLES || Date.now() >= (meta.since ?? 0) + roundSeconds() * SECOND;
     if (!due || !meta.token) return;
     if (Math.random() >= federation.participation_rate) return remember({ sentFor: update.base_version }); // sits this round out
     if (attempt?.base !== update.base_version) attempt = { base: update.base_version, id: randomId() };
