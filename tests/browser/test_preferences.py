@@ -13,10 +13,14 @@ import pytest
 
 from tests.browser.conftest import BOOT_TIMEOUT_MS
 from tests.browser.test_snippet import STUB, PyodideHold
-from tests.conftest import ROOT
 from tests.browser.test_walking_skeleton import (
-    PAGE_ORDER, PICKS, click_and_wait_until_saved, open_demo, picks_order,
+    PAGE_ORDER,
+    PICKS,
+    click_and_wait_until_saved,
+    open_demo,
+    picks_order,
 )
+from tests.conftest import ROOT
 
 PANEL = "#p13n-preferences .panel"
 
@@ -119,6 +123,21 @@ def test_an_interest_reorders_the_slots_at_once_and_why_this_says_so(page, serve
     page.get_by_label("cycling").uncheck()
     page.wait_for_function(f"document.querySelector('{PICKS} [data-p13n-variant]').dataset.p13nVariant !== 'helmet'")
     assert page.evaluate("p13n.interests()") == []
+
+
+def test_more_variety_is_a_switch_the_engine_keeps_until_turned_off(page, server):
+    open_demo(page, server)
+    open_panel(page)
+    wanted = page.get_by_label("Show me more variety")
+    assert not wanted.is_checked()
+    wanted.check()
+    # Each poll asks the engine again and looks at what the last answer said.
+    page.wait_for_function("p13n.variety().then((on) => (window.varietyNow = on)) && window.varietyNow === true", polling=100)
+    assert page.evaluate("p13n.variety()") is True and wanted.is_checked()
+
+    wanted.uncheck()
+    page.wait_for_function("p13n.variety().then((on) => (window.varietyNow = on)) && window.varietyNow === false", polling=100)
+    assert page.evaluate("p13n.variety()") is False
 
 
 def test_download_my_data_gives_everything_held_on_the_device_and_the_server(page, server):

@@ -219,6 +219,42 @@ def test_without_rules_the_policys_exploring_order_is_kept(make):
         assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking == decided.ranking
 
 
+SHELF = [{"id": f"{topic}{i}", "features": [f"topic:{topic}", f"model:{topic}{i}"]}
+         for topic in ("hiking", "cycling", "camping") for i in range(3)]
+
+
+def test_a_variety_rule_spreads_a_slot_over_kinds_and_keeps_pins(make):
+    engine = make()
+    for _ in range(5):
+        engine.learn({"type": "click", "decision": engine.decide("shelf", SHELF, at=NOW, size=1).id, "variant": "hiking0", "at": NOW})
+    assert [v[:-1] for v in engine.decide("shelf", SHELF, at=NOW, size=3).ranking] == ["hiking"] * 3  # one kind learned: a bubble
+    engine.configure({"rules": {"slots": {"shelf": {"variety": 2.0, "pin": {"camping2": 3}}}}})
+    shown = engine.decide("shelf", SHELF, at=NOW, size=3).ranking
+    assert shown[0] == "hiking0" and shown[2] == "camping2" and not shown[1].startswith("hiking")
+
+
+def test_a_visitor_who_asks_for_variety_gets_it_in_every_slot_and_keeps_the_wish(make):
+    assert [v[:-1] for v in make().decide("shelf", SHELF, at=NOW, size=3).ranking] == ["hiking"] * 3  # the page's order
+    engine = make(Config(policy="greedy", seed=2))
+    engine.declare_variety(True)
+    assert len({v[:-1] for v in engine.decide("shelf", SHELF, at=NOW, size=3).ranking}) == 3
+    if make.backend == "builtin":
+        assert Personalizer.from_dict(json.loads(json.dumps(engine.to_dict()))).variety is True
+    with pytest.raises(ValueError, match="variety must be true or false"):
+        engine.declare_variety("yes")
+
+
+def test_a_minimum_exploration_share_keeps_trying_what_the_model_ranks_low(make):
+    engine = make(Config(policy="greedy", min_explore=0.2, seed=5))
+    engine.configure({"rules": {"slots": {"shelf": {"boost": {"cycling1": 100.0}}}}})  # the model's sure favourite
+    tops = [engine.decide("shelf", SHELF, at=NOW + t, size=1).ranking[0] for t in range(300)]
+    explored = sum(top != "cycling1" for top in tops) / len(tops)
+    assert 0.1 < explored < 0.3  # about a fifth (less the draws that land on it): greedy alone never leaves it
+    assert len(set(tops)) == len(SHELF)
+    with pytest.raises(ValueError, match="min_explore must be a share"):
+        Config(min_explore=1.5)
+
+
 def test_the_kill_switch_gives_everyone_the_page_order_and_counts_nothing(make):
     engine = make()
     click(engine, "bottle")

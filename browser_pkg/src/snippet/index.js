@@ -235,6 +235,14 @@ function start() {
     return reply.interests;
   }
 
+  // Whether the visitor wants more variety (no argument: read it); every slot takes it at once.
+  async function variety(wanted) {
+    if (wanted === undefined) return (await ask("profile")).variety;
+    const reply = await ask("preferences", { variety: wanted });
+    await redecideAll();
+    return reply.variety;
+  }
+
   // Everything held about the visitor, on this device and on the server, as one JSON object.
   async function exportData() {
     const { device, server } = await ask("export", { known: choices.known() });
@@ -294,6 +302,7 @@ function start() {
     outdated: () => choices.outdated(),
     consent,
     interests,
+    variety,
     interestChoices: () => interestChoices(slots, config.interestKinds),
     decisions: () => [...slots].map((slot) => ({ slot, decision: decisions.get(slot.getAttribute(SLOT)) })),
     syncCode,
@@ -308,6 +317,7 @@ function start() {
     track,
     consent,
     interests,
+    variety,
     syncCode,
     useSyncCode,
     exportData,

@@ -7,7 +7,7 @@
 // constructed stylesheet, which a strict style-src allows.
 //
 // `host` is what the snippet lends it: button (whether the site shows the floating button),
-// purposes(), outdated(), consent(changes), interests(list?), interestChoices(),
+// purposes(), outdated(), consent(changes), interests(list?), variety(wanted?), interestChoices(),
 // decisions() ([{slot, decision}]), syncCode(), useSyncCode(code), exportData(), forget().
 
 import { SLOT, VARIANT } from "../slots.js";
@@ -119,6 +119,8 @@ export function preferencesPanel({ root, button, host, overrides }) {
       h("h3", { textContent: strings.interests }),
       h("p", { className: "help", textContent: strings.interestsHelp }),
       h("fieldset", { className: "interests" }),
+      h("label", {}, h("input", { type: "checkbox", name: "variety" }), strings.variety),
+      h("p", { className: "help", textContent: strings.varietyHelp }),
       h("h3", { textContent: strings.why }),
       h("div", { className: "why" }),
       h("div", { className: "actions" }, h("button", { textContent: strings.download, onclick: download }), ui.forget),
@@ -163,13 +165,17 @@ export function preferencesPanel({ root, button, host, overrides }) {
   // Interests need the engine: without one (it could not start) the list says why.
   async function showInterests(personalizing) {
     const fieldset = ui.panel.querySelector(".interests");
+    const variety = ui.panel.querySelector("[name=variety]");
     let chosen = [];
+    Object.assign(variety, { disabled: true, checked: false });
     try {
-      if (personalizing) chosen = await host.interests();
+      if (personalizing) [chosen, variety.checked] = await Promise.all([host.interests(), host.variety()]);
     } catch (error) {
       fieldset.disabled = true;
       return fieldset.replaceChildren(h("p", { className: "help", textContent: failure(error) }));
     }
+    variety.disabled = !personalizing;
+    variety.onchange = () => host.variety(variety.checked).then(refresh, failed);
     const focused = root.activeElement?.value;
     fieldset.disabled = !personalizing;
     fieldset.setAttribute("aria-label", strings.interests);
