@@ -47,9 +47,9 @@ import uvloop
 
 from bench import Progress
 from bench.timing import percentile
+from sync_server.auth import VisitorSecrets
 from sync_server.privacy import epsilon
 from sync_server.rounds import RoundConfig, close_round
-from sync_server.auth import VisitorSecrets
 from sync_server.storage import Store
 from sync_server.tokens import SERVER_KEY_NAME, TokenKeys
 from sync_server.updates import COMPACT_TYPE, Counter, Update, compact_body
