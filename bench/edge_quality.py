@@ -54,7 +54,8 @@ POINTS = 50  # points on each curve
 GOAL_WITHIN_BEST = 0.02  # the default's expected CTR within 2 % of our best policy's, on every site
 
 RIVER_ALPHAS = (0.01, 0.03, 0.1, 1.0)
-VW_OPTIONS = {"mtr ε=0.05 (defaults)": "", "dm ε=0.02": "--cb_type dm --epsilon 0.02", "dm ε=0.005": "--cb_type dm --epsilon 0.005"}
+VW_OPTIONS = {"mtr ε=0.05 (defaults)": "", "dm ε=0.02": "--cb_type dm --epsilon 0.02",
+              "dm ε=0.005": "--cb_type dm --epsilon 0.005"}
 # Settings of our own beyond each policy's defaults, tried on every site to choose the defaults by.
 EDGE_VARIANTS = {
     "edge thompson prior_precision=10": {"policy": "thompson", "prior_precision": 10.0},
