@@ -27,9 +27,12 @@ class Contestant(abc.ABC):
     def learn(self, context: dict, item: str, clicked: bool) -> None:
         """Learn the outcome of showing `item` in `context`."""
 
+    visitor: int | None = None  # who the visit is, if visitors come back; None: a new visitor
+
     def meet(self, visitor: int | None) -> None:
-        """Who the next visit is, if visitors come back (None: a new visitor). Only what keeps
-        a profile per visitor, as our engine does on each visitor's device, makes use of it."""
+        """Who the next visit is. Only what keeps a profile per visitor, as our engine does on
+        each visitor's device, makes use of it."""
+        self.visitor = visitor
 
 
 class Random(Contestant):
@@ -143,15 +146,11 @@ class Engine(Contestant):
         self.clock = 0.0
         self._decision: edge.Decision | None = None
         self._candidates: dict[str, dict] = {}
-        self._visitor: int | None = None
         self._profiles: dict[int, Profile] = {}
-
-    def meet(self, visitor: int | None) -> None:
-        self._visitor = visitor
 
     def choose(self, context: dict, candidates: list[dict]) -> str:
         self.clock += self.SECONDS_BETWEEN_VISITS
-        visitor = self._visitor
+        visitor = self.visitor
         self.engine.profile = Profile() if visitor is None else self._profiles.setdefault(visitor, Profile())
         self._decision = self.engine.decide(SLOT, candidates, context, at=self.clock, size=1)
         self._candidates = {c["id"]: c for c in candidates}

@@ -33,7 +33,7 @@ def run_quick(name: str, results: Path) -> dict:
 def test_edge_latency_reports_p50_and_p99_for_the_engine_and_river(tmp_path):
     figures = run_quick("edge_latency", tmp_path)["figures"]
     latency = figures["latency_us"]
-    for row in ("engine thompson decide", "engine thompson learn", "engine thompson, River learner decide",
+    for row in ("engine lin-ucb decide", "engine lin-ucb learn", "engine lin-ucb, River learner decide",
                 "edge model rank", "edge model learn", "river model rank", "river model learn"):
         assert 0 < latency[row]["p50"] <= latency[row]["p99"]
     assert {"engine decide p99", "model rank p99"} <= set(figures["river_over_edge"])

@@ -122,10 +122,13 @@ def test_old_decisions_are_closed_so_state_stays_bounded(make):
 # Exploring
 
 
-def test_thompson_sampling_is_the_default_and_is_reproducible_from_its_seed(make):
-    assert Config().policy == "thompson"
-    rankings = [[make(Config(seed=seed)).decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking for _ in range(2)]
-                for seed in range(8)]
+def test_lin_ucb_is_the_default_half_a_standard_deviation_up():
+    assert (Config().policy, Config().alpha) == ("lin-ucb", 0.5)  # chosen on four sites: bench/edge_quality.py
+
+
+def test_thompson_sampling_is_reproducible_from_its_seed(make):
+    rankings = [[make(Config(policy="thompson", seed=seed)).decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking
+                 for _ in range(2)] for seed in range(8)]
     assert all(first == again for first, again in rankings)  # same seed, same decision
     assert len({tuple(first) for first, _ in rankings}) > 1  # a fresh visitor's order is explored
 
@@ -227,7 +230,8 @@ SHELF = [{"id": f"{topic}{i}", "features": [f"topic:{topic}", f"model:{topic}{i}
 def test_a_variety_rule_spreads_a_slot_over_kinds_and_keeps_pins(make):
     engine = make()
     for _ in range(5):
-        engine.learn({"type": "click", "decision": engine.decide("shelf", SHELF, at=NOW, size=1).id, "variant": "hiking0", "at": NOW})
+        decision = engine.decide("shelf", SHELF, at=NOW, size=1)
+        engine.learn({"type": "click", "decision": decision.id, "variant": "hiking0", "at": NOW})
     assert [v[:-1] for v in engine.decide("shelf", SHELF, at=NOW, size=3).ranking] == ["hiking"] * 3  # one kind learned: a bubble
     engine.configure({"rules": {"slots": {"shelf": {"variety": 2.0, "pin": {"camping2": 3}}}}})
     shown = engine.decide("shelf", SHELF, at=NOW, size=3).ranking
@@ -518,7 +522,7 @@ def test_state_saved_by_schema_1_is_migrated():
     }
     engine = Personalizer.from_dict(json.loads(json.dumps(schema_1)))
     state = engine.to_dict()
-    assert state["schema"] == SCHEMA == 5 and state["config"]["policy"] == "thompson"
+    assert state["schema"] == SCHEMA == 6 and state["config"]["policy"] == Config().policy
     assert engine.global_version == 4 and engine.model.weights[hashed("topic:hiking")] == 0.05
     engine.learn({"type": "click", "decision": "picks#7", "variant": "tent", "at": NOW})  # old decisions stay learnable
     assert engine.counters() == [{"slot": "picks", "variant": "tent", "arm": "personalized", "impressions": 0, "clicks": 1}]
@@ -542,7 +546,14 @@ def test_state_saved_by_schema_2_is_migrated():
     assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
 
 
-@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 5"), ("2", "no valid schema"),
+def test_state_saved_by_schema_5_is_migrated_without_a_wish_for_variety():
+    engine = used_engine(Config(policy="greedy", seed=5))
+    schema_5 = {**{k: v for k, v in engine.to_dict().items() if k != "variety"}, "schema": 5}
+    migrated = Personalizer.from_dict(json.loads(json.dumps(schema_5)))
+    assert migrated.variety is False and migrated.to_dict() == engine.to_dict()
+
+
+@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 6"), ("2", "no valid schema"),
                                              (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
     state = Personalizer().to_dict()
@@ -685,8 +696,8 @@ HERO = [{"id": f"h{i}", "features": [f"topic:{topic}"]} for i, topic in enumerat
 @pytest.mark.parametrize("clicking", [False, True])
 def test_the_painted_order_is_kept_view_after_view_and_learning_shows_on_the_next(seed, clicking):
     """Each view paints the `next` of the one before (or the redraw after a click), as the
-    snippet does; Thompson sampling (the default) never takes that back for noise."""
-    engine = Personalizer(Config(seed=seed))
+    snippet does; Thompson sampling never takes that back for noise."""
+    engine = Personalizer(Config(policy="thompson", seed=seed))
     painted: dict[str, list[str]] = {}
     views = kept = firsts = 0
     for view in range(150):
