@@ -167,14 +167,14 @@ export function preferencesPanel({ root, button, host, overrides }) {
     const fieldset = ui.panel.querySelector(".interests");
     const variety = ui.panel.querySelector("[name=variety]");
     let chosen = [];
-    Object.assign(variety, { disabled: true, checked: false });
+    let wanted = false;
     try {
-      if (personalizing) [chosen, variety.checked] = await Promise.all([host.interests(), host.variety()]);
+      if (personalizing) [chosen, wanted] = await Promise.all([host.interests(), host.variety()]);
     } catch (error) {
-      fieldset.disabled = true;
+      fieldset.disabled = variety.disabled = true;
       return fieldset.replaceChildren(h("p", { className: "help", textContent: failure(error) }));
     }
-    variety.disabled = !personalizing;
+    Object.assign(variety, { disabled: !personalizing, checked: wanted });
     variety.onchange = () => host.variety(variety.checked).then(refresh, failed);
     const focused = root.activeElement?.value;
     fieldset.disabled = !personalizing;
