@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
-from typing import TypeVar
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sync_server.config import Settings
 from sync_server.sites import DEFAULT_HASH_BITS, parse_hash_bits, parse_site_key
@@ -29,6 +30,10 @@ def serve(args: argparse.Namespace) -> None:
     )
     if not (settings.dist_dir / "personalize.js").exists():
         raise SystemExit(f"{settings.dist_dir} has no bundle: run `python build.py` first")
+    try:
+        settings.secret_key()
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     app = create_app(settings)
     base = f"http://{args.host}:{args.port}"
     if settings.demo_dir is not None:
@@ -159,6 +164,18 @@ def list_sites(args: argparse.Namespace) -> None:
         print(f"{site['site']}\thash_bits={site['hash_bits']}\torigins: {_origins_text(store, site['site'])}")
 
 
+def migrate_db(args: argparse.Namespace) -> None:
+    from sync_server.storage import copy
+
+    try:
+        counts = copy.copy_database(args.source, args.target)
+    except (ValueError, ConnectionError) as error:
+        raise SystemExit(f"{error}; nothing was copied") from None
+    print(f"copied {sum(counts.values())} rows of {len(counts)} tables from {args.source} to {args.target}")
+    if not isinstance(args.source, str):
+        print(f"serve it with --secret-key {args.source.with_suffix('.key')} (visitors' secrets are hashed with it)")
+
+
 def _origins_text(store, site: str) -> str:
     return ", ".join(store.site_origins(site)) or "its own origin only (the demo pages)"
 
@@ -175,12 +192,23 @@ def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 
 def _origin(text: str) -> str:
-    from sync_server.origins import parse_origin  # it brings Starlette; other commands need not
+    from sync_server.origins import (
+        parse_origin,  # it brings Starlette; other commands need not
+    )
 
     return parse_origin(text)
 
 
+def _database_target(text: str | Path) -> Path | str:
+    from sync_server.storage.database import (
+        parse_target,  # no psycopg unless a URL asks for it
+    )
+
+    return parse_target(text)
+
+
 _site_key, _hash_bits, _origin_argument = _argument(parse_site_key), _argument(parse_hash_bits), _argument(_origin)
+_database = _argument(_database_target)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,8 +274,16 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     admin.set_defaults(handler=create_admin)
 
+    move = commands.add_parser("migrate-db", help="copy a database's whole state into a new, empty one")
+    move.add_argument("--from", dest="source", type=_database, required=True, help="e.g. data/p13n.db")
+    move.add_argument("--to", dest="target", type=_database, required=True, help="e.g. postgresql://p13n@db/p13n")
+    move.set_defaults(handler=migrate_db)
+
+    default_db = os.environ.get("P13N_DB") or Settings.db_path
     for command in (run, site, origins, rotation, sample, listing, admin):
-        command.add_argument("--db", type=Path, default=Settings.db_path, help="SQLite file (default: data/p13n.db)")
+        command.add_argument("--db", type=_database, default=_database(default_db),
+                             help="a SQLite file or a postgresql://USER@HOST/DB URL (default: $P13N_DB, else "
+                             "data/p13n.db)")
     args = parser.parse_args(argv)
     args.handler(args)
 

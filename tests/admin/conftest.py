@@ -16,7 +16,7 @@ import pytest
 from sync_server import traffic
 from sync_server.rounds import RoundConfig
 from sync_server.storage import Store
-from tests.conftest import CLI, ROOT, RunningServer, create_site, running_server
+from tests.conftest import CLI, ROOT, RunningServer, create_site, new_database, running_server
 from tests.server.federation import token
 
 SITE = "shop"
@@ -71,8 +71,8 @@ def fill_rounds(server: RunningServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def admin_server(tmp_path_factory) -> Iterator[RunningServer]:
-    db_path = tmp_path_factory.mktemp("admin") / "p13n.db"
+def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
+    db_path = new_database(request, backend, tmp_path_factory.mktemp("admin"))
     create_site(db_path, SITE, "--hash-bits", "10")
     Store(db_path).set_round_config(SITE, RoundConfig(min_devices=DEVICES_PER_ROUND, target_devices=DEVICES_PER_ROUND,
                                                       noise_multiplier=1.0, epsilon_budget=60.0))
