@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_SITE = "test-site"
 TEST_ORIGIN = "https://shop.example"  # a page origin TEST_SITE allows (CORS)
 CLI = [sys.executable, "-m", "sync_server"]
+pytest_plugins = ["tests.chromium"]  # real Chromium, for the browser tests and the admin's
 
 
 @dataclasses.dataclass

@@ -259,7 +259,7 @@ class SQLiteDatabase(Database):
         if self._lock_file is None:
             lock_path = self.path.with_name(self.path.name + ".lock")
             create_private(lock_path)
-            self._lock_file = open(lock_path, "a")  # noqa: SIM115 -- held as long as the connection
+            self._lock_file = lock_path.open("a")  # held for the connection's life, as the lock is
         fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
             yield
@@ -357,7 +357,5 @@ def _without_password(url: str) -> str:
 def create_private(path: Path) -> None:
     """Make `path` readable and writable by its owner only, if it does not exist yet: it holds
     visitors' consents and secrets' hashes, and admins' password hashes."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass

@@ -39,7 +39,8 @@ MIGRATIONS: list[str] = [
     -- take longer the more it holds.
     CREATE TABLE IF NOT EXISTS round_sizes (site TEXT, round BIGINT, updates BIGINT, opened_at DOUBLE
         PRECISION, PRIMARY KEY (site, round));
-    INSERT INTO round_sizes SELECT site, round, count(*), min(received_at) FROM updates WHERE true GROUP BY site, round ON CONFLICT DO NOTHING;
+    INSERT INTO round_sizes SELECT site, round, count(*), min(received_at) FROM updates WHERE true GROUP BY site, round
+        ON CONFLICT DO NOTHING;
     CREATE TABLE IF NOT EXISTS round_configs (site TEXT PRIMARY KEY, config TEXT);
     CREATE TABLE IF NOT EXISTS rounds (site TEXT, version BIGINT, closed_at DOUBLE PRECISION, reason TEXT,
         devices BIGINT, noise_multiplier DOUBLE PRECISION, clip_norm DOUBLE PRECISION, learning_rate DOUBLE
