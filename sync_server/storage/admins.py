@@ -2,12 +2,14 @@
 for sites, and the audit log of every change they make.
 
 Sessions are kept by the SHA-256 of their token, so a leaked database holds no usable
-session; they live in the database, so every replica knows every session.
+session; they live in the database, so every replica knows every session. So do the
+token buckets that limit sign-in tries when replicas share a database (ratelimit.py).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import orjson
 
@@ -92,6 +94,19 @@ class AdminStore:
         """The latest changes to `site`, newest first, each with its detail decoded."""
         rows = self.db.rows("SELECT * FROM admin_audit WHERE site = ? ORDER BY id DESC LIMIT ?", [site, limit])
         return [{**row, "detail": orjson.loads(row["detail"])} for row in rows]
+
+    def rate_bucket(self, key: str, take: Callable[[tuple[float, float] | None], tuple[float, float]],
+                    now: float) -> float:
+        """Apply `take` to the token bucket `key` (tokens, as of when; None if there is none)
+        and keep the tokens it leaves, as of `now`; the wait it returns (see ratelimit.py).
+        Buckets untouched for an hour are full again, and dropped."""
+        with self.db.transaction(f"bucket:{key}"):
+            row = self.db.execute("SELECT tokens, as_of FROM rate_buckets WHERE key = ?", [key]).fetchone()
+            tokens, wait = take(row)
+            self.db.execute("DELETE FROM rate_buckets WHERE as_of < ?", [now - 3600])
+            self.db.execute("INSERT INTO rate_buckets (key, tokens, as_of) VALUES (?, ?, ?) ON CONFLICT (key)"
+                            " DO UPDATE SET tokens = excluded.tokens, as_of = excluded.as_of", [key, tokens, now])
+        return wait
 
     def _audit(self, site: str, admin: str, action: str, detail: dict) -> None:
         self.db.execute("INSERT INTO admin_audit (site, admin, action, detail, at) VALUES (?, ?, ?, ?, ?)",

@@ -77,6 +77,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE IF NOT EXISTS retired_site_keys (key TEXT PRIMARY KEY, site TEXT, retired_at DOUBLE
         PRECISION);
     """,
+    """-- 2: token buckets that every replica shares (sign-in tries)
+    CREATE TABLE rate_buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION, as_of DOUBLE PRECISION);
+    CREATE INDEX idx_rate_buckets_as_of ON rate_buckets (as_of);
+    """,
 ]
 
 

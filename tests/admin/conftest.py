@@ -72,14 +72,15 @@ def fill_rounds(server: RunningServer) -> None:
 
 @pytest.fixture(scope="session")
 def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
-    db_path = new_database(request, backend, tmp_path_factory.mktemp("admin"))
+    directory = tmp_path_factory.mktemp("admin")
+    db_path = new_database(request, backend, directory)
     create_site(db_path, SITE, "--hash-bits", "10")
     Store(db_path).set_round_config(SITE, RoundConfig(min_devices=DEVICES_PER_ROUND, target_devices=DEVICES_PER_ROUND,
                                                       noise_multiplier=1.0, epsilon_budget=60.0))
     create_site(db_path, SIMULATED, "--hash-bits", "12")
     Store(db_path).set_round_config(SIMULATED, RoundConfig(min_devices=10, target_devices=10))
     Store(db_path).set_editor_rules(SIMULATED, traffic.DEMO_RULES, admin="test")
-    sample = db_path.parent / "sample.jsonl"
+    sample = directory / "sample.jsonl"
     sample.write_text("".join(json.dumps(row) + "\n" for row in traffic.logged_sample(traffic.Shop.demo(), 1000, seed=2)))
     subprocess.run([*CLI, "load-sample", SIMULATED, str(sample), "--db", str(db_path)], check=True, cwd=ROOT)
     with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:
