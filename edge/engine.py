@@ -44,14 +44,15 @@ from itertools import repeat
 from typing import Any, NamedTuple
 
 from edge import federated, linear_model, optim, policies
-from edge.objectives import ATTRIBUTION_SECONDS, AWAITING_CLICKS, CLICK, Objective, conversion
 from edge.base import Classifier, Features, State, Stateful
 from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
+from edge.objectives import ATTRIBUTION_SECONDS, AWAITING_CLICKS, CLICK, Objective, conversion
 from edge.profile import Profile, check_time
 from edge.rules import NO_RULES
 from edge.settings import Settings
 
 SCHEMA = 6
+CLICKS = Objective(CLICK)  # what a slot optimizes unless it says otherwise
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
 # that sees the page's order, or everyone's page order while the kill switch is on.
 PERSONALIZED, HOLDOUT, OFF = "personalized", "holdout", "off"
@@ -176,7 +177,7 @@ class _SlotRequest:
     candidates: dict[str, _Candidate]  # variant -> its tokens, in the page's order
     crossing: Crossing
     keep: list[str] | None = None  # the order the page painted, if it did
-    objective: Objective = Objective(CLICK)
+    objective: Objective = CLICKS
 
 
 class Personalizer:
@@ -215,10 +216,11 @@ class Personalizer:
         #                 "features": {variant: its own features}, "clicked": [variant]}
         # Replaced, never changed in place, so a `to_dict` taken earlier stays as it was.
         self.open_decisions: dict[str, dict] = {}
-        # Clicks in slots that optimize a goal, oldest first, until a conversion rewards them
-        # or the attribution window passes: {"decision", "objective", "at", "shown": [buckets, values]}.
+        # Clicks in slots that optimize a goal, oldest first, until a conversion rewards them or the
+        # attribution window passes: {"decision", "slot", "variant", "arm", "objective", "at", "shown"}.
         self.awaiting: list[dict] = []
-        self.counts: dict[tuple[str, str, str], tuple[int, int]] = {}  # (slot, variant, arm) -> (impressions, clicks)
+        # (slot, variant, arm) -> (impressions, clicks, conversions credited to its clicks)
+        self.counts: dict[tuple[str, str, str], tuple[int, int, int]] = {}
         self._hash = Hasher(self.config.hash_bits)
         self._known: dict[tuple, _Candidate] = {}  # see `_tokens`
         self._slots: dict[str, _Slot] = {}  # see `_remember_slot`
@@ -523,7 +525,8 @@ class Personalizer:
         if decision["objective"] == CLICK:
             self._learn(_features(*decision["shown"][variant]), True)
             return [decision_id]
-        self.awaiting = [*self.awaiting, {"decision": decision_id, "objective": decision["objective"], "at": event["at"],
+        self.awaiting = [*self.awaiting, {"decision": decision_id, "slot": decision["slot"], "variant": variant,
+                                          "arm": decision["arm"], "objective": decision["objective"], "at": event["at"],
                                           "shown": decision["shown"][variant]}]
         while len(self.awaiting) > AWAITING_CLICKS:
             self._expire(self.awaiting[0])
@@ -550,6 +553,7 @@ class Personalizer:
             self._expire(click)
         self.awaiting = [c for c in self.awaiting if c is not led]
         reward = Objective.parse(led["objective"]).reward(value)
+        self._count(led["slot"], led["variant"], led["arm"], conversions=1)
         self._learn(_features(*led["shown"]), self.rng.random() < reward)
         return [led["decision"]]
 
@@ -571,11 +575,11 @@ class Personalizer:
             self.policy.update(x, self.model.predict_proba_one(x)[True])
         self.samples += 1
 
-    def _count(self, slot: str, variant: str, arm: str, impressions: int = 0, clicks: int = 0) -> None:
+    def _count(self, slot: str, variant: str, arm: str, impressions: int = 0, clicks: int = 0, conversions: int = 0) -> None:
         if arm not in COUNTED_ARMS:
             return
-        seen, clicked = self.counts.get((slot, variant, arm), (0, 0))
-        self.counts[(slot, variant, arm)] = (seen + impressions, clicked + clicks)
+        seen, clicked, converted = self.counts.get((slot, variant, arm), (0, 0, 0))
+        self.counts[(slot, variant, arm)] = (seen + impressions, clicked + clicks, converted + conversions)
 
     def _close_decisions(self, slot: str) -> None:
         for decision_id in [d for d, v in self.open_decisions.items() if v["slot"] == slot]:
@@ -596,10 +600,12 @@ class Personalizer:
     # Federating
 
     def counters(self) -> list[dict[str, Any]]:
-        """Impressions and clicks per slot, variant and arm (personalized or holdout)."""
+        """Impressions and clicks per slot, variant and arm (personalized or holdout), and the
+        conversions its clicks led to, where there are any."""
         return [
             {"slot": slot, "variant": variant, "arm": arm, "impressions": seen, "clicks": clicked}
-            for (slot, variant, arm), (seen, clicked) in sorted(self.counts.items())
+            | ({"conversions": converted} if converted else {})
+            for (slot, variant, arm), (seen, clicked, converted) in sorted(self.counts.items())
         ]
 
     def delta(self) -> dict[str, Any]:
@@ -729,7 +735,8 @@ class Personalizer:
         engine.clicks_learned = list(state["clicks_learned"])
         engine.open_decisions = dict(state["open_decisions"])
         engine.awaiting = list(state["awaiting"])
-        engine.counts = {(c["slot"], c["variant"], c["arm"]): (c["impressions"], c["clicks"]) for c in state["counters"]}
+        engine.counts = {(c["slot"], c["variant"], c["arm"]): (c["impressions"], c["clicks"], c.get("conversions", 0))
+                         for c in state["counters"]}
         return engine
 
 

@@ -41,7 +41,7 @@ class Objective(NamedTuple):
     goal: str | None = None
 
     @classmethod
-    def parse(cls, text: object) -> "Objective":
+    def parse(cls, text: object) -> Objective:
         if text is None or text == CLICK:
             return cls(CLICK)
         match = _FORM.fullmatch(text) if isinstance(text, str) else None

@@ -138,7 +138,7 @@ def _outcomes(message: dict) -> dict:
     for outcome in message["outcomes"]:
         try:
             if not isinstance(outcome, dict):
-                raise ValueError(f"an outcome must be an object, got {outcome!r}")
+                raise TypeError(f"an outcome must be an object, got {outcome!r}")
             if outcome.get("type") == "convert":
                 decisions[outcome["id"]] = _engine.learn(outcome)
             elif not _engine.has_learned(outcome["id"]):

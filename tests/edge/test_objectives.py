@@ -35,6 +35,8 @@ def test_a_click_in_a_conversion_slot_is_rewarded_only_when_the_goal_follows():
     assert engine.learn({"type": "convert", "goal": "order", "value": 80, "at": NOW + 600}) == [decision]
     assert engine.awaiting == [] and engine.samples == samples + 1
     assert engine.learn({"type": "convert", "goal": "order", "at": NOW + 700}) == []  # credited once
+    deal = next(c for c in engine.counters() if c["variant"] == "deal")
+    assert (deal["impressions"], deal["clicks"], deal["conversions"]) == (1, 1, 1)  # for the dashboard's uplift
 
 
 def test_conversion_slots_learn_what_converts_where_click_slots_learn_what_is_clicked():
