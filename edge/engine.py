@@ -40,10 +40,11 @@ import math
 import random
 from collections import ChainMap
 from collections.abc import Mapping
-from itertools import repeat
+from itertools import repeat, zip_longest
 from typing import Any, NamedTuple
 
 from edge import federated, linear_model, optim, policies
+from edge.federated import COUNTS
 from edge.base import Classifier, Features, State, Stateful
 from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
 from edge.objectives import ATTRIBUTION_SECONDS, AWAITING_CLICKS, CLICK, Objective, conversion
@@ -219,8 +220,9 @@ class Personalizer:
         # Clicks in slots that optimize a goal, oldest first, until a conversion rewards them or the
         # attribution window passes: {"decision", "slot", "variant", "arm", "objective", "at", "shown"}.
         self.awaiting: list[dict] = []
-        # (slot, variant, arm) -> (impressions, clicks, conversions credited to its clicks)
-        self.counts: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        # (slot, variant, arm) -> (impressions, clicks), and the conversions its clicks led to
+        # in a slot that optimizes a goal: the numbers of `COUNTS`.
+        self.counts: dict[tuple[str, str, str], tuple[int, ...]] = {}
         self._hash = Hasher(self.config.hash_bits)
         self._known: dict[tuple, _Candidate] = {}  # see `_tokens`
         self._slots: dict[str, _Slot] = {}  # see `_remember_slot`
@@ -428,6 +430,7 @@ class Personalizer:
         self.decisions_made += 1
         decision_id = f"{request.slot}#{self.decisions_made}"
         features = {v: crossing.features(v) for v in shown}
+        impression = (1, 0) if request.objective.kind == CLICK else (1, 0, 0)  # a goal's slot counts conversions
         self.open_decisions[decision_id] = {
             "slot": request.slot,
             "arm": arm,
@@ -437,7 +440,7 @@ class Personalizer:
             "objective": str(request.objective),
         }
         for variant in shown:
-            self._count(request.slot, variant, arm, impressions=1)
+            self._count(request.slot, variant, arm, *impression)
         if arm == PERSONALIZED:
             reasons = {v: self._reasons(visit, request.candidates[v].tokens, crossing.features(v, contributions)) for v in shown}
         else:
@@ -521,7 +524,7 @@ class Personalizer:
             return []  # a second click on the same impression teaches nothing new
         self.profile.click(decision["features"][variant], event.get("at"))  # first: it checks `at`
         self.open_decisions[decision_id] = {**decision, "clicked": [*decision["clicked"], variant]}
-        self._count(decision["slot"], variant, decision["arm"], clicks=1)
+        self._count(decision["slot"], variant, decision["arm"], 0, 1)
         if decision["objective"] == CLICK:
             self._learn(_features(*decision["shown"][variant]), True)
             return [decision_id]
@@ -553,7 +556,7 @@ class Personalizer:
             self._expire(click)
         self.awaiting = [c for c in self.awaiting if c is not led]
         reward = Objective.parse(led["objective"]).reward(value)
-        self._count(led["slot"], led["variant"], led["arm"], conversions=1)
+        self._count(led["slot"], led["variant"], led["arm"], 0, 0, 1)
         self._learn(_features(*led["shown"]), self.rng.random() < reward)
         return [led["decision"]]
 
@@ -575,11 +578,12 @@ class Personalizer:
             self.policy.update(x, self.model.predict_proba_one(x)[True])
         self.samples += 1
 
-    def _count(self, slot: str, variant: str, arm: str, impressions: int = 0, clicks: int = 0, conversions: int = 0) -> None:
+    def _count(self, slot: str, variant: str, arm: str, *gains: int) -> None:
+        """Add `gains`, in the order of `COUNTS`, to a row of the counters."""
         if arm not in COUNTED_ARMS:
             return
-        seen, clicked, converted = self.counts.get((slot, variant, arm), (0, 0, 0))
-        self.counts[(slot, variant, arm)] = (seen + impressions, clicked + clicks, converted + conversions)
+        row = self.counts.get((slot, variant, arm), ())
+        self.counts[(slot, variant, arm)] = tuple(map(sum, zip_longest(row, gains, fillvalue=0)))
 
     def _close_decisions(self, slot: str) -> None:
         for decision_id in [d for d, v in self.open_decisions.items() if v["slot"] == slot]:
@@ -600,13 +604,10 @@ class Personalizer:
     # Federating
 
     def counters(self) -> list[dict[str, Any]]:
-        """Impressions and clicks per slot, variant and arm (personalized or holdout), and the
-        conversions its clicks led to, where there are any."""
-        return [
-            {"slot": slot, "variant": variant, "arm": arm, "impressions": seen, "clicks": clicked}
-            | ({"conversions": converted} if converted else {})
-            for (slot, variant, arm), (seen, clicked, converted) in sorted(self.counts.items())
-        ]
+        """Impressions and clicks per slot, variant and arm (personalized or holdout), and in a
+        slot that optimizes a goal the conversions its clicks led to."""
+        return [{"slot": slot, "variant": variant, "arm": arm, **dict(zip(COUNTS, row))}
+                for (slot, variant, arm), row in sorted(self.counts.items())]
 
     def delta(self) -> dict[str, Any]:
         """The update for `POST /v1/sites/{site}/updates`: what this visitor's model learned
@@ -735,8 +736,7 @@ class Personalizer:
         engine.clicks_learned = list(state["clicks_learned"])
         engine.open_decisions = dict(state["open_decisions"])
         engine.awaiting = list(state["awaiting"])
-        engine.counts = {(c["slot"], c["variant"], c["arm"]): (c["impressions"], c["clicks"], c.get("conversions", 0))
-                         for c in state["counters"]}
+        engine.counts = {(c["slot"], c["variant"], c["arm"]): tuple(c[f] for f in COUNTS if f in c) for c in state["counters"]}
         return engine
 
 

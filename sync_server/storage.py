@@ -172,9 +172,11 @@ class Store:
         )
         self.db["round_counters"].create(
             {"site": str, "version": int, "slot": str, "variant": str, "arm": str,
-             "impressions": float, "clicks": float},
+             "impressions": float, "clicks": float, "conversions": float},
             pk=("site", "version", "slot", "variant", "arm"), if_not_exists=True,
         )
+        if "conversions" not in self.db["round_counters"].columns_dict:  # a database made before conversions
+            self.db["round_counters"].add_column("conversions", float)
 
     def _create_round_sizes(self) -> None:
         # How many updates each round holds and when the first came, kept up by every insert:
@@ -288,7 +290,9 @@ class Store:
                     spending.append((site, u.token.round, nonce))
                 if u.update_id is not None:
                     seen.add((site, u.update_id))
-                counters = orjson.dumps([tuple(c) for c in u.counters]).decode() if u.counters else None
+                # A click slot's row has no conversions: five fields, as rows were before conversions.
+                rows_of = [tuple(c)[: 5 if c.conversions is None else 6] for c in u.counters]
+                counters = orjson.dumps(rows_of).decode() if u.counters else None
                 rows.append((next_id, site, rounds[site], u.base_version, u.samples, u.intercept,
                              np.asarray(u.idx, IDX).tobytes(), np.asarray(u.val, VAL).tobytes(), counters,
                              u.update_id, now))
@@ -364,8 +368,8 @@ class Store:
             self.db["rounds"].insert({"site": site, **round_})
             self.db["round_counters"].insert_all(
                 {"site": site, "version": version, "slot": slot, "variant": variant, "arm": arm,
-                 "impressions": impressions, "clicks": clicks}
-                for (slot, variant, arm), (impressions, clicks) in counters.items())
+                 "impressions": impressions, "clicks": clicks, "conversions": conversions}
+                for (slot, variant, arm), (impressions, clicks, conversions) in counters.items())
 
     def prune(self, site: str, before: int) -> None:
         """Drop the model versions older than `before` and the updates of the rounds that made
@@ -381,7 +385,7 @@ class Store:
         return list(self.db["rounds"].rows_where("site = ?", [site], order_by="version"))
 
     def round_counters(self, site: str, version: int) -> list[dict]:
-        """The (noisy, if configured) impressions and clicks that round `version` published."""
+        """The (noisy, if configured) impressions, clicks and conversions that round `version` published."""
         return list(self.db["round_counters"].rows_where("site = ? AND version = ?", [site, version],
                                                          order_by="slot, variant, arm"))
 
