@@ -41,7 +41,8 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from edge import federated, model_form
 from edge.engine import Config, Personalizer
