@@ -4,7 +4,6 @@ is learned against the decision that led to it. Real Chromium, real server."""
 
 from __future__ import annotations
 
-from tests.browser.conftest import BOOT_TIMEOUT_MS
 from tests.browser.test_snippet import (
     PYODIDE_FILES,
     STUB,
@@ -21,6 +20,7 @@ from tests.browser.test_visitors import (
     serve,
 )
 from tests.browser.test_walking_skeleton import saved_state
+from tests.chromium import BOOT_TIMEOUT_MS
 
 ITEMS = "".join(f'<article data-p13n-variant="{item}" data-features="topic:{topic}"><a href="/product/{item}">{item}</a></article>'
                 for item, topic in [("tent", "camping"), ("stove", "camping"), ("boots", "hiking"),
