@@ -41,7 +41,7 @@ def serve(args: argparse.Namespace) -> None:
     print(f"Admin:      {base}/admin")
     if settings.demo_dir is not None:
         _print_demo_admin(app.state.store)
-    print(f"Database:   {settings.db_path}")
+    print(f"Database:   {_shown(settings.db_path)}")
     if args.demo_traffic and settings.demo_dir is not None:
         _fill_demo(app.state.store, settings.demo_site, base, args.demo_traffic)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
@@ -113,7 +113,7 @@ def set_origins(args: argparse.Namespace) -> None:
     try:
         store.set_site_origins(args.site, args.origins)
     except UnknownSite:
-        raise SystemExit(f"no site {args.site!r} in {args.db}: add it with create-site") from None
+        raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}: add it with create-site") from None
     print(f"site {args.site!r}: pages may call it from {_origins_text(store, args.site)}")
 
 
@@ -134,7 +134,7 @@ def rotate_key(args: argparse.Namespace) -> None:
     try:
         Store(args.db).rotate_site_key(args.site, args.new_key, admin="cli")
     except UnknownSite:
-        raise SystemExit(f"no site {args.site!r} in {args.db}") from None
+        raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}") from None
     except ValueError as error:
         raise SystemExit(f"{error}; the key was not changed") from None
     print(f"site {args.site!r} is now {args.new_key!r}: pages need data-site=\"{args.new_key}\"; "
@@ -152,7 +152,7 @@ def load_sample(args: argparse.Namespace) -> None:
     except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
         raise SystemExit(f"{args.file}: {error}; the sample was not loaded") from None
     except UnknownSite:
-        raise SystemExit(f"no site {args.site!r} in {args.db}: add it with create-site") from None
+        raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}: add it with create-site") from None
     print(f"site {args.site!r}: {len(sample.impressions)} logged impressions for offline replay")
 
 
@@ -171,9 +171,16 @@ def migrate_db(args: argparse.Namespace) -> None:
         counts = copy.copy_database(args.source, args.target)
     except (ValueError, ConnectionError) as error:
         raise SystemExit(f"{error}; nothing was copied") from None
-    print(f"copied {sum(counts.values())} rows of {len(counts)} tables from {args.source} to {args.target}")
+    print(f"copied {sum(counts.values())} rows of {len(counts)} tables from {_shown(args.source)} to {_shown(args.target)}")
     if not isinstance(args.source, str):
         print(f"serve it with --secret-key {args.source.with_suffix('.key')} (visitors' secrets are hashed with it)")
+
+
+def _shown(db: Path | str) -> str:
+    """A database as messages name it: a URL without its password."""
+    from sync_server.storage.database import without_password
+
+    return without_password(str(db))
 
 
 def _origins_text(store, site: str) -> str:

@@ -285,7 +285,7 @@ class PostgresDatabase(Database):
                                                     kwargs={"autocommit": True}, timeout=30)
             self.pool.wait(timeout=30)
         except psycopg_pool.PoolTimeout:
-            raise ConnectionError(f"could not connect to {_without_password(url)}") from None
+            raise ConnectionError(f"could not connect to {without_password(url)}") from None
 
     def execute(self, sql: str, params: Sequence = ()) -> Result:
         with self._connection() as conn:
@@ -350,7 +350,12 @@ def _placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
+    """`url` with any password in it masked.
+
+    >>> without_password("postgresql://app:s3cret@db/p13n")
+    'postgresql://app:***@db/p13n'
+    """
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
