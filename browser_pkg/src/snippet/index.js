@@ -366,11 +366,11 @@ function start() {
     if (typeof api[method] !== "function") return logError("unknown call", method);
     return api[method](...args);
   };
+  clicks = clickQueue(config.site, ask, learnedOutcomes); // before the queued calls: a conversion goes in it
   const queued = window.p13n?.q ?? [];
   window.p13n = Object.assign(p13n, api);
   for (const call of queued) replay(p13n, call);
 
-  clicks = clickQueue(config.site, ask, learnedOutcomes);
   if (personalizing()) {
     worker(); // first: booting is the long part
     clicks.flush(); // clicks a page left with: learned before this page's slots are decided
