@@ -150,6 +150,9 @@ def test_two_server_processes_on_one_database_close_each_round_once(db):
         assert dict(wait_for_version(second, 1)["weights"]) == pytest.approx({1: 0.4})
         assert send(second, update([2], [0.4], base_version=1)).status_code == 202
         assert [(r["version"], r["devices"]) for r in first.db()["rounds"].rows_where("site = ?", [SITE])] == [(1, 4)]
+        # Both answer the model with the same tag, so a device's cached copy is good whichever it asks.
+        tag = httpx.get(f"{first.url}/v1/sites/{SITE}/model").headers["etag"]
+        assert httpx.get(f"{second.url}/v1/sites/{SITE}/model", headers={"if-none-match": tag}).status_code == 304
 
 
 RACE_SECONDS = 60
