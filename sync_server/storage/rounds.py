@@ -130,7 +130,9 @@ class RoundStore:
                     spending.append((site, u.token.round, nonce))
                 if u.update_id is not None:
                     seen.add((site, u.update_id))
-                counters = orjson.dumps([tuple(c) for c in u.counters]).decode() if u.counters else None
+                # A click slot's row has no conversions: five fields, as rows were before conversions.
+                rows_of = [tuple(c)[: 5 if c.conversions is None else 6] for c in u.counters]
+                counters = orjson.dumps(rows_of).decode() if u.counters else None
                 rows.append((site, rounds[site], u.base_version, u.samples, u.intercept,
                              np.asarray(u.idx, IDX).tobytes(), np.asarray(u.val, VAL).tobytes(), counters,
                              u.update_id, now))
@@ -200,10 +202,10 @@ class RoundStore:
             self.db.execute(f"INSERT INTO rounds ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                             [site, *round_.values()])
             self.db.executemany(
-                "INSERT INTO round_counters (site, version, slot, variant, arm, impressions, clicks)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(site, version, slot, variant, arm, impressions, clicks)
-                 for (slot, variant, arm), (impressions, clicks) in counters.items()])
+                "INSERT INTO round_counters (site, version, slot, variant, arm, impressions, clicks, conversions)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(site, version, slot, variant, arm, impressions, clicks, conversions)
+                 for (slot, variant, arm), (impressions, clicks, conversions) in counters.items()])
 
     def prune(self, site: str, before: int) -> None:
         """Drop the model versions older than `before` and the updates of the rounds that made
@@ -219,7 +221,7 @@ class RoundStore:
         return self.db.rows("SELECT * FROM rounds WHERE site = ? ORDER BY version", [site])
 
     def round_counters(self, site: str, version: int) -> list[dict]:
-        """The (noisy, if configured) impressions and clicks that round `version` published."""
+        """The (noisy, if configured) impressions, clicks and conversions that round `version` published."""
         return self.db.rows("SELECT * FROM round_counters WHERE site = ? AND version = ?"
                             " ORDER BY slot, variant, arm", [site, version])
 

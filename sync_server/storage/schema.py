@@ -81,6 +81,9 @@ MIGRATIONS: list[str] = [
     CREATE TABLE rate_buckets (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION, as_of DOUBLE PRECISION);
     CREATE INDEX idx_rate_buckets_as_of ON rate_buckets (as_of);
     """,
+    """-- 3: conversions a goal slot's clicks led to, published beside impressions and clicks
+    ALTER TABLE round_counters ADD COLUMN conversions DOUBLE PRECISION;
+    """,
 ]
 
 

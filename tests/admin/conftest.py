@@ -53,13 +53,17 @@ def csrf_token(page: httpx.Response) -> str:
 
 def fill_rounds(server: RunningServer) -> None:
     """Devices send updates with impressions and clicks until ROUNDS rounds have closed;
-    personalized traffic clicks more than the holdout."""
+    personalized traffic clicks more than the holdout. The `basket` slot optimizes orders:
+    its devices count conversions too, which personalized traffic makes more of."""
     rng = random.Random(7)
     for round_ in range(1, ROUNDS + 1):
         for _ in range(DEVICES_PER_ROUND):
             counters = [{"slot": "picks", "variant": variant, "arm": arm, "impressions": 100,
                          "clicks": rng.randint(6, 10) if arm == "personalized" else rng.randint(2, 6)}
                         for variant in ("tent", "bottle") for arm in ("personalized", "holdout")]
+            counters += [{"slot": "basket", "variant": "stove", "arm": arm, "impressions": 100, "clicks": 10,
+                          "conversions": rng.randint(3, 6) if arm == "personalized" else rng.randint(0, 3)}
+                         for arm in ("personalized", "holdout")]
             body = {"base_version": round_ - 1, "samples": 10, "update_id": secrets.token_hex(8),
                     "delta": {"intercept": 0.01, "idx": [3, 17, 40], "val": [0.3, -0.2, rng.uniform(-0.1, 0.1)]},
                     "counters": counters, "token": token(server.url, SITE)}
