@@ -25,7 +25,7 @@ import sqlite_utils
 
 from sync_server.aggregation import Delta
 from sync_server.rounds import ClosedRound, RoundConfig, RoundState
-from sync_server.sites import DEFAULT_HASH_BITS
+from sync_server.sites import DEFAULT_HASH_BITS, DEFAULT_RULES
 from sync_server.updates import Counter, Update
 
 if TYPE_CHECKING:
@@ -109,22 +109,36 @@ class Store:
                 ignore=True,
             )
 
-    def rotate_site_key(self, site: str, new_key: str, admin: str) -> None:
+    def rotate_site_key(self, site: str, new_key: str, admin: str, via: str = "dashboard") -> None:
         """Give `site` the key `new_key` (checked by the caller): everything kept under the old
-        key moves to the new one in one transaction, and the old key is retired for good.
+        key moves to the new one in one transaction. The old key stays reserved for this site:
+        no other site can take it, and rotating back to it restores it.
 
         Updates another process stores for the old key after this are refused (see
         `add_updates`), never kept under a key nobody asks for.
         """
         with self.writing():
             self.site(site)
-            if self.db["sites"].count_where("site = ?", [new_key]) or self.retired_site_key(new_key):
-                raise ValueError(f"the key {new_key!r} is taken or was retired")
+            retired = self.retired_site_key(new_key)
+            if self.db["sites"].count_where("site = ?", [new_key]) or (retired and retired["site"] != site):
+                raise ValueError(f"the key {new_key!r} is taken or was retired by another site")
             for table in self.db.tables:  # every table that keeps something by site, retired keys too
                 if "site" in table.columns_dict:
                     self.db.execute(f"UPDATE [{table.name}] SET site = ? WHERE site = ?", [new_key, site])
+            self.db["retired_site_keys"].delete_where("key = ?", [new_key])  # rotating back restores it
             self.db["retired_site_keys"].insert({"key": site, "site": new_key, "retired_at": time.time()})
-            self._audit(new_key, admin, "key rotated", {"retired": site, "key": new_key})
+            self._audit(new_key, admin, "key rotated", {"retired": site, "key": new_key}, via)
+
+    def delete_site(self, site: str, admin: str, via: str = "dashboard") -> None:
+        """Delete `site` and everything kept for it, but its audit log (which records the deletion);
+        its key is freed."""
+        with self.writing():
+            self.site(site)
+            for table in self.db.tables:
+                if "site" in table.columns_dict and table.name not in ("admin_audit", "sites"):
+                    self.db.execute(f"DELETE FROM [{table.name}] WHERE site = ?", [site])
+            self.db.execute("DELETE FROM sites WHERE site = ?", [site])
+            self._audit(site, admin, "site deleted", {}, via)
 
     def retired_site_key(self, key: str) -> dict | None:
         """When `key` was retired, and the key its site has now; None if it never was."""
@@ -502,6 +516,13 @@ class Store:
                 self._audit_erasure(site, "sync_revoked", profile=True, consents=0)
         return row, profile_erased
 
+    def consent_counts(self, site: str) -> dict[str, int]:
+        """How many visitors have a consent on record, and how many of them grant `improve` and `sync` now."""
+        visitors, improve, sync = self.db.execute(
+            "SELECT count(*), coalesce(sum(improve), 0), coalesce(sum(sync), 0) FROM consents AS c WHERE site = ?"
+            " AND id = (SELECT max(id) FROM consents WHERE site = c.site AND visitor = c.visitor)", [site]).fetchone()
+        return {"visitors": visitors, "improve": improve, "sync": sync}
+
     def consents(self, site: str, visitor: str) -> list[dict]:
         """The visitor's consent history, oldest first; the last one is in force."""
         return list(self.db["consents"].rows_where("site = ? AND visitor = ?", [site, visitor], order_by="id"))
@@ -525,14 +546,15 @@ class Store:
             )
         return updated_at
 
-    def erase_visitor(self, site: str, visitor: str) -> dict:
-        """Forget the visitor (profile, consent history, secret) and audit it without personal data."""
+    def erase_visitor(self, site: str, visitor: str, reason: str = "visitor_request") -> dict:
+        """Forget the visitor (profile, consent history, secret) and audit it without personal data:
+        `reason` says who asked (the visitor, or an admin on their behalf)."""
         with self.db.conn:
             profile = self._delete_visitor_rows("profiles", site, visitor) > 0
             consents = self._delete_visitor_rows("consents", site, visitor)
             self._delete_visitor_rows("visitors", site, visitor)
             self._delete_visitor_rows("token_issues", site, visitor)
-            self._audit_erasure(site, "visitor_request", profile=profile, consents=consents)
+            self._audit_erasure(site, reason, profile=profile, consents=consents)
         return {"profile": profile, "consents": consents}
 
     def erasures(self, site: str) -> list[dict]:
@@ -567,6 +589,12 @@ class Store:
             pk="id", if_not_exists=True,
         )
         self.db["admin_audit"].create_index(["site"], if_not_exists=True)
+        if "via" not in self.db["admin_audit"].columns_dict:  # added after the table: how the change came
+            self.db["admin_audit"].add_column("via", str)
+        self.db["catalogs"].create(  # one per site: its public catalog (catalog.py), to name the model's weights
+            {"site": str, "document": str, "imported_at": float}, pk="site", foreign_keys=[("site", "sites")],
+            if_not_exists=True,
+        )
         self.db["logged_samples"].create(  # one per site, for offline replay (replay.py)
             {"site": str, "rows": str, "impressions": int, "admin": str, "uploaded_at": float},
             pk="site", foreign_keys=[("site", "sites")], if_not_exists=True,
@@ -602,48 +630,65 @@ class Store:
             self.db["admin_sessions"].delete_where("token_hash = ?", [token_hash])
 
     def editor_rules(self, site: str) -> tuple[int, dict]:
-        """The newest version of `site`'s editor rules and its document (version 0: no rules)."""
+        """The newest version of `site`'s editor rules and its document (version 0: the default rules,
+        a site-wide holdout)."""
         self.site(site)
         rows = self.db["editor_rules"].rows_where("site = ?", [site], order_by="version desc", limit=1)
         row = next(rows, None)
-        return (row["version"], orjson.loads(row["document"])) if row else (0, {})
+        return (row["version"], orjson.loads(row["document"])) if row else (0, dict(DEFAULT_RULES))
 
-    def set_editor_rules(self, site: str, document: dict, admin: str, change: str = "rules") -> int:
+    def set_editor_rules(self, site: str, document: dict, admin: str, change: str = "rules", via: str = "dashboard") -> int:
         """Store a new version of `site`'s rules (checked by the caller) and audit it as `change`;
         its version."""
         with self.db.atomic():
             version = self.editor_rules(site)[0] + 1
             self.db["editor_rules"].insert({"site": site, "version": version, "document": orjson.dumps(document).decode(),
                                             "admin": admin, "created_at": time.time()})
-            self._audit(site, admin, f"{change} (rules v{version})", document)
+            self._audit(site, admin, f"{change} (rules v{version})", document, via)
         self.rules_changes += 1
         return version
 
-    def set_logged_sample(self, site: str, rows: list[dict], admin: str) -> None:
+    def set_logged_sample(self, site: str, rows: list[dict], admin: str, via: str = "dashboard") -> None:
         """Replace `site`'s logged sample (checked by the caller) and audit it."""
         self.site(site)
         with self.db.conn:
             self.db["logged_samples"].upsert({"site": site, "rows": orjson.dumps(rows).decode(), "impressions": len(rows),
                                               "admin": admin, "uploaded_at": time.time()}, pk="site")
-            self._audit(site, admin, "logged sample", {"impressions": len(rows)})
+            self._audit(site, admin, "logged sample", {"impressions": len(rows)}, via)
 
     def logged_sample(self, site: str) -> tuple[float, list[dict]] | None:
         """When `site`'s logged sample was uploaded, and its rows; None if it has none."""
         row = next(self.db["logged_samples"].rows_where("site = ?", [site]), None)
         return (row["uploaded_at"], orjson.loads(row["rows"])) if row else None
 
-    def audit(self, site: str, admin: str, action: str, detail: dict) -> None:
-        """Record that `admin` did `action` on `site`; `detail` says what it was set to."""
+    def set_catalog(self, site: str, document: dict, admin: str, via: str = "dashboard") -> None:
+        """Replace `site`'s public catalog (checked by the caller) and audit it."""
+        self.site(site)
         with self.db.conn:
-            self._audit(site, admin, action, detail)
+            self.db["catalogs"].upsert({"site": site, "document": orjson.dumps(document).decode(),
+                                        "imported_at": time.time()}, pk="site")
+            slots = document.get("slots", {})
+            self._audit(site, admin, "catalog imported", {"slots": len(slots), "variants": sum(map(len, slots.values()))},
+                        via)
+
+    def catalog(self, site: str) -> dict | None:
+        """`site`'s public catalog as imported, or None."""
+        row = next(self.db["catalogs"].rows_where("site = ?", [site]), None)
+        return orjson.loads(row["document"]) if row else None
+
+    def audit(self, site: str, admin: str, action: str, detail: dict, via: str = "dashboard") -> None:
+        """Record that `admin` did `action` on `site` through `via` (dashboard, api, cli);
+        `detail` says what it was set to."""
+        with self.db.conn:
+            self._audit(site, admin, action, detail, via)
 
     def audit_log(self, site: str, limit: int = 50) -> list[dict]:
         """The latest changes to `site`, newest first, each with its detail decoded."""
         rows = self.db["admin_audit"].rows_where("site = ?", [site], order_by="id desc", limit=limit)
         return [{**row, "detail": orjson.loads(row["detail"])} for row in rows]
 
-    def _audit(self, site: str, admin: str, action: str, detail: dict) -> None:
-        self.db["admin_audit"].insert({"site": site, "admin": admin, "action": action,
+    def _audit(self, site: str, admin: str, action: str, detail: dict, via: str = "dashboard") -> None:
+        self.db["admin_audit"].insert({"site": site, "admin": admin, "action": action, "via": via,
                                        "detail": orjson.dumps(detail).decode(), "at": time.time()})
 
 

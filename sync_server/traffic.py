@@ -77,6 +77,14 @@ class Shop:
         return cls([Slot("hero", Site(hero, OUTDOOR_ARCHETYPES, 0.015, effects), size=1),
                     Slot("picks", Site(picks, OUTDOOR_ARCHETYPES, 0.015, effects), size=3)])
 
+    def catalog(self) -> dict:
+        """The shop's public catalog (sync_server.catalog): what its page says about its slots."""
+        archetypes = self.slots[0].site.archetypes
+        return {"slots": {slot.name: [{**c, "title": c["id"].replace("-", " ").capitalize()} for c in slot.candidates]
+                          for slot in self.slots},
+                "interests": sorted({i for a in archetypes for i in a.interests}),
+                "pages": sorted({p for a in archetypes for p in a.pages})}
+
     def visits(self, n: int, seed: int) -> Iterator[tuple[Visit, list[dict[str, float]]]]:
         """`n` visits, each with every slot's click probabilities for its context."""
         first, *others = self.slots
