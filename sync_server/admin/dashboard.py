@@ -129,7 +129,10 @@ def top_features(weights: list[list], describe: Callable[[int], str | None], flo
     """
     named = [(b, w, describe(b)) for b, w in weights if w]
     ranked = sorted((row for row in named if row[2]), key=lambda row: row[1])
-    as_rows = lambda rows: [{"bucket": b, "weight": w, "name": name} for b, w, name in rows]  # noqa: E731
+
+    def as_rows(rows: list[tuple]) -> list[dict]:
+        return [{"bucket": b, "weight": w, "name": name} for b, w, name in rows]
+
     return {"positive": as_rows([r for r in reversed(ranked) if r[1] > 0][:count]),
             "negative": as_rows([r for r in ranked if r[1] < 0][:count]),
             "unnamed": sum(1 for _, w, name in named if name is None and abs(w) > floor)}

@@ -32,7 +32,7 @@ def test_the_audit_log_lists_a_cli_change_and_an_erasure_without_the_id(signed_i
     rows = audit_rows(signed_in, "ledger")
     who = getpass.getuser()
     assert [who, "cli", "holdout 0.1 (rules v1)"] == rows[0][1:4]
-    assert ["a visitor", "visitor request", "erasure"] == rows[1][1:4] and "&quot;profile&quot;: true" in rows[1][4]
+    assert rows[1][1:4] == ["a visitor", "visitor request", "erasure"] and "&quot;profile&quot;: true" in rows[1][4]
     assert [who, "cli", "site created"] == rows[2][1:4]
     assert visitor.id not in signed_in.get("/admin/sites/ledger").text
     assert httpx.get(f"{admin_server.url}/v1/sites/ledger/model").json()["settings"]["rules"]["holdout"] == 0.1
@@ -50,7 +50,7 @@ def test_an_admin_erases_a_visitor_once_they_typed_erase(signed_in, admin_server
     assert signed_in.post(f"{page}/erase", data={**form, "confirm": "erase"}).status_code == 303
     assert visitor.rows("consents") == [] and visitor.rows("visitors") == []
     rows = audit_rows(signed_in, "forgetful")
-    assert ["alice", "dashboard", "visitor erased"] == rows[0][1:4] and visitor.id not in str(rows)
+    assert rows[0][1:4] == ["alice", "dashboard", "visitor erased"] and visitor.id not in str(rows)
 
 
 def test_destructive_commands_want_the_site_key_typed_again(signed_in, admin_server):

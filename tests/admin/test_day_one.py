@@ -71,7 +71,8 @@ def test_the_cli_fetches_a_catalog_from_a_url(admin_server, tmp_path):
         try:
             wait_for_port(port)
             imported, broken = (subprocess.run([*CLI, "import-catalog", "fetched", f"http://127.0.0.1:{port}/{name}",
-                                                "--db", str(admin_server.db_path)], check=False, cwd=ROOT, capture_output=True, text=True)
+                                                "--db", str(admin_server.db_path)],
+                                               check=False, cwd=ROOT, capture_output=True, text=True)
                                 for name in ("catalog.json", "broken.json"))
         finally:
             files.terminate()

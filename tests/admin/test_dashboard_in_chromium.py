@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sync_server import traffic
-from tests.admin.conftest import ROUNDS, SIMULATED, SITE, admin, admin_server  # noqa: F401  (the server and its admin)
+from tests.admin.conftest import ROUNDS, SIMULATED, SITE
 from tests.conftest import create_site
 
 INKED_PIXELS = """canvas => {
