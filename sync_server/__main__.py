@@ -200,6 +200,19 @@ def import_catalog(args: argparse.Namespace) -> None:
           "names the dashboard's weights")
 
 
+def create_server_key(args: argparse.Namespace) -> None:
+    import secrets
+
+    from sync_server.channels import key_hash
+
+    store = _store_with_site(args)
+    key = f"p13n_sk_{secrets.token_urlsafe(32)}"
+    store.add_server_key(args.site, key_hash(key), args.name, WHO, VIA)
+    print(key)
+    print(f"site {args.site!r}: the server key {args.name!r} above calls /v1/sites/{args.site}/decide and /events "
+          "from your own backend; it is shown once, keep it secret (never in pages)", file=sys.stderr)
+
+
 def _store_with_site(args: argparse.Namespace):
     from sync_server.storage import Store, UnknownSite
 
@@ -344,6 +357,11 @@ def main(argv: list[str] | None = None) -> None:
     catalog.add_argument("source", help="a JSON file, or an http(s) URL to fetch it from (see sync_server/catalog.py)")
     catalog.set_defaults(handler=import_catalog)
 
+    server_key = commands.add_parser("create-server-key", help="a key for the site's own backend (decide, events)")
+    server_key.add_argument("site", type=_site_key)
+    server_key.add_argument("name", help="what it is for, e.g. newsletter")
+    server_key.set_defaults(handler=create_server_key)
+
     for command in (rotation, deletion, erasure):
         command.add_argument("--confirm", metavar="SITE_KEY", help="the site key again, to confirm")
 
@@ -360,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     admin.set_defaults(handler=create_admin)
 
-    for command in (run, site, origins, rotation, deletion, erasure, holdout, catalog, sample, listing, admin):
+    for command in (run, site, origins, rotation, deletion, erasure, holdout, catalog, server_key, sample, listing, admin):
         command.add_argument("--db", type=Path, default=Settings.db_path, help="SQLite file (default: data/p13n.db)")
     args = parser.parse_args(argv)
     args.handler(args)

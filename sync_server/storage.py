@@ -532,14 +532,18 @@ class Store:
         """The visitor's stored profile (`document`, JSON text, and `updated_at`), if any."""
         return next(self.db["profiles"].rows_where("site = ? AND visitor = ?", [site, visitor]), None)
 
+    def grants_sync(self, site: str, visitor: str) -> bool:
+        """Whether the visitor's latest consent grants `sync`."""
+        latest = self.db.execute(
+            "SELECT sync FROM consents WHERE site = ? AND visitor = ? ORDER BY id DESC LIMIT 1", [site, visitor]
+        ).fetchone()
+        return bool(latest and latest[0])
+
     def save_profile(self, site: str, visitor: str, document: str) -> float:
         """Store the visitor's profile and return when; NoSyncConsent unless their consent grants `sync`."""
         updated_at = time.time()
         with self.db.conn:
-            latest = self.db.execute(
-                "SELECT sync FROM consents WHERE site = ? AND visitor = ? ORDER BY id DESC LIMIT 1", [site, visitor]
-            ).fetchone()
-            if latest is None or not latest[0]:
+            if not self.grants_sync(site, visitor):
                 raise NoSyncConsent(visitor)
             self.db["profiles"].upsert(
                 {"site": site, "visitor": visitor, "document": document, "updated_at": updated_at},
@@ -592,6 +596,10 @@ class Store:
         self.db["admin_audit"].create_index(["site"], if_not_exists=True)
         if "via" not in self.db["admin_audit"].columns_dict:  # added after the table: how the change came
             self.db["admin_audit"].add_column("via", str)
+        self.db["server_keys"].create(  # the site's own backend's keys for /decide and /events (channels.py)
+            {"key_hash": str, "site": str, "name": str, "created_at": float}, pk="key_hash",
+            foreign_keys=[("site", "sites")], if_not_exists=True,
+        )
         self.db["catalogs"].create(  # one per site: its public catalog (catalog.py), to name the model's weights
             {"site": str, "document": str, "imported_at": float}, pk="site", foreign_keys=[("site", "sites")],
             if_not_exists=True,
@@ -671,6 +679,18 @@ class Store:
             slots = document.get("slots", {})
             self._audit(site, admin, "catalog imported", {"slots": len(slots), "variants": sum(map(len, slots.values()))},
                         via)
+
+    def add_server_key(self, site: str, key_hash: str, name: str, admin: str, via: str = "cli") -> None:
+        """Let the holder of the key with SHA-256 `key_hash` call `site`'s backend endpoints; audited."""
+        self.site(site)
+        with self.db.conn:
+            self.db["server_keys"].insert({"key_hash": key_hash, "site": site, "name": name, "created_at": time.time()})
+            self._audit(site, admin, "server key created", {"name": name}, via)
+
+    def server_key_site(self, key_hash: str) -> str | None:
+        """The site the key with SHA-256 `key_hash` serves, or None."""
+        row = next(self.db["server_keys"].rows_where("key_hash = ?", [key_hash]), None)
+        return row["site"] if row else None
 
     def catalog(self, site: str) -> dict | None:
         """`site`'s public catalog as imported, or None."""
