@@ -46,6 +46,8 @@ async def decide(request: Request) -> JSONResponse:
     candidates = body["candidates"]
     if not isinstance(candidates, list) or not 0 < len(candidates) <= MAX_CANDIDATES:
         raise ApiError(422, "invalid_decision", f"candidates must be a list of 1 to {MAX_CANDIDATES}")
+    if not isinstance(body.get("context", {}), dict):
+        raise ApiError(422, "invalid_decision", "context must be an object, as a page gives it")
     engine = channel_engine(store, site, visitor, _synced_profile(store, site, visitor))
     try:
         decision = engine.decide(body["slot"], candidates, body.get("context"), at=_at(body), size=body.get("size"))
@@ -67,7 +69,7 @@ async def events(request: Request) -> JSONResponse:
     try:
         for event in reported:  # every event is checked before the profile is stored: bad input changes nothing
             _checked(event, {"type", "features"}, {"at", "channel"}, code="invalid_events")
-            if event["type"] not in EVENT_TYPES:
+            if not isinstance(event["type"], str) or event["type"] not in EVENT_TYPES:
                 raise ValueError(f"event type must be one of {sorted(EVENT_TYPES)}, got {event['type']!r}")
             features = event["features"]
             if not isinstance(features, list) or len(features) > MAX_FEATURES:

@@ -131,3 +131,12 @@ def test_the_answers_are_as_the_openapi_document_says(channel_server):
     assert [answer.status_code for _, answer in calls] == [200, 422, 200, 401]
     for path, answer in calls:
         assert_as_documented(document, f"/v1/sites/{{site}}/{path}", "post", answer)
+
+
+@pytest.mark.parametrize("event", [{"type": {"a": 1}, "features": []}, {"type": "click", "features": "topic:x"},
+                                   {"type": "click", "features": [], "at": "now"}, ["click"]])
+def test_a_malformed_event_is_refused_by_name(channel_server, event):
+    visitor = synced_visitor(channel_server)
+    answer = backend(channel_server, "events", {"visitor": visitor.id, "events": [event]})
+    assert answer.status_code == 422 and answer.json()["error"] in ("invalid_events", "invalid_request")
+    assert visitor.rows("profiles") == []
