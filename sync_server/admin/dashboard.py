@@ -41,20 +41,16 @@ def site_dashboard(store: Store, site: str) -> dict:
     slots = slot_effects(store, site, rounds)
     variants = {(slot, row["variant"]) for slot, effect in slots.items() for row in effect["variants"]}
     sample = _logged_sample(store, site)
-    features, contexts = _vocabulary(sample[1]) if sample else ((), ())
     stored = store.catalog(site)
     catalog = Catalog.from_dict(stored) if stored else None
-    if catalog:
-        variants |= {(slot, variant) for slot, variant, _ in catalog.variants()}
-        features, contexts = [*features, *catalog.features()], [*contexts, *catalog.contexts()]
     hash_bits = store.site(site)["hash_bits"]
-    titles = {(slot, variant): title for slot, variant, title in catalog.variants()} if catalog else {}
-    names = BucketNames(hash_bits, sorted(variants), features, contexts, titles)
+    names = _bucket_names(hash_bits, variants, sample and sample[1], catalog)
     model = store.latest_model(site)  # dense once noised: read it once
     floor = 2 * math.sqrt(state.noise_variance)
     return {
         **_summary(site, state, rounds),
-        "catalog": catalog and {"slots": len(catalog.slots), "variants": len(titles), "features": len(catalog.features())},
+        "catalog": catalog and {"slots": len(catalog.slots), "variants": len(catalog.variants()),
+                                "features": len(catalog.features())},
         "features": top_features(model["weights"], names.describe, floor),
         "noise_floor": floor,
         "waiting": waiting(state, store.consent_counts(site)),
@@ -63,6 +59,19 @@ def site_dashboard(store: Store, site: str) -> dict:
         "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
         "replay": sample and _model_replay(str(store.path), model, hash_bits, sample),
     }
+
+
+def _bucket_names(hash_bits: int, variants: set[tuple[str, str]], sample: replay.LoggedSample | None,
+                  catalog: Catalog | None) -> BucketNames:
+    """The names the server knows for `site`'s buckets: the counted variants', the logged sample's
+    and the catalog's (its titles among them)."""
+    features, contexts = _vocabulary(sample) if sample else ([], [])
+    titles = {}
+    if catalog:
+        titles = {(slot, variant): title for slot, variant, title in catalog.variants()}
+        variants = variants | set(titles)
+        features, contexts = [*features, *catalog.features()], [*contexts, *catalog.contexts()]
+    return BucketNames(hash_bits, sorted(variants), features, contexts, titles)
 
 
 def _summary(site: str, state: RoundState, rounds: list[dict]) -> dict:
