@@ -6,6 +6,7 @@ import pytest
 
 from sync_server.rounds import RoundConfig
 from sync_server.storage import Store
+from tests.chromium import watched
 from tests.conftest import running_server, without_holdout
 
 # Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
@@ -22,3 +23,11 @@ def fast_server(tmp_path_factory):
     without_holdout(db_path)
     with running_server(db_path, "--ip-rate", "0") as running:
         yield running
+
+
+@pytest.fixture
+def other_device(browser):
+    """A second device: a browser context with storage of its own."""
+    context = browser.new_context()
+    yield watched(context.new_page())
+    context.close()
