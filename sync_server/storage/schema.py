@@ -84,6 +84,12 @@ MIGRATIONS: list[str] = [
     """-- 3: conversions a goal slot's clicks led to, published beside impressions and clicks
     ALTER TABLE round_counters ADD COLUMN conversions DOUBLE PRECISION;
     """,
+    """-- 4: how each change came (dashboard, api, cli); a site's public catalog, which names its
+    -- model's weights; the keys of a site's own backend (other channels), kept as SHA-256
+    ALTER TABLE admin_audit ADD COLUMN via TEXT;
+    CREATE TABLE catalogs (site TEXT PRIMARY KEY, document TEXT, imported_at DOUBLE PRECISION);
+    CREATE TABLE server_keys (key_hash TEXT PRIMARY KEY, site TEXT, name TEXT, created_at DOUBLE PRECISION);
+    """,
 ]
 
 
