@@ -128,7 +128,7 @@ def python_snapshot(dist: Path, pyodide: str, edge: str) -> str:
     if shutil.which("node") is None:
         raise BuildError("node is missing: install Node.js (it makes the Python snapshot)")
     tmp = dist / (name + ".tmp")
-    result = subprocess.run(["node", str(SNAPSHOT_TOOL), str(PYODIDE), str(dist / edge), str(tmp)], check=False, capture_output=True, cwd=ROOT)
+    result = subprocess.run(["node", str(SNAPSHOT_TOOL), str(PYODIDE), str(dist / edge), str(tmp)], capture_output=True, cwd=ROOT)
     if result.returncode:
         raise BuildError(f"the Python snapshot failed under Node:\n{result.stderr.decode()[-2000:]}")
     tmp.replace(dist / name)
@@ -142,7 +142,7 @@ def bundle(entry: str, fmt: str, constants: dict[str, object]) -> bytes:
     command = [str(ESBUILD), str(ROOT / "browser_pkg" / "src" / entry), "--bundle", "--minify",
                f"--format={fmt}", "--target=es2020", "--legal-comments=none", "--log-level=warning",
                *(f"--define:{name}={json.dumps(value)}" for name, value in constants.items())]
-    result = subprocess.run(command, check=False, capture_output=True, cwd=ROOT)
+    result = subprocess.run(command, capture_output=True, cwd=ROOT)
     if result.returncode:
         raise BuildError(f"esbuild failed on {entry}:\n{result.stderr.decode()}")
     return result.stdout
@@ -215,7 +215,8 @@ def build(dist: Path) -> dict:
     steps = [
         ("copy Pyodide core", lambda: names.update(pyodide=copy_pyodide(dist))),
         ("pack edge.zip", lambda: names.update(edge=write_hashed(dist, "edge.zip", edge_archive()))),
-        ("snapshot Python with edge imported (Node)", lambda: names.update(snapshot=python_snapshot(dist, names["pyodide"], names["edge"]))),
+        ("snapshot Python with edge imported (Node)",
+         lambda: names.update(snapshot=python_snapshot(dist, names["pyodide"], names["edge"]))),
         ("bundle tokens.js", lambda: names.update(tokens=write_hashed(
             dist, "tokens.js", bundle("tokens/tokens.js", "esm", {})))),
         ("bundle worker.js", bundle_worker),

@@ -109,7 +109,7 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
         samples["page round trip decide"] = _round_trips(browser, url, candidates, n // 3, progress)
         browser.close()
     namespace: dict = {}
-    exec(TIMING, namespace)  # noqa: S102 - the same code Pyodide runs, as text
+    exec(TIMING, namespace)
     cpython = namespace["time_engine"](contexts, candidates)
     warmup = n // 10
     latency = {f"pyodide {step}": summary_us(samples[step][warmup:]) for step in ("decide", "learn")}
@@ -121,7 +121,8 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
         "boot_ms": boot,
         "first_visits_within_window": sum(v["in_window"] for v in visits["cold"]) / len(visits["cold"]),
         "first_visit_bytes": boot["cold"]["bytes"],
-        "goals_met": {"cold": boot["cold"]["first_decision"] <= GOAL_COLD_MS, "warm": boot["warm"]["first_decision"] <= GOAL_WARM_MS},
+        "goals_met": {"cold": boot["cold"]["first_decision"] <= GOAL_COLD_MS,
+                      "warm": boot["warm"]["first_decision"] <= GOAL_WARM_MS},
         "snapshot": {
             "bytes": snapshot["size"], "brotli_bytes": snapshot["br"], "gzip_bytes": snapshot["gzip"],
             "cold_speedup": boot["cold, no snapshot"]["first_decision"] / boot["cold"]["first_decision"],
@@ -148,7 +149,7 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
 
 
 def browser_version() -> str:
-    done = subprocess.run([CHROMIUM, "--version"], check=False, capture_output=True, text=True)
+    done = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True)
     return done.stdout.strip()
 
 

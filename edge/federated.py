@@ -49,7 +49,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from edge.base import to_pairs
 
@@ -67,7 +68,7 @@ class LinearModel:
         return {"intercept": self.intercept, "weights": to_pairs(self.weights)}
 
     @classmethod
-    def from_dict(cls, state: dict) -> "LinearModel":
+    def from_dict(cls, state: dict) -> LinearModel:
         return cls(state["intercept"], dict(state["weights"]))
 
 
@@ -99,7 +100,7 @@ class GlobalModel(LinearModel):
         return {k: w * shrink for k, w in self.weights.items()}
 
     @classmethod
-    def parse(cls, model: object, buckets: int) -> "GlobalModel":
+    def parse(cls, model: object, buckets: int) -> GlobalModel:
         """Read a served model (or a saved `to_dict`), raising ValueError naming the first problem."""
         if not isinstance(model, dict):
             raise ValueError(f"global model must be an object, got {type(model).__name__}")

@@ -15,7 +15,6 @@ from tests.conftest import running_server
 from tests.server.federation import SITE, model, send, site_server, update, wait_for_version
 from tests.server.test_interfaces import metric
 
-
 # The step is the mean of the clipped deltas itself (η = 1, C = 1), so tests can write it down.
 EXACT = {"learning_rate": 1.0, "clip_norm": 1.0}
 
@@ -64,8 +63,9 @@ def test_the_trimmed_mean_ignores_a_poisoned_delta_that_moves_the_mean(tmp_path)
     honest = [delta([0], [0.1]) for _ in range(9)]
     poisoned = delta([0, 1], [-0.7, 0.7])
     mean = close(make_store(tmp_path / "mean", noise_multiplier=0.0, epsilon_budget=None), [*honest, poisoned])
-    trimmed = close(make_store(tmp_path / "trimmed", noise_multiplier=0.0, epsilon_budget=None, aggregator="trimmed_mean", trim=0.1),
-                    [*honest, poisoned])
+    trimmed_store = make_store(tmp_path / "trimmed", noise_multiplier=0.0, epsilon_budget=None, aggregator="trimmed_mean",
+                               trim=0.1)
+    trimmed = close(trimmed_store, [*honest, poisoned])
     assert mean["weights"] == pytest.approx({0: 0.02, 1: 0.07})
     assert trimmed["weights"] == pytest.approx({0: 0.1})  # the -0.7 and the 0.7 are the trimmed extremes
 
