@@ -3,23 +3,9 @@
 // again, and megabytes of chunks handed to the worker one by one). Code only, no visitor
 // data: one entry, named by the build, replaced when a new build's snapshot is kept.
 
-const DB_NAME = "p13n-python";
+import { openDatabase, request } from "./idb.js";
+
 const STORE = "snapshot";
-
-function request(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-async function open() {
-  const req = indexedDB.open(DB_NAME, 1);
-  req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-  const db = await request(req);
-  db.onversionchange = () => db.close();
-  return db;
-}
 
 async function keep(db, name, bytes) {
   const store = db.transaction(STORE, "readwrite").objectStore(STORE);
@@ -30,9 +16,10 @@ async function keep(db, name, bytes) {
 // The snapshot's bytes: the device's copy, or `download()`'s, which is then kept (a device
 // that cannot keep it downloads it, or takes it from the HTTP cache, next time).
 export async function keptSnapshot(name, download, warn) {
-  const db = await open().catch(() => null); // none (private modes may refuse): download
-  const kept = await (db && request(db.transaction(STORE).objectStore(STORE).get(name)).catch(() => null));
-  if (kept) return kept.arrayBuffer();
+  const db = await openDatabase("p13n-python", STORE).catch(() => null); // none (private modes may refuse): download
+  const read = db && request(db.transaction(STORE).objectStore(STORE).get(name)).then((blob) => blob?.arrayBuffer());
+  const kept = await read?.catch(() => null); // unreadable (the browser dropped its file): download
+  if (kept) return kept;
   const bytes = await download();
   if (db) keep(db, name, bytes).catch((error) => warn(`could not keep the Python snapshot on this device: ${error.message}`));
   return bytes;
