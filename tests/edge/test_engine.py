@@ -17,7 +17,7 @@ from river import optim as river_optim
 from edge import HOLDOUT, OFF, PERSONALIZED, Config, Personalizer
 from edge.engine import SCHEMA
 from edge.features import Hasher
-from edge.rules import draw
+from edge.rules import SITE_WIDE, draw
 from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update
 
@@ -197,7 +197,8 @@ def test_the_holdout_share_puts_that_share_of_visitors_in_holdout_for_good(make)
     for engine in engines:
         engine.configure({"rules": {"holdout": 0.25}})
     arms = [engine.decide("picks", PICKS, {}, at=NOW).arm for engine in engines]
-    assert arms == [HOLDOUT if draw(e.visitor, "picks") < 0.25 else PERSONALIZED for e in engines]
+    # The document's share is site-wide: one draw per visitor for every slot.
+    assert arms == [HOLDOUT if draw(e.visitor, SITE_WIDE) < 0.25 else PERSONALIZED for e in engines]
     assert 30 <= arms.count(HOLDOUT) <= 70
     assert [engine.decide("picks", PICKS, {}, at=NOW + HOUR).arm for engine in engines] == arms  # the same next visit
 
