@@ -45,11 +45,13 @@ from typing import Any, NamedTuple
 from edge import federated, linear_model, optim, policies
 from edge.base import Classifier, Features, State, Stateful
 from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
+from edge.linear_model.log_reg import sigmoid
+from edge.policies import base as policy_base
 from edge.profile import Profile
 from edge.rules import NO_RULES
 from edge.settings import Settings
 
-SCHEMA = 5
+SCHEMA = 6
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
 # that sees the page's order, or everyone's page order while the kill switch is on.
 PERSONALIZED, HOLDOUT, OFF = "personalized", "holdout", "off"
@@ -203,6 +205,7 @@ class Personalizer:
         self.base: federated.GlobalModel | None = None  # the global model last merged
         self.start = federated.LinearModel()  # the local model right after that merge
         self.samples = 0  # examples learned since then
+        self.evidence = federated.Evidence()  # what they say about that global model, for the server
         self.decisions_made = 0
         self.clicks_learned: list[str] = []  # the ids of the last REMEMBERED_CLICKS clicks learned
         # decision id -> {"slot", "arm", "shown": {variant: [buckets, values]},
@@ -470,6 +473,8 @@ class Personalizer:
         self._learn(_features(*decision["shown"][variant]), True)
 
     def _learn(self, x: Features, y: bool) -> None:
+        if self.base is not None:  # the evidence is about the global model, so at its weights
+            self.evidence.add(x, y, sigmoid(self.base.intercept + policy_base.dot(self.base.weights, x)))
         self.model.learn_one(x, y)
         if isinstance(self.model, linear_model.LogisticRegression):
             self.model.optimizer.settle(self.model.weight_table, x)  # the next decision reflects it
@@ -508,14 +513,14 @@ class Personalizer:
         ]
 
     def delta(self) -> dict[str, Any]:
-        """The update for `POST /v1/sites/{site}/updates`: what this visitor's model learned
-        since it last merged a global model, clipped to `clip_norm`, with its sample count."""
+        """The update for `POST /v1/sites/{site}/updates`: the evidence about the global model
+        this visitor's examples gave since it was merged (see `edge.federated`), clipped to
+        `clip_norm`, with its sample count."""
         if self.base is None:
             raise ValueError("no global model merged yet, so there is no version to send a delta against")
         if not self.samples:
             raise ValueError(f"nothing learned since global model version {self.base.version}")
-        local = federated.LinearModel(self.model.intercept, self.model.weights)
-        change = federated.clip(federated.delta(local, self.start), self.config.clip_norm)
+        change = federated.clip(self.evidence.update(), self.config.clip_norm)
         return {"base_version": self.base.version, "samples": self.samples, "delta": change}
 
     def begin_federation(self) -> None:
@@ -537,7 +542,7 @@ class Personalizer:
         ValueError: nothing learned since global model version 1
         """
         self.start = federated.LinearModel(self.model.intercept, dict(self.model.weights))
-        self.samples = 0
+        self.samples, self.evidence = 0, federated.Evidence()
 
     def shift_weights(self, changes: Mapping[int, float]) -> None:
         """Add `changes` (bucket -> amount) to the model's weights as the visitor's own say,
@@ -586,6 +591,7 @@ class Personalizer:
             prior = self.policy.prior_precision
             self.policy.precisions = federated.merge(self.policy.precisions, old_precisions, new.precisions, default=prior)
         self.base, self.start, self.samples = new, federated.LinearModel(intercept, weights), 0
+        self.evidence = federated.Evidence()
         self.settings = settings
 
     # State
@@ -606,6 +612,7 @@ class Personalizer:
             "global": self.base.to_dict() if self.base else None,
             "start": self.start.to_dict(),
             "samples": self.samples,
+            "evidence": self.evidence.to_dict(),
             "decisions_made": self.decisions_made,
             "clicks_learned": list(self.clicks_learned),
             "open_decisions": dict(self.open_decisions),
@@ -628,6 +635,7 @@ class Personalizer:
             engine.base = federated.GlobalModel.parse(state["global"], buckets=1 << engine.config.hash_bits)
         engine.start = federated.LinearModel.from_dict(state["start"])
         engine.samples = state["samples"]
+        engine.evidence = federated.Evidence.from_dict(state["evidence"])
         engine.decisions_made = state["decisions_made"]
         engine.clicks_learned = list(state["clicks_learned"])
         engine.open_decisions = dict(state["open_decisions"])
@@ -710,7 +718,14 @@ def _upgrade_from_schema_4(state: State) -> State:
     return {**state, "schema": 5, "clicks_learned": []}
 
 
-UPGRADES = {1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3, 4: _upgrade_from_schema_4}
+def _upgrade_from_schema_5(state: State) -> State:
+    """Schema 5 sent deltas of its weights, not evidence: what it learned since its last merge
+    stays its own, and evidence is gathered from now on."""
+    return {**state, "schema": 6, "evidence": federated.Evidence().to_dict()}
+
+
+UPGRADES = {1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3, 4: _upgrade_from_schema_4,
+            5: _upgrade_from_schema_5}
 
 
 def _clearly_worse(shown: list[str], unshown: list[str], means: dict[str, float], variances: dict[str, float]) -> bool:

@@ -88,6 +88,7 @@ class Store:
             pk=("site", "version"), foreign_keys=[("site", "sites")], if_not_exists=True,
         )
         self._create_round_tables()
+        self._add_posterior_columns()
         self._create_token_tables()
         self._create_visitor_tables()
         self._create_admin_tables()
@@ -175,6 +176,18 @@ class Store:
              "impressions": float, "clicks": float},
             pk=("site", "version", "slot", "variant", "arm"), if_not_exists=True,
         )
+
+    def _add_posterior_columns(self) -> None:
+        # Migration 1 (evidence, sync_server/posterior.py): updates carry curvatures beside their
+        # gradients, and models their precisions, packed as weights are. Older rows have none (NULL).
+        wanted = {"updates": {"intercept_curvature": "REAL", "curvature": "BLOB"},
+                  "models": {"intercept_precision": "REAL", "precisions": "BLOB"}}
+        for table, columns in wanted.items():
+            for name, kind in columns.items():
+                if name not in self.db[table].columns_dict:
+                    with self.writing():
+                        if name not in self.db[table].columns_dict:  # another process may have been first
+                            self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def _create_round_sizes(self) -> None:
         # How many updates each round holds and when the first came, kept up by every insert:
@@ -291,12 +304,13 @@ class Store:
                 counters = orjson.dumps([tuple(c) for c in u.counters]).decode() if u.counters else None
                 rows.append((next_id, site, rounds[site], u.base_version, u.samples, u.intercept,
                              np.asarray(u.idx, IDX).tobytes(), np.asarray(u.val, VAL).tobytes(), counters,
-                             u.update_id, now))
+                             u.update_id, now, u.intercept_curvature, np.asarray(u.curvature, VAL).tobytes()))
                 ids.append(next_id)
                 next_id += 1
             self.db.conn.executemany(
                 "INSERT INTO updates (id, site, round, base_version, samples, intercept, idx, val, counters,"
-                " update_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                " update_id, received_at, intercept_curvature, curvature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows)
             self.db.conn.executemany("INSERT INTO spent_tokens (site, round, nonce) VALUES (?, ?, ?)", spending)
             sizes = collections.Counter(row[1] for row in rows)  # updates stored, by site
             self.db.conn.executemany(
@@ -332,9 +346,11 @@ class Store:
     def round_updates(self, site: str, round_: int) -> tuple[list[Delta], list[list[Counter]]]:
         """The deltas and the analytics counters that devices sent for round `round_`."""
         deltas, counters = [], []
-        for intercept, idx, val, counted in self.db.execute(
-                "SELECT intercept, idx, val, counters FROM updates WHERE site = ? AND round = ?", [site, round_]):
-            deltas.append(Delta(intercept, np.frombuffer(idx, dtype=IDX), np.frombuffer(val, dtype=VAL)))
+        for intercept, idx, val, counted, intercept_curvature, curvature in self.db.execute(
+                "SELECT intercept, idx, val, counters, intercept_curvature, curvature FROM updates"
+                " WHERE site = ? AND round = ?", [site, round_]):
+            deltas.append(Delta(intercept, np.frombuffer(idx, dtype=IDX), np.frombuffer(val, dtype=VAL),
+                                intercept_curvature or 0.0, np.frombuffer(curvature or b"", dtype=VAL)))
             counters.append([Counter(*c) for c in orjson.loads(counted)] if counted else [])
         return deltas, counters
 
@@ -352,15 +368,28 @@ class Store:
             "SELECT intercept, weights FROM models WHERE site = ? AND version = ?", [site, version]).fetchone()
         return (intercept, *_unpack_weights(weights))
 
+    def model_precisions(self, site: str, version: int) -> tuple[float | None, np.ndarray, np.ndarray]:
+        """The intercept's precision (None if the version has none) and the buckets and values
+        of the precisions the version states, of one version."""
+        intercept, precisions = self.db.execute(
+            "SELECT intercept_precision, precisions FROM models WHERE site = ? AND version = ?", [site, version]).fetchone()
+        return (intercept, *_unpack_weights(precisions or b""))
+
     def publish_round(self, site: str, round_: dict, intercept: float, idx: np.ndarray, val: np.ndarray,
-                      counters: dict[tuple[str, str, str], list[float]]) -> None:
+                      counters: dict[tuple[str, str, str], list[float]],
+                      precisions: tuple[float, np.ndarray, np.ndarray] | None = None) -> None:
         """Record a closed round, its new model version (the buckets `idx` of its nonzero weights
-        `val`) and its analytics, all or nothing."""
+        `val`, and the intercept's and buckets' `precisions` if it states them) and its analytics,
+        all or nothing."""
         version = round_["version"]
         weights = np.asarray(idx, IDX).tobytes() + np.asarray(val, VAL).tobytes()
+        stated = {}
+        if precisions is not None:
+            stated = {"intercept_precision": precisions[0],
+                      "precisions": np.asarray(precisions[1], IDX).tobytes() + np.asarray(precisions[2], VAL).tobytes()}
         with self.db.atomic():
             self.db["models"].insert({"site": site, "version": version, "intercept": intercept,
-                                      "weights": weights, "created_at": round_["closed_at"]})
+                                      "weights": weights, "created_at": round_["closed_at"], **stated})
             self.db["rounds"].insert({"site": site, **round_})
             self.db["round_counters"].insert_all(
                 {"site": site, "version": version, "slot": slot, "variant": variant, "arm": arm,

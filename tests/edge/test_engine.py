@@ -16,6 +16,7 @@ from river import optim as river_optim
 
 from edge import HOLDOUT, OFF, PERSONALIZED, Config, Personalizer
 from edge.engine import SCHEMA
+from edge.federated import norm
 from edge.features import Hasher
 from edge.rules import draw
 from sync_server.tokens import TokenKeys
@@ -357,11 +358,12 @@ def test_the_delta_is_what_the_sync_server_accepts():
 def test_the_delta_is_clipped_to_the_configured_norm():
     loose = trained_from_global(Config(policy="greedy", clip_norm=1e9)).delta()["delta"]
     tight = trained_from_global(Config(policy="greedy", clip_norm=0.25)).delta()["delta"]
-    length = math.hypot(loose["intercept"], *loose["val"])
+    length = norm(loose)  # the gradient and the curvature, as one vector
     assert length > 0.25
-    assert math.hypot(tight["intercept"], *tight["val"]) == pytest.approx(0.25)
+    assert norm(tight) == pytest.approx(0.25)
     assert tight["idx"] == loose["idx"]
     assert tight["val"] == pytest.approx([v * 0.25 / length for v in loose["val"]])
+    assert tight["curvature"] == pytest.approx([h * 0.25 / length for h in loose["curvature"]])
 
 
 def test_merging_a_new_global_model_keeps_the_visitors_residual():
@@ -480,7 +482,7 @@ def test_state_saved_by_schema_1_is_migrated():
     }
     engine = Personalizer.from_dict(json.loads(json.dumps(schema_1)))
     state = engine.to_dict()
-    assert state["schema"] == SCHEMA == 5 and state["config"]["policy"] == "thompson"
+    assert state["schema"] == SCHEMA == 6 and state["config"]["policy"] == "thompson"
     assert engine.global_version == 4 and engine.model.weights[hashed("topic:hiking")] == 0.05
     engine.learn({"type": "click", "decision": "picks#7", "variant": "tent", "at": NOW})  # old decisions stay learnable
     assert engine.counters() == [{"slot": "picks", "variant": "tent", "arm": "personalized", "impressions": 0, "clicks": 1}]
@@ -504,7 +506,7 @@ def test_state_saved_by_schema_2_is_migrated():
     assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
 
 
-@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 5"), ("2", "no valid schema"), (None, "no valid schema")])
+@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 6"), ("2", "no valid schema"), (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
     state = Personalizer().to_dict()
     state["schema"] = schema

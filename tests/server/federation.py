@@ -30,8 +30,10 @@ def site_server(db_path: Path, hash_bits: int = 10, **config) -> Iterator[Runnin
 
 
 def update(idx: list[int], val: list[float], base_version: int = 0, intercept: float = 0.0, **extra) -> dict:
+    """An update with gradients `val` at buckets `idx` and a curvature of 1 at each."""
     return {"base_version": base_version, "samples": 10, "update_id": secrets.token_hex(8),
-            "delta": {"intercept": intercept, "idx": idx, "val": val}, **extra}
+            "delta": {"intercept": intercept, "idx": idx, "val": val, "intercept_curvature": 0.0,
+                      "curvature": [1.0] * len(idx)}, **extra}
 
 
 def send(server: RunningServer, body: dict) -> httpx.Response:
