@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make demo   install, build dist/ and run the demo server
-#   make test   install the test dependencies (Chromium too), build, run every test
+#   make test   install the test dependencies (Chromium too), build, lint, run every test
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,6 +14,7 @@ demo: $(VENV)/.server node_modules/.package-lock.json build
 	$(BIN)/python -m sync_server serve --demo-traffic 20000
 
 test: $(VENV)/.test node_modules/.package-lock.json build chromium
+	$(BIN)/ruff check
 	$(BIN)/python -m pytest
 
 build:

@@ -205,7 +205,8 @@ def build(dist: Path) -> dict:
     steps = [
         ("copy Pyodide core", lambda: names.update(pyodide=copy_pyodide(dist))),
         ("pack edge.zip", lambda: names.update(edge=write_hashed(dist, "edge.zip", edge_archive()))),
-        ("snapshot Python with edge imported (Node)", lambda: names.update(snapshot=python_snapshot(dist, names["pyodide"], names["edge"]))),
+        ("snapshot Python with edge imported (Node)",
+         lambda: names.update(snapshot=python_snapshot(dist, names["pyodide"], names["edge"]))),
         ("bundle tokens.js", lambda: names.update(tokens=write_hashed(
             dist, "tokens.js", bundle("tokens/tokens.js", "esm", {})))),
         ("bundle worker.js", bundle_worker),

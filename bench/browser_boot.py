@@ -113,7 +113,8 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     figures = {
         "boot_ms": boot,
         "first_visits_within_window": sum(v["in_window"] for v in visits["cold"]) / len(visits["cold"]),
-        "goals_met": {"cold": boot["cold"]["first_decision"] <= GOAL_COLD_MS, "warm": boot["warm"]["first_decision"] <= GOAL_WARM_MS},
+        "goals_met": {"cold": boot["cold"]["first_decision"] <= GOAL_COLD_MS,
+                      "warm": boot["warm"]["first_decision"] <= GOAL_WARM_MS},
         "snapshot": {
             "bytes": snapshot["size"], "brotli_bytes": snapshot["br"], "gzip_bytes": snapshot["gzip"],
             "cold_speedup": boot["cold, no snapshot"]["first_decision"] / boot["cold"]["first_decision"],

@@ -172,7 +172,7 @@ class _GcPauses:
         self.longest_us = [0.0, 0.0, 0.0]
         self._started = 0
 
-    def __enter__(self) -> "_GcPauses":
+    def __enter__(self) -> _GcPauses:
         gc.callbacks.append(self._callback)
         return self
 

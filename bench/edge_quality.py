@@ -39,7 +39,8 @@ POINTS = 50  # points on each curve
 
 
 RIVER_ALPHAS = (0.01, 0.03, 0.1, 1.0)
-VW_OPTIONS = {"mtr ε=0.05 (defaults)": "", "dm ε=0.02": "--cb_type dm --epsilon 0.02", "dm ε=0.005": "--cb_type dm --epsilon 0.005"}
+VW_OPTIONS = {"mtr ε=0.05 (defaults)": "", "dm ε=0.02": "--cb_type dm --epsilon 0.02",
+              "dm ε=0.005": "--cb_type dm --epsilon 0.005"}
 
 
 def contestants() -> dict[str, Callable[[], bandits.Contestant]]:

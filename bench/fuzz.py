@@ -50,19 +50,18 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         options = ["--ip-rate", "0", "--visitor-rate", "1e6", "--visitor-burst", "1000000"]
-        with live_server(work / "p13n.db", *options) as server:
-            with httpx.Client(base_url=server.url) as client:
-                csrf = sign_in(client, server)
-                session = client.cookies["p13n_admin"]
-                visitor, secret = _registered_visitor(server)
-                admin_headers = [f"Cookie: p13n_admin={session}", f"X-CSRF-Token: {csrf}"]
-                for name, anchored in progress([("openapi_free", False), ("openapi_anchored", True)], desc="schemathesis"):
-                    headers = admin_headers + ([f"Authorization: Bearer {secret}"] if anchored else [])
-                    parameters = {"path.site": SITE, "query.site": SITE, "path.visitor": visitor} if anchored else {}
-                    figures[name] = _schemathesis(server, headers, parameters, examples, work / name)
-                    if not quick:  # the full run's reports are committed beside its results
-                        shutil.copy(next((work / name).glob("*.xml")), RESULTS / f"fuzz_{name}.junit.xml")
-                figures["admin_forms"] = _forms(client, server, csrf, form_bodies, progress)
+        with live_server(work / "p13n.db", *options) as server, httpx.Client(base_url=server.url) as client:
+            csrf = sign_in(client, server)
+            session = client.cookies["p13n_admin"]
+            visitor, secret = _registered_visitor(server)
+            admin_headers = [f"Cookie: p13n_admin={session}", f"X-CSRF-Token: {csrf}"]
+            for name, anchored in progress([("openapi_free", False), ("openapi_anchored", True)], desc="schemathesis"):
+                headers = admin_headers + ([f"Authorization: Bearer {secret}"] if anchored else [])
+                parameters = {"path.site": SITE, "query.site": SITE, "path.visitor": visitor} if anchored else {}
+                figures[name] = _schemathesis(server, headers, parameters, examples, work / name)
+                if not quick:  # the full run's reports are committed beside its results
+                    shutil.copy(next((work / name).glob("*.xml")), RESULTS / f"fuzz_{name}.junit.xml")
+            figures["admin_forms"] = _forms(client, server, csrf, form_bodies, progress)
     figures["total"] = {"requests": sum(f["requests"] for f in figures.values()),
                         "server_errors": sum(f["server_errors"] for f in figures.values())}
     return figures, {"max_examples": examples, "bodies_per_form": form_bodies, "checks": "not_a_server_error",

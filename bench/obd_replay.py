@@ -53,7 +53,8 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
         for name, make in contestants().items():
             estimate = evaluate(make(), log, items, progress, f"{campaign}: {name}")
             replay, baseline = estimate["replay_ctr"], logged[campaign]["ctr"]
-            estimates[f"{campaign}: {name}"] = {**estimate, "lift": replay / baseline if replay is not None and baseline else None}
+            lift = replay / baseline if replay is not None and baseline else None
+            estimates[f"{campaign}: {name}"] = {**estimate, "lift": lift}
     params = {
         "dataset": f"Open Bandit Dataset sample, uniformly random logging policy, from the {OBP} sdist",
         "campaigns": list(campaigns),

@@ -27,7 +27,7 @@ def write(name: str, figures: dict, params: dict, directory: Path = RESULTS) -> 
     directory.mkdir(parents=True, exist_ok=True)
     result = {
         "name": name,
-        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "figures": figures,
         "params": params,

@@ -47,9 +47,9 @@ import uvloop
 
 from bench import Progress
 from bench.timing import percentile
+from sync_server.auth import VisitorSecrets
 from sync_server.privacy import epsilon
 from sync_server.rounds import RoundConfig, close_round
-from sync_server.auth import VisitorSecrets
 from sync_server.storage import Store
 from sync_server.tokens import SERVER_KEY_NAME, TokenKeys
 from sync_server.updates import COMPACT_TYPE, Counter, Update, compact_body
@@ -164,7 +164,8 @@ def _serve(db: Path, port: int) -> None:
     """One server process on `port`, shared with the others through SO_REUSEPORT."""
     import uvicorn
 
-    from sync_server import Settings, create_app
+    from sync_server.app import create_app
+    from sync_server.config import Settings
 
     app = create_app(Settings(db_path=db, demo_dir=None, ip_rate=0))  # one IP plays 200 devices
     sock = socket.socket()

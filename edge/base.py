@@ -9,7 +9,8 @@ survives a JSON round trip exactly, so the browser can keep it in IndexedDB.
 from __future__ import annotations
 
 import abc
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 Features = dict[Hashable, float]
 State = dict[str, Any]
@@ -41,7 +42,7 @@ class Stateful(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_dict(cls, state: State) -> "Stateful":
+    def from_dict(cls, state: State) -> Stateful:
         """Rebuild an object from what `to_dict` returned."""
 
 

@@ -95,7 +95,7 @@ class Config:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Config":
+    def from_dict(cls, values: dict) -> Config:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
@@ -391,7 +391,8 @@ class Personalizer:
     def _decide_slot(self, request: _SlotRequest, visit: tuple[str, ...], shown_on_page: set[str]) -> Decision:
         drawn = self._draw(request, shown_on_page)
         kept = self._keeps(request, drawn)
-        shown, arm, crossing, contributions = list(request.keep) if kept else drawn.ranking, drawn.arm, request.crossing, drawn.contributions
+        shown = list(request.keep) if kept else drawn.ranking
+        arm, crossing, contributions = drawn.arm, request.crossing, drawn.contributions
 
         self.decisions_made += 1
         decision_id = f"{request.slot}#{self.decisions_made}"
@@ -584,7 +585,8 @@ class Personalizer:
         # Noisy global weights are a prior, shrunk by their noise (see edge.federated).
         weights = federated.merge(self.model.weights, old.prior(), new.prior())
         intercept = new.intercept + (local["intercept"] - old.intercept)
-        self.model = linear_model.LogisticRegression.from_dict({**local, "intercept": intercept, "weights": list(weights.items())})
+        self.model = linear_model.LogisticRegression.from_dict(
+            {**local, "intercept": intercept, "weights": list(weights.items())})
         self.model.optimizer.follow(self.model.weight_table)
         if isinstance(self.policy, policies.ConfidencePolicy):
             old_precisions = self.base.precisions if self.base else {}
@@ -620,7 +622,7 @@ class Personalizer:
         }
 
     @classmethod
-    def from_dict(cls, state: State) -> "Personalizer":
+    def from_dict(cls, state: State) -> Personalizer:
         """Restore an engine from `to_dict`'s output, migrating state an older engine saved."""
         state = upgrade(state)
         engine = cls(Config.from_dict(state["config"]))
@@ -704,7 +706,8 @@ def _upgrade_from_schema_2(state: State) -> State:
         "visitor": _new_visitor(random.Random()),
         "profile": Profile().to_dict(),
         "settings": Settings().to_dict(),
-        "open_decisions": {d: {**v, "features": {variant: [] for variant in v["shown"]}} for d, v in state["open_decisions"].items()},
+        "open_decisions": {d: {**v, "features": {variant: [] for variant in v["shown"]}}
+                           for d, v in state["open_decisions"].items()},
     }
 
 

@@ -28,7 +28,7 @@ its own templates and words, which override the defaults one by one.
 from __future__ import annotations
 
 import string
-from typing import Iterable
+from collections.abc import Iterable
 
 TEMPLATES = {
     "interest:*": "You told us you like {value}",

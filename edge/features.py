@@ -157,7 +157,7 @@ class Crossing:
         self._crosses: dict[int, list[int]] = {}  # context key -> the tokens' crosses with it, for every visit
         self._cross(keys)
 
-    def recrossed(self, keys: list[int]) -> "Crossing":
+    def recrossed(self, keys: list[int]) -> Crossing:
         """The same candidates crossed with other context keys."""
         crossing = copy.copy(self)
         crossing._cross(keys)

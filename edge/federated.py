@@ -52,7 +52,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from edge.base import to_pairs
 
@@ -70,7 +71,7 @@ class LinearModel:
         return {"intercept": self.intercept, "weights": to_pairs(self.weights)}
 
     @classmethod
-    def from_dict(cls, state: dict) -> "LinearModel":
+    def from_dict(cls, state: dict) -> LinearModel:
         return cls(state["intercept"], dict(state["weights"]))
 
 
@@ -102,7 +103,7 @@ class GlobalModel(LinearModel):
         return {k: w * shrink for k, w in self.weights.items()}
 
     @classmethod
-    def parse(cls, model: object, buckets: int) -> "GlobalModel":
+    def parse(cls, model: object, buckets: int) -> GlobalModel:
         """Read a served model (or a saved `to_dict`), raising ValueError naming the first problem."""
         if not isinstance(model, dict):
             raise ValueError(f"global model must be an object, got {type(model).__name__}")
@@ -152,7 +153,7 @@ class Evidence:
         return {"intercept": list(self.intercept), "buckets": [[k, list(gh)] for k, gh in self.buckets.items()]}
 
     @classmethod
-    def from_dict(cls, state: dict) -> "Evidence":
+    def from_dict(cls, state: dict) -> Evidence:
         return cls(tuple(state["intercept"]), {k: tuple(gh) for k, gh in state["buckets"]})
 
 

@@ -144,7 +144,7 @@ class Horizon(Stateful):
         }
 
     @classmethod
-    def from_dict(cls, state: State) -> "Horizon":
+    def from_dict(cls, state: State) -> Horizon:
         horizon = cls(state["half_life"], state["capacity"])
         if len(state["entries"]) > horizon.capacity:
             raise ValueError(f"profile has {len(state['entries'])} entries, more than its capacity {horizon.capacity}")
@@ -246,7 +246,7 @@ class Profile(Stateful):
         }
 
     @classmethod
-    def from_dict(cls, state: State) -> "Profile":
+    def from_dict(cls, state: State) -> Profile:
         if state.get("schema") != SCHEMA:
             raise ValueError(f"profile state has schema {state.get('schema')!r}; this reads schema {SCHEMA}")
         profile = cls()

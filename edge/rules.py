@@ -71,7 +71,7 @@ class SlotRules:
     holdout: float | None = None  # None: the document's share
 
     @classmethod
-    def from_dict(cls, rules: Any, path: str) -> "SlotRules":
+    def from_dict(cls, rules: Any, path: str) -> SlotRules:
         _check_keys(rules, SLOT_KEYS, path)
         pin = _mapping(rules.get("pin", {}), f"{path}.pin", _position)
         exclude = tuple(_variants(rules.get("exclude", []), f"{path}.exclude"))
@@ -130,7 +130,7 @@ class Rules:
         self.kill_switch = kill_switch
 
     @classmethod
-    def from_dict(cls, document: Any) -> "Rules":
+    def from_dict(cls, document: Any) -> Rules:
         """Check a rules document and build the rules; raises RuleError naming the bad field."""
         _check_keys(document, DOCUMENT_KEYS, "rules")
         kill_switch = document.get("kill_switch", False)

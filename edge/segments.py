@@ -202,7 +202,7 @@ class Segments:
         self.segments = segments or {}
 
     @classmethod
-    def from_dict(cls, document: Any) -> "Segments":
+    def from_dict(cls, document: Any) -> Segments:
         """Build segments from `{name: condition}`; raises SegmentError naming the bad part."""
         if not isinstance(document, dict):
             raise SegmentError(f"segments must be an object of name to condition, got {document!r}")

@@ -43,7 +43,7 @@ class Settings:
         self.explainer = Explainer(**self.explain)
 
     @classmethod
-    def from_dict(cls, document: Any) -> "Settings":
+    def from_dict(cls, document: Any) -> Settings:
         """Check the document and build the settings; raises ValueError naming the bad part."""
         _check_parts(document, PARTS, "site settings")
         explain = document.get("explain", {})

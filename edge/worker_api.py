@@ -39,7 +39,8 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from edge import federated, model_form
 from edge.engine import Config, Personalizer
@@ -139,7 +140,8 @@ def _clicks(message: dict) -> dict:
             decision = click.get("decision")
             if decision not in _engine.open_decisions and "shown" in click:
                 decision = _decide_shown(click["slot"], click["shown"], click["at"])
-            _engine.learn({"type": "click", "decision": decision, "variant": click["variant"], "at": click["at"], "id": click["id"]})
+            _engine.learn({"type": "click", "decision": decision, "variant": click["variant"], "at": click["at"],
+                           "id": click["id"]})
         except (KeyError, TypeError, ValueError) as error:
             dropped.append({"id": click.get("id") if isinstance(click, dict) else None, "reason": str(error)})
         else:
@@ -149,7 +151,8 @@ def _clicks(message: dict) -> dict:
 
 
 def _decide_shown(slot: str, shown: dict, at: float) -> str:
-    decision = _engine.decide(slot, shown["candidates"], shown.get("context"), at=at, size=shown.get("size"), keep=shown["ranking"])
+    decision = _engine.decide(slot, shown["candidates"], shown.get("context"), at=at, size=shown.get("size"),
+                              keep=shown["ranking"])
     return decision.id
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
-from typing import TypeVar
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sync_server.config import Settings
 from sync_server.sites import DEFAULT_HASH_BITS, parse_hash_bits, parse_site_key

@@ -54,7 +54,7 @@ class LoggedSample:
     impressions: list[Impression]
 
     @classmethod
-    def parse(cls, rows: object) -> "LoggedSample":
+    def parse(cls, rows: object) -> LoggedSample:
         """Check every row; ValueError naming the first bad one (row numbers count from 1)."""
         if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_ROWS:
             raise ValueError(f"a logged sample is a list of 1 to {MAX_ROWS} impressions")

@@ -160,7 +160,7 @@ class Site:
         self._ctr_for = functools.lru_cache(maxsize=65536)(self._ctr_for_key)
 
     @classmethod
-    def default(cls) -> "Site":
+    def default(cls) -> Site:
         """A small shop of 20 items and five kinds of visitor, with click rates of 1–5 %."""
         return cls(DEFAULT_ITEMS, DEFAULT_ARCHETYPES, context_effects=DEFAULT_CONTEXT_EFFECTS)
 

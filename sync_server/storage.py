@@ -16,8 +16,9 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterable, Iterator
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import orjson
@@ -258,7 +259,7 @@ class Store:
         if self._lock_file is None:
             lock_path = self.path.with_name(self.path.name + ".lock")
             _create_private(lock_path)
-            self._lock_file = open(lock_path, "a")
+            self._lock_file = lock_path.open("a")  # held for the store's life, as the lock is
         fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
             yield
@@ -679,10 +680,8 @@ class Store:
 def _create_private(path: Path) -> None:
     """Make `path` readable and writable by its owner only, if it does not exist yet: it holds
     visitors' consents and secrets' hashes, and admins' password hashes."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
 
 
 @functools.cache  # a round config is read several times a second: say what is wrong once

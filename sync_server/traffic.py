@@ -64,7 +64,7 @@ class Shop:
     slots: list[Slot]
 
     @classmethod
-    def demo(cls) -> "Shop":
+    def demo(cls) -> Shop:
         """The demo shop (browser_pkg/demo/index.html): a hero banner and a row of picks."""
         hero = [Item("spring-hike", ("topic:hiking", "season:spring")),
                 Item("city-bike", ("topic:cycling", "style:urban")),

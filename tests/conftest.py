@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_SITE = "test-site"
 TEST_ORIGIN = "https://shop.example"  # a page origin TEST_SITE allows (CORS)
 CLI = [sys.executable, "-m", "sync_server"]
+pytest_plugins = ["tests.chromium"]  # real Chromium, for the browser tests and the admin's
 
 
 @dataclasses.dataclass

@@ -160,7 +160,7 @@ class LogisticRegression(Classifier, Stateful):
         }
 
     @classmethod
-    def from_dict(cls, state: State) -> "LogisticRegression":
+    def from_dict(cls, state: State) -> LogisticRegression:
         check_state_name(state, "LogisticRegression")
         model = cls(
             optimizer=optim.from_dict(state["optimizer"]),

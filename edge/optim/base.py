@@ -58,7 +58,7 @@ class Optimizer(Stateful):
         return state
 
     @classmethod
-    def from_dict(cls, state: State) -> "Optimizer":
+    def from_dict(cls, state: State) -> Optimizer:
         check_state_name(state, cls.__name__)
         optimizer = cls(**{name: state[name] for name in cls._hyperparameters()})
         optimizer.n_iterations = state["n_iterations"]

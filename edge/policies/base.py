@@ -22,8 +22,9 @@ import dataclasses
 import math
 import operator
 import random
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from itertools import repeat
-from typing import ClassVar, Hashable, Iterable, Iterator, Mapping, Protocol
+from typing import ClassVar, Protocol
 
 from edge.base import Features, State, Stateful, to_pairs
 from edge.linear_model.log_reg import LogisticRegression, sigmoid
@@ -97,7 +98,7 @@ class Policy(Stateful):
         return {"name": self.name, **vars(self)}
 
     @classmethod
-    def from_dict(cls, state: State) -> "Policy":
+    def from_dict(cls, state: State) -> Policy:
         return cls(**{k: v for k, v in state.items() if k != "name"})
 
 
@@ -155,7 +156,7 @@ class ConfidencePolicy(Policy):
         return {**super().to_dict(), "precisions": to_pairs(self.precisions)}
 
     @classmethod
-    def from_dict(cls, state: State) -> "ConfidencePolicy":
+    def from_dict(cls, state: State) -> ConfidencePolicy:
         policy = super().from_dict({k: v for k, v in state.items() if k != "precisions"})
         policy.precisions = dict(state["precisions"])
         return policy

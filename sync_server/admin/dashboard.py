@@ -103,11 +103,15 @@ def top_features(weights: list[list], describe: Callable[[int], str | None],
     """The hashed buckets that raise and lower scores most in the global model, named by
     `describe` where it can.
 
-    >>> top_features([[3, 0.5], [9, -0.2], [4, 0.1]], {3: "tent in picks"}.get, count=1)
-    {'positive': [{'bucket': 3, 'weight': 0.5, 'name': 'tent in picks'}], 'negative': [{'bucket': 9, 'weight': -0.2, 'name': None}]}
+    >>> top = top_features([[3, 0.5], [9, -0.2], [4, 0.1]], {3: "tent in picks"}.get, count=1)
+    >>> top["positive"], top["negative"]
+    ([{'bucket': 3, 'weight': 0.5, 'name': 'tent in picks'}], [{'bucket': 9, 'weight': -0.2, 'name': None}])
     """
     ranked = sorted(weights, key=lambda pair: pair[1])
-    as_rows = lambda pairs: [{"bucket": b, "weight": w, "name": describe(b)} for b, w in pairs]  # noqa: E731
+
+    def as_rows(pairs: list[list]) -> list[dict]:
+        return [{"bucket": b, "weight": w, "name": describe(b)} for b, w in pairs]
+
     return {"positive": as_rows([p for p in reversed(ranked) if p[1] > 0][:count]),
             "negative": as_rows([p for p in ranked if p[1] < 0][:count])}
 

@@ -29,7 +29,10 @@ def overview(sites: list[dict], session: AdminSession, error: str | None, submit
     """A card per site (its model, privacy spent and whether it personalizes), and a form to add one."""
     cards = "".join(_site_card(site) for site in sites)
     listing = f'<div class="cards">{cards}</div>' if sites else '<p class="empty">No sites yet.</p>'
-    value = lambda name, default="": escape(submitted.get(name, default))  # noqa: E731
+
+    def value(name: str, default: str = "") -> str:
+        return escape(submitted.get(name, default))
+
     form = f"""<section><h2>Add a site</h2><form method="post" action="/admin/sites" class="grid">{csrf_field(session)}
 {notice(error, "error") if error else ""}
 <label>Site key <input name="site" value="{value("site")}" required pattern="[A-Za-z0-9_\\-]{{1,64}}">
@@ -68,9 +71,11 @@ def _model_section(data: dict) -> str:
     rounds = [[r["version"], _when(r["closed_at"]), r["devices"], number(r["noise_multiplier"]), number(r["epsilon"]),
                r["reason"]] for r in reversed(data["rounds"][-10:])]
     features, floor = data["features"], data["noise_floor"]
-    feature = lambda f: f"probably {f['name']} (bucket {f['bucket']})" if f["name"] else f"bucket {f['bucket']}"  # noqa: E731
-    weight = lambda w: f"{w:+.3f}" + (" (within noise)" if abs(w) < floor else "")  # noqa: E731
-    weights = lambda rows: [[feature(f), weight(f["weight"])] for f in rows]  # noqa: E731
+
+    def weights(rows: list[dict]) -> list[list[str]]:
+        return [[_feature_name(f), f"{f['weight']:+.3f}" + (" (within noise)" if abs(f["weight"]) < floor else "")]
+                for f in rows]
+
     chart = (f'<div class="chart" data-chart="history" data-site="{escape(data["site"])}" '
              'aria-label="devices and ε per round"></div>') if rounds else ""
     return f"""<section><h2>Global model</h2>{chart}
@@ -83,15 +88,25 @@ and contexts of the logged sample) hashes to it. The privacy noise in each weigh
 (two standard deviations); a weight within that may be noise alone.</p>{_replay(data["replay"])}</section>"""
 
 
+def _feature_name(feature: dict) -> str:
+    return f"probably {feature['name']} (bucket {feature['bucket']})" if feature["name"] else f"bucket {feature['bucket']}"
+
+
+def _percent(p: float | None) -> str:
+    return "—" if p is None else f"{100 * p:.2f}%"
+
+
+def _interval(ci: list[float] | None) -> str:
+    return "—" if ci is None else f"{100 * ci[0]:.2f}–{100 * ci[1]:.2f}%"
+
+
 def _replay(replayed: dict | None) -> str:
     if replayed is None:
         return ('<h3>Offline replay</h3><p class="empty">No logged sample yet: give one with '
                 "<code>python -m sync_server load-sample SITE FILE.jsonl</code> to see how the global model "
                 "would have done on your own randomized traffic.</p>")
-    percent = lambda p: "—" if p is None else f"{100 * p:.2f}%"  # noqa: E731
-    interval = lambda ci: "—" if ci is None else f"{100 * ci[0]:.2f}–{100 * ci[1]:.2f}%"  # noqa: E731
-    rows = [[slot, number(r["impressions"]), number(r["matched"]), percent(r["policy_ctr"]), interval(r["ci"]),
-             percent(r["logged_ctr"]), "—" if r["lift"] is None else f"×{r['lift']:.2f}"]
+    rows = [[slot, number(r["impressions"]), number(r["matched"]), _percent(r["policy_ctr"]), _interval(r["ci"]),
+             _percent(r["logged_ctr"]), "—" if r["lift"] is None else f"×{r['lift']:.2f}"]
             for slot, r in replayed["slots"].items()]
     return f"""<h3>Offline replay</h3><p>The current global model, greedy, replayed on {number(replayed["impressions"])}
 logged impressions (uploaded {_when(replayed["uploaded_at"])}) with <code>river.bandit.evaluate_offline</code>:</p>
@@ -199,4 +214,4 @@ def _error(errors: dict[str, str], form: str) -> str:
 
 
 def _when(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -54,8 +54,10 @@ def test_a_bad_new_site_shows_an_error_and_adds_nothing(signed_in, fields, probl
 def test_an_admin_changes_who_may_call_a_site(signed_in, admin_server):
     page = f"/admin/sites/{SITE}"
     model = f"{admin_server.url}/v1/sites/{SITE}/model"
-    save = lambda origins: signed_in.post(f"{page}/origins",  # noqa: E731
-                                          data={"origins": origins, "csrf": csrf_token(signed_in.get(page))})
+
+    def save(origins: str) -> httpx.Response:
+        return signed_in.post(f"{page}/origins", data={"origins": origins, "csrf": csrf_token(signed_in.get(page))})
+
     assert save("https://a.example\nhttps://B.example:443").status_code == 303
     answered_within_seconds(model, "https://b.example", 200)
     refused = save("https://a.example\nnot an origin")

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from bench import BENCHMARKS
 from tests.conftest import ROOT
 

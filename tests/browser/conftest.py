@@ -1,46 +1,23 @@
-"""Real Chromium driven by Playwright; each test gets a fresh profile (empty IndexedDB)."""
+"""A server for the browser tests whose rounds close after each update (the Chromium fixtures are in tests/chromium.py)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from playwright.sync_api import sync_playwright
 
-CHROMIUM = os.environ.get("P13N_CHROMIUM", "/usr/bin/chromium")
-# As root in a sandboxed machine, with no network: no sandbox, no background traffic.
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-BOOT_TIMEOUT_MS = 60_000  # a generous bound for a cold Pyodide boot on a busy CI machine
+from sync_server.rounds import RoundConfig
+from sync_server.storage import Store
+from tests.conftest import running_server
+
+# Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
+FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: install it (make test does) or set P13N_CHROMIUM")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context()
-    yield context
-    context.close()
-
-
-def watched(page):
-    """`page`, keeping what it logs and throws in `page.console_messages_seen`."""
-    page.console_messages_seen = []
-    page.on("console", lambda m: page.console_messages_seen.append((m.type, m.text)))
-    page.on("pageerror", lambda e: page.console_messages_seen.append(("pageerror", str(e))))
-    return page
-
-
-@pytest.fixture
-def page(context):
-    return watched(context.new_page())
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory):
+    db_path = tmp_path_factory.mktemp("fast") / "p13n.db"
+    store = Store(db_path)
+    store.create_site("demo")
+    store.set_round_config("demo", FAST_ROUNDS)
+    store.db.close()
+    with running_server(db_path, "--ip-rate", "0") as running:
+        yield running

@@ -10,10 +10,10 @@ import secrets
 import httpx
 import pytest
 
-from tests.browser.conftest import watched
 from tests.browser.test_preferences import open_panel, switch, visitor_record
 from tests.browser.test_snippet import errors
 from tests.browser.test_walking_skeleton import PAGE_ORDER, open_demo, picks_order
+from tests.chromium import watched
 
 USED = "Your profile from your other device is in use here."
 

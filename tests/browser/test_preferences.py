@@ -7,16 +7,15 @@ no worker; a new policy version asks the visitor to confirm their choices."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.browser.conftest import BOOT_TIMEOUT_MS
 from tests.browser.test_snippet import STUB, PyodideHold
+from tests.browser.test_walking_skeleton import PAGE_ORDER, PICKS, click_and_wait_until_saved, open_demo, picks_order
+from tests.chromium import BOOT_TIMEOUT_MS
 from tests.conftest import ROOT
-from tests.browser.test_walking_skeleton import (
-    PAGE_ORDER, PICKS, click_and_wait_until_saved, open_demo, picks_order,
-)
 
 PANEL = "#p13n-preferences .panel"
 
@@ -131,7 +130,7 @@ def test_download_my_data_gives_everything_held_on_the_device_and_the_server(pag
     with page.expect_download() as download:
         panel.get_by_role("button", name="Download my data").click()
     assert download.value.suggested_filename == "p13n-data-demo.json"
-    data = json.loads(open(download.value.path()).read())
+    data = json.loads(Path(download.value.path()).read_text())
     visitor = visitor_record(page)
     assert data["device"]["choices"] == {"id": visitor["id"], "purposes": {"personalize": True, "improve": False, "sync": True},
                                          "policyVersion": "1",

@@ -10,30 +10,14 @@ import struct
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
-from sync_server.rounds import RoundConfig
-from sync_server.storage import Store
-from tests.browser.conftest import BOOT_TIMEOUT_MS
+from tests.browser.conftest import FAST_ROUNDS
 from tests.browser.test_snippet import STUB
 from tests.browser.test_walking_skeleton import PICKS, open_demo, saved_state
-from tests.conftest import running_server
+from tests.chromium import BOOT_TIMEOUT_MS
 
-# Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
-FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
 PUBLIC_PATHS = ("/demo/", "/p13n/", "/v1/sites/demo/model")
 UPDATE_FIELDS = {"base_version", "samples", "delta", "update_id", "counters", "token"}
-
-
-@pytest.fixture(scope="module")
-def fast_server(tmp_path_factory):
-    db_path = tmp_path_factory.mktemp("fast") / "p13n.db"
-    store = Store(db_path)
-    store.create_site("demo")
-    store.set_round_config("demo", FAST_ROUNDS)
-    store.db.close()
-    with running_server(db_path, "--ip-rate", "0") as running:
-        yield running
 
 
 def record_requests(page) -> list:

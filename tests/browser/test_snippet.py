@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from tests.browser.conftest import BOOT_TIMEOUT_MS
 from tests.browser.test_walking_skeleton import PAGE_ORDER, PICKS, click_and_wait_until_saved, open_demo, picks_order
+from tests.chromium import BOOT_TIMEOUT_MS
 from tests.conftest import ROOT
 
 PYODIDE_FILES = "**/p13n/pyodide.*/**"

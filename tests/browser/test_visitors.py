@@ -5,9 +5,9 @@ server, pages written as the README says (default settings: no `data-policy`).""
 
 from __future__ import annotations
 
-from tests.browser.conftest import BOOT_TIMEOUT_MS
 from tests.browser.test_snippet import PYODIDE_FILES, STUB, PyodideHold, errors, warnings
 from tests.browser.test_walking_skeleton import saved_state
+from tests.chromium import BOOT_TIMEOUT_MS
 
 RELOADS = 50  # the issue measures at least 50
 SNIPPET = '<script src="/p13n/personalize.js" data-site="demo" data-sync="/" defer blocking="render"></script>'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import BOOT_TIMEOUT_MS
+from tests.chromium import BOOT_TIMEOUT_MS
 
 PICKS = '[data-p13n-slot="picks"]'
 PAGE_ORDER = ["tent", "helmet", "bottle"]
@@ -62,7 +62,10 @@ def test_clicks_reorder_the_slot_and_the_model_survives_reloads(page, server):
 
 def test_the_page_keeps_its_default_content_when_the_worker_fails(page, server):
     page.route("**/p13n/worker.*.js", lambda route: route.fulfill(status=500, body="boom"))
-    logged_by_p13n = lambda m: m.type == "error" and "[p13n]" in m.text  # noqa: E731
+
+    def logged_by_p13n(m) -> bool:
+        return m.type == "error" and "[p13n]" in m.text
+
     with page.expect_console_message(logged_by_p13n, timeout=BOOT_TIMEOUT_MS) as message:
         page.goto(f"{server.url}/demo/")
     assert "worker failed" in message.value.text

@@ -9,10 +9,11 @@ import json
 import math
 from urllib.parse import urlsplit
 
-from tests.browser.conftest import BOOT_TIMEOUT_MS
+from tests.browser.conftest import FAST_ROUNDS
 from tests.browser.test_preferences import open_panel, switch
-from tests.browser.test_privacy import FAST_ROUNDS, click_picks, compact_update, fast_server, record_requests  # noqa: F401
+from tests.browser.test_privacy import click_picks, compact_update, record_requests
 from tests.browser.test_walking_skeleton import open_demo
+from tests.chromium import BOOT_TIMEOUT_MS
 
 # Each field of an update, and the words of "Help improve" that name it. `token` is the
 # anonymous participation token, where the server asks for one.
@@ -39,7 +40,7 @@ def widget_words(page) -> dict:
     return words
 
 
-def test_help_improve_names_every_field_of_an_update_and_nothing_else(page, fast_server):  # noqa: F811
+def test_help_improve_names_every_field_of_an_update_and_nothing_else(page, fast_server):
     requests = record_requests(page)
     open_demo(page, fast_server)
     page.evaluate("document.cookie = 'session=the-sites-own; path=/'")  # the sync server shares the origin
@@ -81,7 +82,7 @@ def test_help_improve_names_every_field_of_an_update_and_nothing_else(page, fast
     # "our server adds noise before it publishes anything" is the server's part: tests/server checks it.
 
 
-def test_sync_names_what_the_profile_holds_and_nothing_else(page, fast_server):  # noqa: F811
+def test_sync_names_what_the_profile_holds_and_nothing_else(page, fast_server):
     open_demo(page, fast_server)
     page.evaluate("p13n.interests(['topic:hiking'])")
     words = widget_words(page)["sync"]
@@ -102,7 +103,7 @@ def engine_state(page) -> dict:
     return page.evaluate("p13n.exportData()")["device"]["engine"]
 
 
-def test_what_was_learned_before_improve_was_granted_is_not_in_the_first_update(page, fast_server):  # noqa: F811
+def test_what_was_learned_before_improve_was_granted_is_not_in_the_first_update(page, fast_server):
     attempts = []
 
     def refuse(route) -> None:  # held offline: the device keeps retrying, so its engine stays as it sent

@@ -16,8 +16,8 @@ from river import optim as river_optim
 
 from edge import HOLDOUT, OFF, PERSONALIZED, Config, Personalizer
 from edge.engine import SCHEMA
-from edge.federated import norm
 from edge.features import Hasher
+from edge.federated import norm
 from edge.rules import draw
 from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update
@@ -125,7 +125,8 @@ def test_old_decisions_are_closed_so_state_stays_bounded(make):
 
 def test_thompson_sampling_is_the_default_and_is_reproducible_from_its_seed(make):
     assert Config().policy == "thompson"
-    rankings = [[make(Config(seed=seed)).decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking for _ in range(2)] for seed in range(8)]
+    rankings = [[make(Config(seed=seed)).decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking for _ in range(2)]
+                for seed in range(8)]
     assert all(first == again for first, again in rankings)  # same seed, same decision
     assert len({tuple(first) for first, _ in rankings}) > 1  # a fresh visitor's order is explored
 
@@ -277,7 +278,8 @@ def test_segments_of_context_and_profile_become_context_tokens(make):
     assert "segment:hikers" in engine._visit_tokens({}, NOW)
 
 
-@pytest.mark.parametrize("explain, popular", [({}, "Popular with other visitors"), ({"templates": {"popular": "Beliebt"}}, "Beliebt")])
+@pytest.mark.parametrize("explain, popular", [({}, "Popular with other visitors"),
+                                              ({"templates": {"popular": "Beliebt"}}, "Beliebt")])
 def test_every_personalized_decision_says_why_in_words_the_site_may_choose(make, explain, popular):
     engine = make()
     engine.configure({"explain": explain})
@@ -445,8 +447,8 @@ SETTINGS = {
 }
 
 
-def used_engine(config: Config = Config(seed=5)) -> Personalizer:
-    engine = Personalizer(config)
+def used_engine(config: Config | None = None) -> Personalizer:
+    engine = Personalizer(config or Config(seed=5))
     engine.merge_global({"version": 1, "intercept": 0.0, "weights": [[hashed("topic:hiking"), 0.5]],
                          "precisions": [[hashed("topic:hiking"), 40.0]], "settings": SETTINGS})
     engine.declare(["trail_running"])
@@ -506,7 +508,8 @@ def test_state_saved_by_schema_2_is_migrated():
     assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
 
 
-@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 6"), ("2", "no valid schema"), (None, "no valid schema")])
+@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 6"), ("2", "no valid schema"),
+                                             (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
     state = Personalizer().to_dict()
     state["schema"] = schema

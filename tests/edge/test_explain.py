@@ -97,7 +97,7 @@ def test_bad_templates_and_words_are_refused_and_change_nothing(templates, words
     with pytest.raises(ValueError) as error:
         Explainer(templates, words)
     assert problem in str(error.value)
-    assert (explain.TEMPLATES, explain.WORDS) == defaults
+    assert defaults == (explain.TEMPLATES, explain.WORDS)
 
 
 @pytest.mark.parametrize("name", ["", None, 3])

@@ -164,7 +164,8 @@ def test_an_update_carries_the_counters_gained_since_the_last_one_and_the_server
     ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})
     later = ask({"type": "update", "counted": held["counted"]})["update"]["counters"]
     assert sorted((c["variant"] == clicked, c["impressions"], c["clicks"]) for c in later) == [(False, 1, 0), (True, 1, 1)]
-    assert ask({"type": "update", "counted": [{"slot": "s"}]}) == {"error": "counted rows need slot, variant and arm, got {'slot': 's'}"}
+    assert ask({"type": "update", "counted": [{"slot": "s"}]}) == {
+        "error": "counted rows need slot, variant and arm, got {'slot': 's'}"}
 
 
 def click_on(slot: str, variant: str, at: float) -> None:
@@ -208,9 +209,11 @@ def test_queued_clicks_are_learned_once_on_their_decision_or_on_what_the_page_sh
     assert reply["learned"] == ["c1", "c2", "c5"]
     assert [(d["id"], d["reason"]) for d in reply["dropped"]] == [
         ("c3", "no open decision 'picks#999' to learn from"), ("c4", "variant 'z' was not shown in decision 'more#3'")]
-    assert reply["next"] == {"picks": ["b", "a"], "more": ["a", "b"], "top": ["a", "b"]}  # learning shows on each slot's next view
+    # Learning shows on each slot's next view.
+    assert reply["next"] == {"picks": ["b", "a"], "more": ["a", "b"], "top": ["a", "b"]}
     state = ask({"type": "state"})
-    assert state["decisions_made"] == 4 and [d["clicked"] for d in state["open_decisions"].values()] == [["b"], [], ["a"]]  # more#2 closed by more#3
+    assert state["decisions_made"] == 4
+    assert [d["clicked"] for d in state["open_decisions"].values()] == [["b"], [], ["a"]]  # more#2 closed by more#3
     assert ask({"type": "clicks", "clicks": queue[:2]})["learned"] == ["c1", "c2"]  # sent again: learned once
     assert ask({"type": "state"}) == state
 

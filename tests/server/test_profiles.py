@@ -81,7 +81,7 @@ def test_one_visitor_cannot_read_change_or_erase_anothers_data(syncing, server):
                  syncing.erase(**as_intruder), syncing.export(secret="")]
     assert [r.status_code for r in responses] == [401, 401, 401, 401]
     assert [r.json()["error"] for r in responses] == ["wrong_secret"] * 3 + ["missing_secret"]
-    assert PROFILE == syncing.export().json()["profile"]
+    assert syncing.export().json()["profile"] == PROFILE
     assert len(syncing.rows("consents")) == 1
 
 

@@ -15,7 +15,6 @@ from tests.conftest import running_server
 from tests.server.federation import SITE, model, send, site_server, update, wait_for_version
 from tests.server.test_interfaces import metric
 
-
 # The step is the posterior's whole step (η = 1) and nothing is clipped, so tests can write it down:
 # without noise a weight moves by G / (2 + H), 2 the prior precision (sync_server/posterior.py).
 EXACT = {"learning_rate": 1.0, "clip_norm": 100.0}
@@ -69,8 +68,9 @@ def test_the_trimmed_mean_ignores_a_poisoned_delta_that_moves_the_mean(tmp_path)
     honest = [delta([0], [0.1]) for _ in range(9)]
     poisoned = delta([0, 1], [-0.7, 0.7])
     mean = close(make_store(tmp_path / "mean", noise_multiplier=0.0, epsilon_budget=None), [*honest, poisoned])
-    trimmed = close(make_store(tmp_path / "trimmed", noise_multiplier=0.0, epsilon_budget=None, aggregator="trimmed_mean", trim=0.1),
-                    [*honest, poisoned])
+    trimmed_store = make_store(tmp_path / "trimmed", noise_multiplier=0.0, epsilon_budget=None, aggregator="trimmed_mean",
+                               trim=0.1)
+    trimmed = close(trimmed_store, [*honest, poisoned])
     assert mean["weights"] == pytest.approx({0: 0.2 / (2 + 10), 1: 0.7 / (2 + 1)})
     # the -0.7 and the 0.7 are the trimmed extremes: the sums are 10 times the trimmed means
     assert trimmed["weights"] == pytest.approx({0: 1.0 / (2 + 10)})

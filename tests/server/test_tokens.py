@@ -10,8 +10,7 @@ import pytest
 
 from sync_server import tokens
 from sync_server.updates import COMPACT_TYPE, compact_body
-from tests.server.federation import (SITE, fresh_address, model, send, site_server, token, update, visitor,
-                                     wait_for_version)
+from tests.server.federation import SITE, fresh_address, model, send, site_server, token, update, visitor, wait_for_version
 
 
 def ask(server, who: tuple[str, str], address: str, round_: int = 1, blinded: str | None = None) -> httpx.Response:
@@ -102,8 +101,11 @@ def test_a_replayed_update_is_accepted_once(server):
 def test_a_compact_update_spends_its_token_from_the_header_line(server):
     body = compact_body({"base_version": 0, "samples": 3, "delta": {"intercept": 0.0}, "token": token(server.url)},
                         [4, 9], [0.1, -0.2])
-    post = lambda: httpx.post(f"{server.url}/v1/sites/{SITE}/updates", content=body,  # noqa: E731
-                              headers={"content-type": COMPACT_TYPE.decode()})
+
+    def post() -> httpx.Response:
+        return httpx.post(f"{server.url}/v1/sites/{SITE}/updates", content=body,
+                          headers={"content-type": COMPACT_TYPE.decode()})
+
     assert post().status_code == 202
     assert (post().status_code, post().json()["error"]) == (409, "token_spent")
 

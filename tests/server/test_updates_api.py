@@ -32,7 +32,7 @@ def post(server, body, site=TEST_SITE, content_type="application/json") -> httpx
                       headers={"content-type": content_type})
 
 
-def post_compact(server, body: bytes, content_type=COMPACT_TYPE.decode()) -> httpx.Response:
+def post_compact(server, body: bytes, content_type: str = COMPACT_TYPE.decode("ascii")) -> httpx.Response:
     return post(server, body, content_type=content_type)
 
 

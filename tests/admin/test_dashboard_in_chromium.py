@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.admin.conftest import ROUNDS, SIMULATED, SITE, admin, admin_server  # noqa: F401  (the server and its admin)
+from tests.admin.conftest import ROUNDS, SIMULATED, SITE
 
 INKED_PIXELS = """canvas => {
     const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
