@@ -83,7 +83,7 @@ class Config:
     epsilon: float = 0.05  # epsilon-greedy: the share of decisions that explore
     alpha: float = 1.0  # lin-ucb: the bound's width, in standard deviations of the logit
     prior_precision: float = 2.0  # thompson, lin-ucb: how sure we are of a logit never seen
-    clip_norm: float = 1.0  # the L2 norm a federated delta is clipped to
+    clip_norm: float = 5.0  # the L2 norm a federated update is clipped to (the server's default; it clips to its own)
     seed: int | None = None  # None: the OS picks, so visitors do not all explore alike
     max_open_decisions: int = 32
     reasons_per_variant: int = 3

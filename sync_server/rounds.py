@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from edge.federated import CURVATURE_SCALE
 from sync_server import aggregation, analytics, posterior
 from sync_server.privacy import MAX_NOISE_MULTIPLIER, visitor_epsilon, window_epsilon
 
@@ -256,7 +257,9 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
             intercept_mean, mean = aggregator.aggregate(parts, state.buckets)
             total = m * np.concatenate([[intercept_mean], mean])
             sums.append(total + rng.normal(0.0, noise_std, total.size) if noise_std > 0 else total)
-        weights, precisions = posterior.step(*_posterior(store, site, state), *sums, noise_std, config.learning_rate)
+        gradient, curvature = sums[0], sums[1] / CURVATURE_SCALE  # devices send the curvature scaled up
+        noise = (noise_std, noise_std / CURVATURE_SCALE)
+        weights, precisions = posterior.step(*_posterior(store, site, state), gradient, curvature, noise, config.learning_rate)
         nonzero, stated = np.flatnonzero(weights[1:]), np.flatnonzero(precisions[1:] != posterior.PRIOR_PRECISION)
         spent = state.epsilon_if_closed(now)
         totals = analytics.add_noise(analytics.sum_counters(counters), config.counter_noise, rng)

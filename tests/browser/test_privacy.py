@@ -42,11 +42,13 @@ def is_token_code(request) -> bool:
 
 
 def compact_update(body: bytes) -> dict:
-    """An update in the compact form (README): a JSON line, then n int32 buckets and n float32 values."""
+    """An update in the compact form (README): a JSON line, then n int32 buckets, n float32
+    gradients and n float32 curvatures."""
     line, arrays = body.split(b"\n", 1)
-    update, n = json.loads(line), len(arrays) // 8
+    update, n = json.loads(line), len(arrays) // 12
     update["delta"]["idx"] = list(struct.unpack(f"<{n}i", arrays[: 4 * n]))
-    update["delta"]["val"] = list(struct.unpack(f"<{n}f", arrays[4 * n:]))
+    update["delta"]["val"] = list(struct.unpack(f"<{n}f", arrays[4 * n: 8 * n]))
+    update["delta"]["curvature"] = list(struct.unpack(f"<{n}f", arrays[8 * n:]))
     return update
 
 

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from edge import Config, Personalizer
-from edge.federated import Evidence, GlobalModel, clip, merge, norm
+from edge.federated import CURVATURE_SCALE, Evidence, GlobalModel, clip, merge, norm
 
 
 def test_evidence_sums_the_gradient_and_curvature_at_the_global_weights_in_bucket_order():
@@ -16,7 +16,7 @@ def test_evidence_sums_the_gradient_and_curvature_at_the_global_weights_in_bucke
     evidence.add({9: 1.0, 3: 2.0}, False, p=0.5)
     evidence.add({3: 1.0}, True, p=0.5)
     assert evidence.update() == {"intercept": 0.0, "idx": [3, 9], "val": [-0.5, -0.5],
-                                 "intercept_curvature": 0.5, "curvature": [1.25, 0.25]}
+                                 "intercept_curvature": 0.5 * CURVATURE_SCALE, "curvature": [1.25 * CURVATURE_SCALE, 0.25 * CURVATURE_SCALE]}
     assert Evidence.from_dict(evidence.to_dict()).update() == evidence.update()
 
 

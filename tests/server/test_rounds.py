@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from edge.federated import CURVATURE_SCALE
 from sync_server.rounds import RoundConfig, close_round
 from sync_server.storage import Store
 from sync_server.updates import Counter, Update
@@ -40,13 +41,14 @@ def close(store: Store, updates: list[Update], seed: int = 0) -> dict:
 
 
 def delta(idx, val, intercept=0.0, counters=(), curvature=None) -> Update:
-    """An update with gradients `val` at buckets `idx` and, unless given, a curvature of 1 at each."""
+    """An update with gradients `val` at buckets `idx` and, unless given, a curvature of 1 at each
+    (sent times CURVATURE_SCALE, as devices send it)."""
     curvature = [1.0] * len(idx) if curvature is None else curvature
-    return Update(0, 1, intercept, idx, val, counters=tuple(counters), curvature=curvature)
+    return Update(0, 1, intercept, idx, val, counters=tuple(counters), curvature=[h * CURVATURE_SCALE for h in curvature])
 
 
 def test_without_noise_each_weight_takes_eta_times_the_newton_step_of_the_summed_evidence(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, learning_rate=0.5, clip_norm=10.0)
+    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, learning_rate=0.5, clip_norm=100.0)
     first = close(store, [delta([1, 2], [0.4, 0.2], intercept=0.2), delta([2, 3], [0.6, -0.2])])
     assert first["version"] == 1
     assert first["intercept"] == 0.0  # no curvature was sent for it: no evidence
@@ -60,8 +62,9 @@ def test_without_noise_each_weight_takes_eta_times_the_newton_step_of_the_summed
 
 def test_the_server_clips_every_update_gradient_and_curvature_whatever_the_device_sent(tmp_path):
     store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, clip_norm=1.0)
-    new = close(store, [delta([0], [300.0], curvature=[400.0]), delta([2], [0.5], curvature=[0.5])])
-    assert new["weights"] == pytest.approx({0: 0.6 / (2 + 0.8), 2: 0.5 / (2 + 0.5)})  # (0.6, 0.8); the other as sent
+    # Sent: (300, 400), clipped to (0.6, 0.8), a curvature of 0.08; and (0.5, 0.5) as it is.
+    new = close(store, [delta([0], [300.0], curvature=[40.0]), delta([2], [0.5], curvature=[0.05])])
+    assert new["weights"] == pytest.approx({0: 0.6 / (2 + 0.08), 2: 0.5 / (2 + 0.05)})
 
 
 def test_the_trimmed_mean_ignores_a_poisoned_delta_that_moves_the_mean(tmp_path):
@@ -77,12 +80,12 @@ def test_the_trimmed_mean_ignores_a_poisoned_delta_that_moves_the_mean(tmp_path)
 
 
 def test_noise_of_std_sigma_c_on_every_sum_moves_only_the_buckets_whose_curvature_stands_above_it(tmp_path):
-    store = make_store(tmp_path, buckets_bits=14, noise_multiplier=2.0, clip_norm=50.0, epsilon_budget=None)
-    new = close(store, [delta([7], [10.0], curvature=[40.0]) for _ in range(4)])  # G = 40, H = 160, noise 100
+    store = make_store(tmp_path, buckets_bits=14, noise_multiplier=2.0, clip_norm=500.0, epsilon_budget=None)
+    new = close(store, [delta([7], [10.0], curvature=[40.0]) for _ in range(4)])  # G = 40, H = 160, noise 1000
     # The sums of every bucket were noised (which moved says nothing), but only a curvature above
-    # 4 noise deviations is evidence: bucket 7's 160 is not, so nothing moved.
+    # 4 deviations of its noise (1000 / CURVATURE_SCALE) is evidence: bucket 7's 160 is not.
     assert new["weights"] == {}
-    loud = make_store(tmp_path / "loud", buckets_bits=14, noise_multiplier=0.02, clip_norm=50.0, epsilon_budget=None)
+    loud = make_store(tmp_path / "loud", buckets_bits=14, noise_multiplier=0.002, clip_norm=500.0, epsilon_budget=None)
     moved = close(loud, [delta([7], [10.0], curvature=[40.0]) for _ in range(4)])["weights"]
     assert list(moved) == [7] and moved[7] == pytest.approx(40 / (2 + 160), rel=0.05)
 
