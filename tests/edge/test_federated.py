@@ -15,8 +15,9 @@ def test_evidence_sums_the_gradient_and_curvature_at_the_global_weights_in_bucke
     evidence = Evidence()
     evidence.add({9: 1.0, 3: 2.0}, False, p=0.5)
     evidence.add({3: 1.0}, True, p=0.5)
+    scale = CURVATURE_SCALE  # the curvature is sent scaled
     assert evidence.update() == {"intercept": 0.0, "idx": [3, 9], "val": [-0.5, -0.5],
-                                 "intercept_curvature": 0.5 * CURVATURE_SCALE, "curvature": [1.25 * CURVATURE_SCALE, 0.25 * CURVATURE_SCALE]}
+                                 "intercept_curvature": 0.5 * scale, "curvature": [1.25 * scale, 0.25 * scale]}
     assert Evidence.from_dict(evidence.to_dict()).update() == evidence.update()
 
 
