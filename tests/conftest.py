@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync_server.storage import Database
+from sync_server.config import Settings
+from sync_server.storage import Database, Store
 from tests import databases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,16 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 90.
     raise RuntimeError(f"server at {url} did not become healthy in {timeout} s")
 
 
+def without_holdout(db_path: Path | str, site: str = "demo", hash_bits: int = Settings.demo_hash_bits) -> None:
+    """Make `site` (if new) with no holdout. Browser tests check what one random visitor is shown:
+    the default site-wide holdout would show 5 % of them the page as authored
+    (tests/admin/test_day_one.py tests the default)."""
+    store = Store(db_path)
+    store.create_site(site, hash_bits=hash_bits)
+    store.set_editor_rules(site, {"holdout": 0}, admin="tests", via="test set-up")
+    store.db.close()
+
+
 def create_site(db_path: Path | str, site: str, *options: str) -> None:
     subprocess.run([*CLI, "create-site", site, "--db", str(db_path), *options], check=True, cwd=ROOT)
 
@@ -109,6 +120,7 @@ def serve_command(db_path: Path | str, port: int, *options: str) -> list[str]:
 def server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
     db_path = new_database(request, backend, tmp_path_factory.mktemp("server"))
     create_site(db_path, TEST_SITE, "--origin", TEST_ORIGIN)
+    without_holdout(db_path)
     # No per-IP limit here, so tests need not count their requests; test_interfaces tests it on its own server.
     with running_server(db_path, "--ip-rate", "0") as running:
         yield running
