@@ -170,8 +170,9 @@ def _global_model(store: Store) -> dict:
     """The newest model as a device receives it (through JSON, as over HTTP)."""
     state = store.round_state(SLOT)
     intercept, weights = store.model(SLOT, state.version)
+    _, idx, precisions = store.model_precisions(SLOT, state.version)
     return orjson.loads(orjson.dumps({"version": state.version, "intercept": intercept, "weights": weights,
-                                      "noise_variance": state.noise_variance}))
+                                      "precisions": list(zip(idx.tolist(), precisions.tolist()))}))
 
 
 def _visits(engine: edge.Personalizer, visits, candidates: list[dict]) -> float:

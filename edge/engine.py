@@ -49,11 +49,12 @@ from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, cr
 from edge.federated import COUNTS
 from edge.linear_model.log_reg import sigmoid
 from edge.objectives import ATTRIBUTION_SECONDS, AWAITING_CLICKS, CLICK, Objective, conversion
+from edge.policies import base as policy_base
 from edge.profile import Profile, check_time
 from edge.rules import NO_RULES
 from edge.settings import Settings
 
-SCHEMA = 7
+SCHEMA = 8
 CLICKS = Objective(CLICK)  # what a slot optimizes unless it says otherwise
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
 # that sees the page's order, or everyone's page order while the kill switch is on.
@@ -94,7 +95,7 @@ class Config:
     alpha: float = 0.5  # lin-ucb: the bound's width, in standard deviations of the logit
     prior_precision: float = 2.0  # thompson, lin-ucb: how sure we are of a logit never seen
     min_explore: float = 0.0  # the share of decisions that show a random candidate, whatever the policy
-    clip_norm: float = 1.0  # the L2 norm a federated delta is clipped to
+    clip_norm: float = 5.0  # the L2 norm a federated update is clipped to (the server's default; it clips to its own)
     seed: int | None = None  # None: the OS picks, so visitors do not all explore alike
     max_open_decisions: int = 32
     reasons_per_variant: int = 3
@@ -223,6 +224,7 @@ class Personalizer:
         self.base: federated.GlobalModel | None = None  # the global model last merged
         self.start = federated.LinearModel()  # the local model right after that merge
         self.samples = 0  # examples learned since then
+        self.evidence = federated.Evidence()  # what they say about that global model, for the server
         self.decisions_made = 0
         self.clicks_learned: list[str] = []  # the ids of the last REMEMBERED_CLICKS clicks learned
         # decision id -> {"slot", "arm", "shown": {variant: [buckets, values]},
@@ -614,6 +616,8 @@ class Personalizer:
         self._learn(_features(*click["shown"]), False)
 
     def _learn(self, x: Features, y: bool) -> None:
+        if self.base is not None:  # the evidence is about the global model, so at its weights
+            self.evidence.add(x, y, sigmoid(self.base.intercept + policy_base.dot(self.base.weights, x)))
         self.model.learn_one(x, y)
         if isinstance(self.model, linear_model.LogisticRegression):
             self.model.optimizer.settle(self.model.weight_table, x)  # the next decision reflects it
@@ -655,14 +659,14 @@ class Personalizer:
                 for (slot, variant, arm), row in sorted(self.counts.items())]
 
     def delta(self) -> dict[str, Any]:
-        """The update for `POST /v1/sites/{site}/updates`: what this visitor's model learned
-        since it last merged a global model, clipped to `clip_norm`, with its sample count."""
+        """The update for `POST /v1/sites/{site}/updates`: the evidence about the global model
+        this visitor's examples gave since it was merged (see `edge.federated`), clipped to
+        `clip_norm`, with its sample count."""
         if self.base is None:
             raise ValueError("no global model merged yet, so there is no version to send a delta against")
         if not self.samples:
             raise ValueError(f"nothing learned since global model version {self.base.version}")
-        local = federated.LinearModel(self.model.intercept, self.model.weights)
-        change = federated.clip(federated.delta(local, self.start), self.config.clip_norm)
+        change = federated.clip(self.evidence.update(), self.config.clip_norm)
         return {"base_version": self.base.version, "samples": self.samples, "delta": change}
 
     def begin_federation(self) -> None:
@@ -685,7 +689,7 @@ class Personalizer:
         ValueError: nothing learned since global model version 1
         """
         self.start = federated.LinearModel(self.model.intercept, dict(self.model.weights))
-        self.samples = 0
+        self.samples, self.evidence = 0, federated.Evidence()
 
     def shift_weights(self, changes: Mapping[int, float]) -> None:
         """Add `changes` (bucket -> amount) to the model's weights as the visitor's own say,
@@ -735,6 +739,7 @@ class Personalizer:
             prior = self.policy.prior_precision
             self.policy.precisions = federated.merge(self.policy.precisions, old_precisions, new.precisions, default=prior)
         self.base, self.start, self.samples = new, federated.LinearModel(intercept, weights), 0
+        self.evidence = federated.Evidence()
         self.settings = settings
 
     # State
@@ -756,6 +761,7 @@ class Personalizer:
             "global": self.base.to_dict() if self.base else None,
             "start": self.start.to_dict(),
             "samples": self.samples,
+            "evidence": self.evidence.to_dict(),
             "decisions_made": self.decisions_made,
             "clicks_learned": list(self.clicks_learned),
             "open_decisions": dict(self.open_decisions),
@@ -780,6 +786,7 @@ class Personalizer:
             engine.base = federated.GlobalModel.parse(state["global"], buckets=1 << engine.config.hash_bits)
         engine.start = federated.LinearModel.from_dict(state["start"])
         engine.samples = state["samples"]
+        engine.evidence = federated.Evidence.from_dict(state["evidence"])
         engine.decisions_made = state["decisions_made"]
         engine.clicks_learned = list(state["clicks_learned"])
         engine.open_decisions = dict(state["open_decisions"])
@@ -875,9 +882,15 @@ def _upgrade_from_schema_6(state: State) -> State:
     return {**state, "schema": 7, "variety": False}
 
 
+def _upgrade_from_schema_7(state: State) -> State:
+    """Schema 7 sent deltas of its weights, not evidence: what it learned since its last merge
+    stays its own, and evidence is gathered from now on."""
+    return {**state, "schema": 8, "evidence": federated.Evidence().to_dict()}
+
+
 UPGRADES = {
     1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3, 4: _upgrade_from_schema_4,
-    5: _upgrade_from_schema_5, 6: _upgrade_from_schema_6,
+    5: _upgrade_from_schema_5, 6: _upgrade_from_schema_6, 7: _upgrade_from_schema_7,
 }
 # What each event type is learned by (`Personalizer.learn`).
 EVENTS = {"click": "_learn_click", "view": "_learn_view", "convert": "_learn_convert"}

@@ -1,48 +1,51 @@
 """Federated client math: what a device sends the server, and how it takes the answer.
 
-A visitor's model starts from a global model the server published. What the device
-sends back is the *delta*, its weights minus that global model's, in the sparse wire
-format the server reads (`sync_server/updates.py`), L2-clipped so that no single
-visitor can move the global model far (the clip norm bounds each device's influence,
-which is what differential privacy's noise is calibrated to). When a newer global
-model arrives, the device keeps what it learned on its own, its personal residual:
+A device sends *evidence* about the global model it merged: for the examples it learned
+since, the log loss's gradient and curvature at the GLOBAL weights, summed per bucket,
+
+    g = Σ (y − p) x        h = Σ p (1 − p) x²        p = σ(global logit of x)
+
+the sufficient statistics of the diagonal Laplace posterior that Thompson sampling keeps
+(Chapelle & Li 2011). The server sums them over devices and takes one Newton step per
+bucket (`sync_server/rounds.py`), so a thousand devices' evidence adds up as if one engine
+had seen all their examples; a mean of local models' deltas does not (bench
+federated_quality, README). The vector (g, h) is L2-clipped as a whole, so no single
+visitor can move the global model far (the clip norm is the sensitivity the privacy
+noise is calibrated to).
+
+>>> evidence = Evidence()
+>>> evidence.add({7: 1.0, 9: 1.0}, True, p=0.25)     # a click the global model thought unlikely
+>>> evidence.add({7: 1.0}, False, p=0.5)
+>>> evidence.update()      # the curvature is sent times CURVATURE_SCALE (10)
+{'intercept': 0.25, 'idx': [7, 9], 'val': [0.25, 0.75], 'intercept_curvature': 4.375, 'curvature': [4.375, 1.875]}
+>>> clip({"intercept": 3.0, "idx": [9], "val": [4.0]}, 1.0)["val"]
+[0.8]
+
+The published model is the server's posterior: its weights and, per bucket, the precision
+it has them with (the privacy noise already weighed in). A device takes it as its prior:
+its model is the global model plus what it learned on its own, the personal residual,
 
     w_local' = w_global_new + (w_local − w_global_old)
 
 >>> old = GlobalModel(version=3, intercept=0.0, weights={7: 0.5})
 >>> mine = LinearModel(intercept=0.5, weights={7: 0.5, 9: 2.0})
->>> d = delta(mine, old)
->>> d
-{'intercept': 0.5, 'idx': [9], 'val': [2.0]}
->>> clip(d, 1.0)["val"]
-[0.9701425001453319]
 >>> new = GlobalModel(version=4, intercept=0.1, weights={7: 0.75, 8: -1.0})
 >>> merge(mine.weights, old.weights, new.weights)
 {7: 0.75, 9: 2.0, 8: -1.0}
 
-The device measures its next delta from the merged model, not from the new global
-one: its residual already reached the server in earlier deltas, and sending it
-again every round would add it to the global model again every round.
+and its policy's precisions start from the global ones (`Personalizer.merge_global`), so a
+device exploits what the population learned instead of exploring as one learning alone.
 
-A private global model is noisy: each weight carries Gaussian noise of the variance
-the model states (`noise_variance`, v). The device takes each global weight g as a
-noisy measurement of the weight, whose spread across the model's buckets is s², and
-starts from the posterior mean, g · s² / (s² + v). It estimates s² from the model
-itself, as empirical Bayes does (James & Stein): the weights' mean square is s² + v
-(less a margin for the error of that estimate, so that noise is not taken for signal).
-A noiseless model is taken as it is; a model that is mostly noise shrinks to 0, where
-a device learning alone starts; so noise cannot pull a device further than the
-signal under it allows (tests/edge/test_federated.py).
+A model from an older server may state a `noise_variance` (v) of its weights instead: the
+device then takes each weight g as a noisy measurement whose spread over the buckets is s²
+and starts from g · s² / (s² + v), estimating s² from the weights' mean square, as empirical
+Bayes does (James & Stein), less a margin so that noise is not taken for signal.
 
 >>> noisy = GlobalModel(version=5, weights={7: 0.8, 8: -0.4, 9: 0.2, 10: -0.2}, noise_variance=0.02)
 >>> {k: round(w, 2) for k, w in noisy.prior().items()}    # mean square 0.22, v 0.02 (+ margin)
 {7: 0.71, 8: -0.35, 9: 0.18, 10: -0.18}
 >>> GlobalModel(version=5, weights={7: 0.2, 8: -0.2}, noise_variance=0.5).prior()    # all noise
 {}
-
-The policy's precisions stay its own: the stated variance says how far the weights
-are from what the crowd taught, not how far the crowd is from this visitor, so a
-device explores as one learning alone would until its own clicks pin a weight down.
 """
 
 from __future__ import annotations
@@ -54,7 +57,13 @@ from typing import Any
 
 from edge.base import to_pairs
 
-Delta = dict[str, Any]  # {"intercept": float, "idx": [int], "val": [float]}
+# The curvature is sent times this public constant. Noise of the same size lands on every
+# coordinate of both sums, and a click moves the gradient about 30 times as much as an
+# impression moves the curvature (p(1 − p) ≈ 0.03): scaled, both stand as far above the noise
+# within one clip norm (bench federated_quality). The server divides it back out.
+CURVATURE_SCALE = 10.0
+
+Delta = dict[str, Any]  # {"intercept": float, "idx": [int], "val": [float], "intercept_curvature"?, "curvature"?}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,16 +132,42 @@ class GlobalModel(LinearModel):
                 "noise_variance": self.noise_variance}
 
 
-def delta(local: LinearModel, start: LinearModel) -> Delta:
-    """The change from `start` to `local`, keeping only the buckets that changed."""
-    changed = {k: local.weights.get(k, 0.0) - start.weights.get(k, 0.0) for k in local.weights.keys() | start.weights.keys()}
-    idx = sorted(k for k, v in changed.items() if v != 0.0)
-    return {"intercept": local.intercept - start.intercept, "idx": idx, "val": [changed[k] for k in idx]}
+class Evidence:
+    """A device's gradient and curvature of the log loss at the global weights, per bucket,
+    summed over the examples learned since it merged the global model (see the module)."""
+
+    def __init__(self, intercept: tuple[float, float] = (0.0, 0.0), buckets: dict | None = None) -> None:
+        self.intercept = intercept  # (gradient, curvature)
+        self.buckets: dict[Hashable, tuple[float, float]] = buckets if buckets is not None else {}
+
+    def add(self, x: dict, y: bool, p: float) -> None:
+        """Count example `x` with label `y`, which the global model predicts at `p`."""
+        residual, curvature = float(y) - p, p * (1.0 - p)
+        self.intercept = (self.intercept[0] + residual, self.intercept[1] + curvature)
+        buckets = self.buckets
+        for k, v in x.items():
+            g, h = buckets.get(k, (0.0, 0.0))
+            buckets[k] = (g + residual * v, h + curvature * v * v)
+
+    def update(self) -> Delta:
+        """The evidence in the wire format the server reads (`sync_server/updates.py`), the
+        curvature times CURVATURE_SCALE."""
+        idx, scale = sorted(self.buckets), CURVATURE_SCALE
+        return {"intercept": self.intercept[0], "idx": idx, "val": [self.buckets[k][0] for k in idx],
+                "intercept_curvature": self.intercept[1] * scale, "curvature": [self.buckets[k][1] * scale for k in idx]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intercept": list(self.intercept), "buckets": [[k, list(gh)] for k, gh in self.buckets.items()]}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> Evidence:
+        return cls(tuple(state["intercept"]), {k: tuple(gh) for k, gh in state["buckets"]})
 
 
 def norm(change: Delta) -> float:
-    """The L2 norm of a delta, intercept included: the server clips the same vector."""
-    return math.hypot(change["intercept"], *change["val"])
+    """The L2 norm of an update, gradient and curvature, intercepts included: the server clips the same vector."""
+    return math.hypot(change["intercept"], *change["val"], change.get("intercept_curvature", 0.0),
+                      *change.get("curvature", ()))
 
 
 def clip(change: Delta, max_norm: float) -> Delta:
@@ -143,7 +178,11 @@ def clip(change: Delta, max_norm: float) -> Delta:
     if length <= max_norm:
         return change
     scale = max_norm / length
-    return {"intercept": change["intercept"] * scale, "idx": change["idx"], "val": [v * scale for v in change["val"]]}
+    clipped = {**change, "intercept": change["intercept"] * scale, "val": [v * scale for v in change["val"]]}
+    if "curvature" in change:
+        clipped["intercept_curvature"] = change["intercept_curvature"] * scale
+        clipped["curvature"] = [h * scale for h in change["curvature"]]
+    return clipped
 
 
 def merge(local: dict, old: dict, new: dict, default: float = 0.0) -> dict:

@@ -12,6 +12,10 @@ weights as float16, little-endian:
 - `"layout": "dense"`: 2^hash_bits values, bucket i at position i (0 where there is no weight);
 - `"layout": "sparse"`: `count` uint32 buckets in ascending order, then their `count` values.
 
+The posterior's `precisions` (if the model states them) follow the weights in the sparse
+layout, described by the header's `"precisions": {"layout": "sparse", "count": n}`: n uint32
+buckets in ascending order, then their n float16 precisions.
+
 The encoder picks whichever is smaller: once the noise of private rounds touched every
 bucket, dense is 2 bytes a weight, a third of sparse's 6. float16 keeps 11 significant bits,
 so a weight is off by at most 2^-11 of itself (≤ 0.001 for |w| ≤ 2, where weights live),
@@ -45,7 +49,23 @@ FLOAT16_MAX = 65504.0  # larger weights are clipped to it; a logistic model's ne
 
 def encode(header: dict, idx: Sequence[int], val: Sequence[float]) -> bytes:
     """The compact form of a model whose nonzero weights are `val` at buckets `idx` (ascending);
-    `header` holds its other fields, `hash_bits` among them."""
+    `header` holds its other fields, `hash_bits` among them, and its `precisions` as
+    [bucket, precision] pairs (ascending) if it states them.
+
+    >>> body = encode({"version": 1, "intercept": 0.0, "hash_bits": 8, "precisions": [[3, 40.0]]}, [3], [0.5])
+    >>> decode(body)["precisions"]
+    [[3, 40.0]]
+    """
+    precisions = header.get("precisions")
+    if precisions is not None:
+        header = {**header, "precisions": {"layout": "sparse", "count": len(precisions)}}
+        stated = [min(p, FLOAT16_MAX) for _, p in precisions]
+        tail = struct.pack(f"<{len(stated)}I", *(b for b, _ in precisions)) + struct.pack(f"<{len(stated)}e", *stated)
+        return _encode_weights(header, idx, val) + tail
+    return _encode_weights(header, idx, val)
+
+
+def _encode_weights(header: dict, idx: Sequence[int], val: Sequence[float]) -> bytes:
     buckets = 1 << header["hash_bits"]
     values = [min(max(v, -FLOAT16_MAX), FLOAT16_MAX) for v in val]
     dense = 2 * buckets <= 6 * len(values)
@@ -82,6 +102,10 @@ def decode(body: bytes) -> dict:
         size = 2 * count
     else:
         size = 6 * count
+    stated = header.get("precisions")
+    if stated is not None:
+        header = {**header, "precisions": _sparse(data[size:], _count(stated, "precisions"), "precisions")}
+        data = data[:size]
     if len(data) != size:
         raise ValueError(f"compact model: expected {size} bytes of weights after the header, got {len(data)}")
     if layout == "dense":
@@ -95,6 +119,22 @@ def decode(body: bytes) -> dict:
     if not all(math.isfinite(value) for _, value in pairs):
         raise ValueError("compact model: weights must be finite numbers")
     return {**header, "weights": pairs}
+
+
+def _count(described: object, name: str) -> int:
+    if not isinstance(described, dict) or described.get("layout") != "sparse":
+        raise ValueError(f'compact model: the header needs "{name}": {{"layout": "sparse", "count": n}}')
+    count = described.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"compact model: {name} count must be a whole number >= 0, got {count!r}")
+    return count
+
+
+def _sparse(data: memoryview, count: int, name: str) -> list[list]:
+    if len(data) != 6 * count:
+        raise ValueError(f"compact model: expected {6 * count} bytes of {name} after the weights, got {len(data)}")
+    idx = struct.unpack(f"<{count}I", data[:4 * count])
+    return [[bucket, value] for bucket, value in zip(idx, struct.unpack(f"<{count}e", data[4 * count:]))]
 
 
 def _layout(header: dict) -> tuple[str, int]:

@@ -1,10 +1,11 @@
-"""Combining one round's device deltas into one global step.
+"""Combining one round's device updates into dense sums.
 
-Every delta is first clipped to L2 norm `clip_norm` by the server, whatever the device
-claims, so that one device moves the sum by at most `clip_norm`: the sensitivity the
-Gaussian noise is calibrated to. An aggregator then reduces the clipped deltas to one
-dense step. Deltas are sparse, so the work is linear in devices × nonzeros (plus one
-vectorized pass over the buckets).
+Every update (a gradient and a curvature, `edge.federated`) is first clipped to L2 norm
+`clip_norm` as one vector by the server, whatever the device claims, so that one device
+moves the sums by at most `clip_norm`: the sensitivity the Gaussian noise is calibrated
+to. An aggregator then reduces the gradients, and the curvatures, to one dense array
+each: their mean, which `rounds.close_round` scales to a sum. Updates are sparse, so the
+work is linear in devices × nonzeros (plus one vectorized pass over the buckets).
 
 >>> deltas = [Delta(0.0, [0, 2], [3.0, 4.0]), Delta(0.0, [1], [0.5])]
 >>> intercept, step = Mean().aggregate(clip(deltas, clip_norm=1.0), buckets=3)
@@ -25,14 +26,21 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Delta:
-    """One device's change to the global model: the intercept and sparse weights."""
+    """One device's update: the intercept's and sparse buckets' gradient and, beside them, curvature."""
 
     intercept: float
     idx: Sequence[int]
     val: Sequence[float]
+    intercept_curvature: float = 0.0
+    curvature: Sequence[float] = ()  # parallel to idx; empty: none
 
     def norm(self) -> float:
-        return math.hypot(self.intercept, *self.val)  # hypot scales, so huge values do not overflow
+        # hypot scales, so huge values do not overflow
+        return math.hypot(self.intercept, *self.val, self.intercept_curvature, *self.curvature)
+
+    def curvatures(self) -> Delta:
+        """The curvature as a delta of its own, for an aggregator."""
+        return Delta(self.intercept_curvature, self.idx, self.curvature if len(self.curvature) else np.zeros(len(self.idx)))
 
 
 def clip(deltas: Sequence[Delta], clip_norm: float) -> list[Delta]:
@@ -48,7 +56,8 @@ def clip(deltas: Sequence[Delta], clip_norm: float) -> list[Delta]:
             clipped.append(delta)
         else:
             scale = clip_norm / norm
-            clipped.append(Delta(delta.intercept * scale, delta.idx, np.asarray(delta.val) * scale))
+            clipped.append(Delta(delta.intercept * scale, delta.idx, np.asarray(delta.val) * scale,
+                                 delta.intercept_curvature * scale, np.asarray(delta.curvature) * scale))
     return clipped
 
 
@@ -107,9 +116,3 @@ def _trimmed_mean(values: list[float], m: int, cut: int) -> float:
     lowest = values[: min(cut, below)] + values[below : below + max(0, cut - below - zeros)]
     highest = values[len(values) - min(cut, above) :] + values[max(0, below - max(0, cut - above - zeros)) : below]
     return (math.fsum(values) - math.fsum(lowest) - math.fsum(highest)) / (m - 2 * cut)
-
-
-def gaussian_noise(rng: np.random.Generator, std: float, buckets: int) -> tuple[float, np.ndarray]:
-    """Noise for the intercept and for every bucket: all of them, touched or not, so that
-    which weights moved says nothing about who took part."""
-    return float(rng.normal(0.0, std)), rng.normal(0.0, std, size=buckets)

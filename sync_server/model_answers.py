@@ -86,8 +86,12 @@ class ModelAnswers:
         built = self._built.get(state.site)
         if built is None or built[0] != key:
             intercept, idx, val = self.store.model_arrays(state.site, state.version)
+            _, stated, precisions = self.store.model_precisions(state.site, state.version)
             header = {"site": state.site, "version": state.version, "intercept": intercept,
-                      "noise_variance": state.noise_variance,  # devices weigh the weights by it (edge.federated)
+                      # the posterior's precisions, the privacy noise weighed in (sync_server/posterior.py),
+                      # to 3 significant digits: a device's prior needs no more
+                      "precisions": [[b, float(f"{p:.3g}")] for b, p in zip(stated.tolist(), precisions.tolist())],
+                      "noise_variance": 0.0,  # weighed into the precisions already
                       "hash_bits": state.buckets.bit_length() - 1,
                       "federation": {**state.config.for_devices(), "accepting_updates": state.accepting,
                                      "token_key": self.token_keys.public_key(state.site, state.version + 1)},

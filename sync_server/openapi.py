@@ -112,8 +112,12 @@ SCHEMAS = {
             "weights": {"type": "array", "description": "[bucket, weight] pairs of the non-zero weights.",
                         "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]}},
             "hash_bits": {"type": "integer", "description": "Features hash into 2**hash_bits buckets."},
-            "noise_variance": {"type": "number", "minimum": 0, "description": "The variance of the privacy "
-                               "noise summed into each weight; devices take the weights as a prior with it."},
+            "precisions": {"type": "array", "description": "[bucket, precision] pairs: the posterior precision "
+                           "of each weight the rounds measured (the privacy noise weighed in); devices take the "
+                           "weights as a prior with it.",
+                           "items": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "number"}]}},
+            "noise_variance": {"type": "number", "minimum": 0, "description": "0: the noise is weighed into "
+                               "`precisions` (older servers stated the noise variance of each weight here)."},
             "federation": {"type": "object", "description": "How devices take part in federated rounds."},
             "settings": {"type": "object", "description": "The site's editor rules (`rules`: pins, exclusions, "
                          "boosts, holdout shares, the kill switch), which every device applies to its decisions."},
@@ -147,9 +151,13 @@ SCHEMAS = {
             "samples": {"type": "integer", "minimum": 1},
             "delta": {
                 "type": "object", "required": ["intercept", "idx", "val"], "additionalProperties": False,
+                "description": "The log loss's gradient (`val`) and curvature (times 10) at the global weights, "
+                               "per bucket, summed over the device's examples since it took `base_version`.",
                 "properties": {"intercept": {"type": "number"},
                                "idx": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-                               "val": {"type": "array", "items": {"type": "number"}}},
+                               "val": {"type": "array", "items": {"type": "number"}},
+                               "intercept_curvature": {"type": "number", "minimum": 0},
+                               "curvature": {"type": "array", "items": {"type": "number", "minimum": 0}}},
             },
             "update_id": {"type": "string", "minLength": 8, "maxLength": 64,
                           "description": "Made by the device; a repeated one is refused as a replay."},
@@ -247,17 +255,18 @@ PATHS = {
     },
     "/v1/sites/{site}/updates": {
         "post": {
-            "summary": "Send one device's clipped model delta", "operationId": "postUpdate",
+            "summary": "Send one device's clipped evidence about the model", "operationId": "postUpdate",
             "parameters": [SITE_PATH],
             "description": "In JSON, or in the compact form: the same object on one line with only "
-                           "`intercept` in `delta`, a newline, then the n buckets as little-endian int32 and "
-                           "the n values as little-endian float32 (half the bytes, parsed without a Python "
+                           "`intercept` and `intercept_curvature` in `delta`, a newline, then the n buckets as "
+                           "little-endian int32, the n gradients and the n curvatures as little-endian float32 "
+                           "(half the bytes, parsed without a Python "
                            "object per weight). Errors name the field either way.",
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("Update")},
                 COMPACT_TYPE.decode(): {"schema": {
                     "type": "string", "format": "binary",
-                    "description": "JSON line, newline, idx (int32 LE), val (float32 LE)"}},
+                    "description": "JSON line, newline, idx (int32 LE), val (float32 LE), curvature (float32 LE)"}},
             }},
             "responses": {"202": _json("Stored durably", {"type": "object", "required": ["accepted"],
                                                           "properties": {"accepted": {"type": "integer"}}}),

@@ -1,12 +1,13 @@
 """Federated rounds: how a site's rounds run, and closing one into a new global model.
 
-Round r collects the deltas devices send while version r - 1 is the newest model and
-publishes version r (DP-FedAvg, McMahan et al. 2018):
-
-    w_r = w_(r-1) + η · (aggregate(clip(deltas, C)) + N(0, σ²C²/m²))
-
-The noise is added before the server learning rate η scales the step, so η never
-changes the privacy the noise buys (with η = 1 this is exactly w + mean + noise).
+Round r collects the updates devices send while version r - 1 is the newest model and
+publishes version r. Each update is a device's gradient and curvature of the log loss at
+the global weights (`edge.federated`); the server clips each to L2 norm C, sums them
+(m · aggregate, the aggregate a mean or a trimmed mean), adds Gaussian noise N(0, σ²C²) to
+every coordinate of both sums (the Gaussian mechanism on a sum of sensitivity C, as in
+DP-FedAvg, McMahan et al. 2018) and takes one Bayesian step of the diagonal posterior on
+them (`posterior.step`), with the server's step size η. Only then is η applied, so η never
+changes the privacy the noise buys.
 
 >>> config = RoundConfig(min_devices=2, target_devices=5, round_seconds=60.0)
 >>> config.due(pending=5, opened_at=0.0, now=1.0), config.due(pending=2, opened_at=0.0, now=61.0)
@@ -26,7 +27,7 @@ A config stored before a check existed still loads, its bad values replaced (see
 
 >>> config, problems = RoundConfig.load({"noise_multiplier": 1e300, "clip_norm": -1.0, "target_devices": 50})
 >>> config  # doctest: +ELLIPSIS
-RoundConfig(..., target_devices=50, ..., clip_norm=0.3, noise_multiplier=1000.0, ...)
+RoundConfig(..., target_devices=50, ..., clip_norm=5.0, noise_multiplier=1000.0, ...)
 >>> problems
 ['clip_norm cannot be -1.0', 'noise_multiplier must be at most 1000.0, got 1e+300']
 """
@@ -41,7 +42,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from sync_server import aggregation, analytics
+from edge.federated import CURVATURE_SCALE
+from sync_server import aggregation, analytics, posterior
 from sync_server.privacy import MAX_NOISE_MULTIPLIER, visitor_epsilon, window_epsilon
 
 if TYPE_CHECKING:
@@ -70,14 +72,14 @@ MAXIMA = {
 class RoundConfig:
     """How one site's rounds run; stored per site, and these defaults suit a small site."""
 
-    # η, the server's step on the aggregated delta: a mean of a round's small deltas moves the
-    # model little, and 10 passed on more than 1 or 30 (bench federated_quality, README)
-    learning_rate: float = 10.0
+    # η, the damping of the posterior's step (sync_server/posterior.py): about 1 / features per
+    # example, as they move one logit together (bench federated_quality, README)
+    learning_rate: float = 0.3
     min_devices: int = 10  # a round never closes with fewer devices (noise σC/m needs m)
     target_devices: int = 100  # a round closes as soon as this many devices took part…
     round_seconds: float = 3600.0  # …or this long after its first update, given min_devices
     max_staleness: int = 2  # deltas trained on a model up to this many versions old count
-    clip_norm: float = 0.3  # C: the server clips every delta to this L2 norm (a round's are about 0.27)
+    clip_norm: float = 5.0  # C: the server clips every update to this L2 norm (a click's gradient is about 5.5)
     noise_multiplier: float = 8.26  # σ: noise of std σC on the sum; with k = 12, ε ≤ 2 at δ = 1e-6
     aggregator: str = "mean"  # or "trimmed_mean", robust to a few Byzantine devices
     trim: float = 0.1  # share of values the trimmed mean drops at each end
@@ -186,6 +188,18 @@ def noise_variance(rounds: Iterable[ClosedRound]) -> float:
                      for r in rounds)
 
 
+def _posterior(store: Store, site: str, state: RoundState) -> tuple[np.ndarray, np.ndarray]:
+    """The newest version's weights and precisions as dense arrays, the intercept's first."""
+    intercept, idx, val = store.model_arrays(site, state.version)
+    weights = np.zeros(state.buckets + 1)
+    weights[0], weights[np.asarray(idx, np.int64) + 1] = intercept, val
+    intercept_precision, idx, val = store.model_precisions(site, state.version)
+    precisions = np.full(state.buckets + 1, posterior.PRIOR_PRECISION)
+    precisions[0] = posterior.PRIOR_PRECISION if intercept_precision is None else intercept_precision
+    precisions[np.asarray(idx, np.int64) + 1] = val
+    return weights, precisions
+
+
 def _over(value: object, maximum: float) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > maximum
 
@@ -236,16 +250,17 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
         config, round_ = state.config, state.version + 1
         deltas, counters = store.round_updates(site, round_)
         m = len(deltas)
-        intercept_step, step = config.make_aggregator().aggregate(
-            aggregation.clip(deltas, config.clip_norm), state.buckets)
-        if config.noise_multiplier > 0:
-            noise_intercept, noise = aggregation.gaussian_noise(
-                rng, config.noise_multiplier * config.clip_norm / m, state.buckets)
-            intercept_step, step = intercept_step + noise_intercept, step + noise
-        intercept, idx, val = store.model_arrays(site, state.version)
-        weights = config.learning_rate * step
-        weights[idx] += val
-        nonzero = np.flatnonzero(weights)
+        clipped = aggregation.clip(deltas, config.clip_norm)
+        aggregator, noise_std = config.make_aggregator(), config.noise_multiplier * config.clip_norm
+        sums = []  # the gradients' and the curvatures' noisy sums, the intercept's first
+        for parts in (clipped, [d.curvatures() for d in clipped]):
+            intercept_mean, mean = aggregator.aggregate(parts, state.buckets)
+            total = m * np.concatenate([[intercept_mean], mean])
+            sums.append(total + rng.normal(0.0, noise_std, total.size) if noise_std > 0 else total)
+        gradient, curvature = sums[0], sums[1] / CURVATURE_SCALE  # devices send the curvature scaled up
+        noise = (noise_std, noise_std / CURVATURE_SCALE)
+        weights, precisions = posterior.step(*_posterior(store, site, state), gradient, curvature, noise, config.learning_rate)
+        nonzero, stated = np.flatnonzero(weights[1:]), np.flatnonzero(precisions[1:] != posterior.PRIOR_PRECISION)
         spent = state.epsilon_if_closed(now)
         totals = analytics.add_noise(analytics.sum_counters(counters), config.counter_noise, rng)
         store.publish_round(
@@ -254,10 +269,11 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
              "noise_multiplier": config.noise_multiplier, "clip_norm": config.clip_norm,
              "learning_rate": config.learning_rate, "aggregator": config.aggregator,
              "epsilon": spent if math.isfinite(spent) else None, "delta": config.delta},
-            intercept + config.learning_rate * intercept_step,
+            float(weights[0]),
             nonzero,
-            weights[nonzero],
+            weights[1:][nonzero],
             totals,
+            (float(precisions[0]), stated, precisions[1:][stated]),
         )
         # A replayed update is recognised by the update_ids of the rounds it could still join.
         store.prune(site, before=round_ + 1 - max(config.versions_kept, config.max_staleness + 1))

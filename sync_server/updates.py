@@ -1,16 +1,20 @@
-"""What a device may send: a sparse model delta, checked field by field.
+"""What a device may send: its evidence about the global model, checked field by field.
 
 In JSON (any Content-Type but the compact one below):
 
     {"base_version": 3, "samples": 12,
-     "delta": {"intercept": -0.01, "idx": [17, 40213], "val": [0.12, -0.03]},
+     "delta": {"intercept": -0.4, "idx": [17, 40213], "val": [0.92, -0.03],
+               "intercept_curvature": 0.3, "curvature": [0.05, 0.03]},
      "update_id": "2f1c…",
      "token": {"round": 4, "nonce": "…", "authenticator": "…"},
      "counters": [{"slot": "hero", "variant": "v1", "arm": "personalized",
                    "impressions": 20, "clicks": 3}]}
 
-`idx` are hashed feature buckets and `val` the change of their weights since the
-global model `base_version`; parallel arrays keep the payload small and fast to parse.
+`idx` are hashed feature buckets, `val` the gradient of the log loss at the weights of the
+global model `base_version` for each (Σ (y − p) x over the device's examples since it merged
+that model) and `curvature` its curvature (Σ p (1 − p) x²), the intercept's beside them (see
+`edge.federated`); parallel arrays keep the payload small and fast to parse. An update
+without `curvature` (an older device) counts as evidence of none.
 `token` is a participation token for the open round (`tokens`), spent by this update;
 `update_id` (optional, made by the device) lets the server refuse a replayed update;
 `counters` (optional) are the device's impressions and clicks for federated analytics, and
@@ -18,11 +22,12 @@ the conversions those clicks led to in slots that optimize a goal (`conversions`
 
 The compact form (`Content-Type: application/vnd.p13n.update`) is half the bytes and is
 checked without making a Python object per weight: the same JSON object on one line, with
-only the intercept in `delta`, then a newline, then the n buckets as little-endian int32
-and the n values as little-endian float32:
+only the intercepts in `delta`, then a newline, then the n buckets as little-endian int32,
+the n gradients and the n curvatures as little-endian float32 (without `intercept_curvature`
+in the header, the curvatures are left out):
 
-    {"base_version":3,"samples":12,"delta":{"intercept":-0.01},"token":{…},"update_id":"2f1c…"}
-    <n × int32: idx><n × float32: val>
+    {"base_version":3,"samples":12,"delta":{"intercept":-0.4,"intercept_curvature":0.3},"token":{…},"update_id":"2f1c…"}
+    <n × int32: idx><n × float32: val><n × float32: curvature>
 
 >>> token = {"round": 2, "nonce": "A" * 43, "authenticator": "A" * 86}  # checked by its round's key later
 >>> update = parse_update(
@@ -31,10 +36,11 @@ and the n values as little-endian float32:
 >>> update.idx, update.val, update.update_id, update.token.round
 ([5], [0.5], None, 2)
 >>> header, arrays = split_compact(compact_body(
-...     {"base_version": 1, "samples": 2, "delta": {"intercept": 0}, "token": token}, idx=[5], val=[0.5]))
+...     {"base_version": 1, "samples": 2, "delta": {"intercept": 0, "intercept_curvature": 0.5}, "token": token},
+...     idx=[5], val=[0.5], curvature=[0.25]))
 >>> update = parse_update(orjson.loads(header), 8, 1, 0, arrays)
->>> update.idx.tolist(), update.val.tolist()
-([5], [0.5])
+>>> update.idx.tolist(), update.val.tolist(), update.curvature.tolist()
+([5], [0.5], [0.25])
 >>> parse_update({"base_version": 0, "samples": 2, "delta": {"intercept": 0, "idx": [], "val": []}, "token": token},
 ...              buckets=8, latest_version=3, max_staleness=2)
 Traceback (most recent call last):
@@ -60,6 +66,7 @@ COMPACT_IDX, COMPACT_VAL = np.dtype("<i4"), np.dtype("<f4")
 FIELDS = {"base_version", "samples", "delta", "token"}
 OPTIONAL_FIELDS = {"update_id", "counters"}
 DELTA_FIELDS = {"intercept", "idx", "val"}
+CURVATURE_FIELDS = {"intercept_curvature", "curvature"}  # optional: an older device sends none
 COMPACT_DELTA_FIELDS = {"intercept"}  # the arrays follow the JSON line
 COUNTER_FIELDS = {"slot", "variant", "arm", "impressions", "clicks"}
 ARMS = ("personalized", "holdout")
@@ -91,6 +98,8 @@ class Update:
     update_id: str | None = None
     counters: tuple[Counter, ...] = ()
     token: Token | None = None  # always there in an update a device sent (tokens.py)
+    intercept_curvature: float = 0.0
+    curvature: Sequence[float] = ()  # parallel to idx; empty: no curvature
 
 
 def parse_update(payload: object, buckets: int, latest_version: int, max_staleness: int,
@@ -111,12 +120,21 @@ def parse_update(payload: object, buckets: int, latest_version: int, max_stalene
                        f"versions {latest_version - max_staleness} to {latest_version}")
     samples = _whole("samples", payload["samples"], 1, MAX_COUNT)
     delta = payload["delta"]
-    _require_object("delta", delta, DELTA_FIELDS if arrays is None else COMPACT_DELTA_FIELDS)
+    curved = isinstance(delta, dict) and "intercept_curvature" in delta
+    if arrays is None:
+        _require_object("delta", delta, DELTA_FIELDS | CURVATURE_FIELDS if curved else DELTA_FIELDS)
+    else:
+        _require_object("delta", delta, COMPACT_DELTA_FIELDS | {"intercept_curvature"} if curved else COMPACT_DELTA_FIELDS)
     intercept = _finite("delta.intercept", delta["intercept"])
-    idx, val = _json_arrays(delta["idx"], delta["val"], buckets) if arrays is None else _compact_arrays(arrays, buckets)
+    intercept_curvature = _curvature("delta.intercept_curvature", delta["intercept_curvature"]) if curved else 0.0
+    if arrays is None:
+        idx, val = _json_arrays(delta["idx"], delta["val"], buckets)
+        curvature = _json_curvature(delta["curvature"], len(idx)) if curved else ()
+    else:
+        idx, val, curvature = _compact_arrays(arrays, buckets, curved)
     update_id = _update_id(payload["update_id"]) if "update_id" in payload else None
     return Update(base_version, samples, intercept, idx, val, update_id, _counters(payload.get("counters", [])),
-                  parse_token(payload["token"]))
+                  parse_token(payload["token"]), intercept_curvature, curvature)
 
 
 def split_compact(body: bytes) -> tuple[bytes, bytes]:
@@ -128,10 +146,10 @@ def split_compact(body: bytes) -> tuple[bytes, bytes]:
     return header, arrays
 
 
-def compact_body(header: dict, idx: Sequence[int], val: Sequence[float]) -> bytes:
-    """The compact form of an update: `header` is its JSON object with only the intercept in `delta`."""
-    return b"%s\n%s%s" % (orjson.dumps(header), np.asarray(idx, COMPACT_IDX).tobytes(),
-                          np.asarray(val, COMPACT_VAL).tobytes())
+def compact_body(header: dict, idx: Sequence[int], val: Sequence[float], curvature: Sequence[float] = ()) -> bytes:
+    """The compact form of an update: `header` is its JSON object with only the intercepts in `delta`."""
+    return b"%s\n%s%s%s" % (orjson.dumps(header), np.asarray(idx, COMPACT_IDX).tobytes(),
+                            np.asarray(val, COMPACT_VAL).tobytes(), np.asarray(curvature, COMPACT_VAL).tobytes())
 
 
 def _json_arrays(idx: object, val: object, buckets: int) -> tuple[list[int], list[float | int]]:
@@ -153,14 +171,15 @@ def _json_arrays(idx: object, val: object, buckets: int) -> tuple[list[int], lis
     return idx, val
 
 
-def _compact_arrays(arrays: bytes, buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    pair = COMPACT_IDX.itemsize + COMPACT_VAL.itemsize
+def _compact_arrays(arrays: bytes, buckets: int, curved: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | tuple]:
+    pair = COMPACT_IDX.itemsize + COMPACT_VAL.itemsize * (2 if curved else 1)
     if len(arrays) % pair:
-        raise invalid(f"the {len(arrays)} bytes after the JSON line are not a whole number of "
-                      f"{pair}-byte (int32 bucket, float32 value) pairs")
+        what = "(int32 bucket, float32 gradient, float32 curvature)" if curved else "(int32 bucket, float32 value)"
+        raise invalid(f"the {len(arrays)} bytes after the JSON line are not a whole number of {pair}-byte {what} rows")
     n = len(arrays) // pair
     idx = np.frombuffer(arrays, COMPACT_IDX, n)
     val = np.frombuffer(arrays, COMPACT_VAL, n, offset=n * COMPACT_IDX.itemsize)
+    curvature = np.frombuffer(arrays, COMPACT_VAL, n, offset=n * (COMPACT_IDX.itemsize + COMPACT_VAL.itemsize)) if curved else ()
     outside = (idx < 0) | (idx >= buckets)
     if outside.any():
         first = int(outside.argmax())
@@ -171,7 +190,26 @@ def _compact_arrays(arrays: bytes, buckets: int) -> tuple[np.ndarray, np.ndarray
     if not finite.all():
         first = int(finite.argmin())
         raise invalid(f"delta.val[{first}] must be a finite number, got {val[first]}")
-    return idx, val
+    if curved and not (np.isfinite(curvature).all() and (curvature >= 0).all()):
+        first = int((~(np.isfinite(curvature) & (curvature >= 0))).argmax())
+        raise invalid(f"delta.curvature[{first}] must be a finite number >= 0, got {curvature[first]}")
+    return idx, val, curvature
+
+
+def _json_curvature(curvature: object, n: int) -> list[float]:
+    if not isinstance(curvature, list) or len(curvature) != n:
+        raise invalid(f"delta.curvature must be an array of {n} numbers, one per bucket of delta.idx")
+    if not set(map(type, curvature)) <= {float, int} or not math.isfinite(sum(curvature)) or min(curvature, default=0) < 0:
+        for i, value in enumerate(curvature):
+            _curvature(f"delta.curvature[{i}]", value)
+    return curvature
+
+
+def _curvature(name: str, value: object) -> float:
+    value = _finite(name, value)
+    if value < 0:
+        raise invalid(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
 
 
 def _update_id(value: object) -> str:

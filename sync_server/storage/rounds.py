@@ -135,14 +135,15 @@ class RoundStore:
                 counters = orjson.dumps(rows_of).decode() if u.counters else None
                 rows.append((site, rounds[site], u.base_version, u.samples, u.intercept,
                              np.asarray(u.idx, IDX).tobytes(), np.asarray(u.val, VAL).tobytes(), counters,
-                             u.update_id, now))
+                             u.update_id, now, u.intercept_curvature, np.asarray(u.curvature, VAL).tobytes()))
                 ids.append(len(rows) - 1)  # its row, until the rows have their ids
             new_ids = self.db.next_ids("updates", len(rows)) if rows else []
             ids = [new_ids[i] if isinstance(i, int) else i for i in ids]
             rows = [(id_, *row) for id_, row in zip(new_ids, rows)]
             self.db.executemany(
                 "INSERT INTO updates (id, site, round, base_version, samples, intercept, idx, val, counters,"
-                " update_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                " update_id, received_at, intercept_curvature, curvature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows)
             self.db.executemany("INSERT INTO spent_tokens (site, round, nonce) VALUES (?, ?, ?)", spending)
             sizes = collections.Counter(row[1] for row in rows)  # updates stored, by site
             self.db.executemany(
@@ -168,10 +169,11 @@ class RoundStore:
     def round_updates(self, site: str, round_: int) -> tuple[list[Delta], list[list[Counter]]]:
         """The deltas and the analytics counters that devices sent for round `round_`."""
         deltas, counters = [], []
-        for intercept, idx, val, counted in self.db.execute(
-                "SELECT intercept, idx, val, counters FROM updates WHERE site = ? AND round = ? ORDER BY id",
-                [site, round_]).rows:
-            deltas.append(Delta(intercept, np.frombuffer(idx, dtype=IDX), np.frombuffer(val, dtype=VAL)))
+        for intercept, idx, val, counted, intercept_curvature, curvature in self.db.execute(
+                "SELECT intercept, idx, val, counters, intercept_curvature, curvature FROM updates"
+                " WHERE site = ? AND round = ? ORDER BY id", [site, round_]).rows:
+            deltas.append(Delta(intercept, np.frombuffer(idx, dtype=IDX), np.frombuffer(val, dtype=VAL),
+                                intercept_curvature or 0.0, np.frombuffer(curvature or b"", dtype=VAL)))
             counters.append([Counter(*c) for c in orjson.loads(counted)] if counted else [])
         return deltas, counters
 
@@ -189,15 +191,27 @@ class RoundStore:
             "SELECT intercept, weights FROM models WHERE site = ? AND version = ?", [site, version]).fetchone()
         return (intercept, *_unpack_weights(weights))
 
+    def model_precisions(self, site: str, version: int) -> tuple[float | None, np.ndarray, np.ndarray]:
+        """The intercept's precision (None if the version states none) and the buckets and values
+        of the precisions the version states."""
+        intercept, precisions = self.db.execute(
+            "SELECT intercept_precision, precisions FROM models WHERE site = ? AND version = ?", [site, version]).fetchone()
+        return (intercept, *_unpack_weights(precisions or b""))
+
     def publish_round(self, site: str, round_: dict, intercept: float, idx: np.ndarray, val: np.ndarray,
-                      counters: dict[tuple[str, str, str], list[float]]) -> None:
+                      counters: dict[tuple[str, str, str], list[float]],
+                      precisions: tuple[float, np.ndarray, np.ndarray] | None = None) -> None:
         """Record a closed round, its new model version (the buckets `idx` of its nonzero weights
-        `val`) and its analytics, all or nothing."""
+        `val`, and the intercept's and buckets' `precisions` if it states them) and its analytics,
+        all or nothing."""
         version = round_["version"]
         weights = np.asarray(idx, IDX).tobytes() + np.asarray(val, VAL).tobytes()
+        stated = (None, None) if precisions is None else (
+            precisions[0], np.asarray(precisions[1], IDX).tobytes() + np.asarray(precisions[2], VAL).tobytes())
         with self.db.transaction(self.round_lock(site)):
-            self.db.execute("INSERT INTO models (site, version, intercept, weights, created_at) VALUES (?, ?, ?, ?, ?)",
-                            [site, version, intercept, weights, round_["closed_at"]])
+            self.db.execute("INSERT INTO models (site, version, intercept, weights, created_at, intercept_precision,"
+                            " precisions) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [site, version, intercept, weights, round_["closed_at"], *stated])
             columns = ["site", *round_]
             self.db.execute(f"INSERT INTO rounds ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                             [site, *round_.values()])

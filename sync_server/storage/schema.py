@@ -90,6 +90,13 @@ MIGRATIONS: list[str] = [
     CREATE TABLE catalogs (site TEXT PRIMARY KEY, document TEXT, imported_at DOUBLE PRECISION);
     CREATE TABLE server_keys (key_hash TEXT PRIMARY KEY, site TEXT, name TEXT, created_at DOUBLE PRECISION);
     """,
+    """-- 5: evidence (sync_server/posterior.py): updates carry curvatures beside their gradients,
+    -- and models the precisions of their weights, packed as weights are; older rows have none (NULL)
+    ALTER TABLE updates ADD COLUMN intercept_curvature DOUBLE PRECISION;
+    ALTER TABLE updates ADD COLUMN curvature {blob};
+    ALTER TABLE models ADD COLUMN intercept_precision DOUBLE PRECISION;
+    ALTER TABLE models ADD COLUMN precisions {blob};
+    """,
 ]
 
 

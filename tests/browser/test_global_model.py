@@ -20,8 +20,8 @@ from tests.conftest import running_server, without_holdout
 from tests.server.federation import token
 
 HASH_BITS = 10
-# σ = 1 spends more than the default budget in one round: this test is about bytes, not privacy.
-NOISY_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=1.0,
+# Without noise, and each round's one update touches every bucket: this test is about bytes, not privacy.
+NOISY_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0,
                            epsilon_budget=None)
 
 
@@ -38,9 +38,12 @@ def noisy_server(tmp_path_factory):
 
 
 def close_a_round(server, version: int) -> dict:
-    """Send one update so that round `version` closes; the new model as a device decodes it."""
-    update = {"base_version": version - 1, "samples": 5, "update_id": secrets.token_hex(8),
-              "delta": {"intercept": 0.1, "idx": [3, 7], "val": [0.2, -0.2]}, "token": token(server.url, "demo")}
+    """Send one update that moves every bucket so that round `version` closes; the new model as a device decodes it."""
+    buckets = 1 << HASH_BITS
+    delta = {"intercept": 0.1, "idx": list(range(buckets)), "val": [0.2 * (-1) ** b for b in range(buckets)],
+             "intercept_curvature": 1.0, "curvature": [1.0] * buckets}
+    update = {"base_version": version - 1, "samples": 5, "update_id": secrets.token_hex(8), "delta": delta,
+              "token": token(server.url, "demo")}
     httpx.post(f"{server.url}/v1/sites/demo/updates", json=update).raise_for_status()
     url, accept = f"{server.url}/v1/sites/demo/model", {"accept": model_form.MEDIA_TYPE}
     deadline = time.monotonic() + 20
@@ -52,7 +55,7 @@ def close_a_round(server, version: int) -> dict:
 
 def test_the_worker_boots_from_the_compact_model_and_merges_the_next_one(page, noisy_server):
     first = close_a_round(noisy_server, 1)
-    assert len(first["weights"]) == 1 << HASH_BITS  # noise on every bucket: the dense layout
+    assert len(first["weights"]) == 1 << HASH_BITS  # every bucket moved: the dense layout
     models = []
     page.on("response", lambda r: urlsplit(r.url).path == "/v1/sites/demo/model" and models.append(r))
     page.add_init_script(STUB + "; p13n('on', 'merged', e => (window.merged = e.version))")

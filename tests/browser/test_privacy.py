@@ -42,11 +42,13 @@ def is_token_code(request) -> bool:
 
 
 def compact_update(body: bytes) -> dict:
-    """An update in the compact form (README): a JSON line, then n int32 buckets and n float32 values."""
+    """An update in the compact form (README): a JSON line, then n int32 buckets, n float32
+    gradients and n float32 curvatures."""
     line, arrays = body.split(b"\n", 1)
-    update, n = json.loads(line), len(arrays) // 8
+    update, n = json.loads(line), len(arrays) // 12
     update["delta"]["idx"] = list(struct.unpack(f"<{n}i", arrays[: 4 * n]))
-    update["delta"]["val"] = list(struct.unpack(f"<{n}f", arrays[4 * n:]))
+    update["delta"]["val"] = list(struct.unpack(f"<{n}f", arrays[4 * n: 8 * n]))
+    update["delta"]["curvature"] = list(struct.unpack(f"<{n}f", arrays[8 * n:]))
     return update
 
 
@@ -103,9 +105,11 @@ def test_with_improve_the_device_sends_clipped_deltas_and_counters_and_takes_the
     token_answer = asked[0].response().json()
     assert post.headers["content-type"] == "application/vnd.p13n.update"
     update = compact_update(post.post_data_buffer)
-    assert set(update) == UPDATE_FIELDS and set(update["delta"]) == {"intercept", "idx", "val"}
+    assert set(update) == UPDATE_FIELDS
+    assert set(update["delta"]) == {"intercept", "idx", "val", "intercept_curvature", "curvature"}
     assert update["samples"] >= 1 and update["base_version"] == 0
-    assert sum(v * v for v in [update["delta"]["intercept"], *update["delta"]["val"]]) <= FAST_ROUNDS.clip_norm ** 2 + 1e-9
+    sent = [update["delta"]["intercept"], *update["delta"]["val"], update["delta"]["intercept_curvature"], *update["delta"]["curvature"]]
+    assert sum(v * v for v in sent) <= FAST_ROUNDS.clip_norm ** 2 + 1e-4  # float32 on the wire
     assert {c["slot"] for c in update["counters"]} <= {"hero", "picks"} and sum(c["clicks"] for c in update["counters"]) >= 1
     # Anonymous: no secret, no visitor id, no features or events, no decision ids, and nothing
     # that the token's issuance carried: the token is the unblinded nonce and its authenticator.

@@ -9,6 +9,7 @@ import json
 import math
 from urllib.parse import urlsplit
 
+from edge.federated import CURVATURE_SCALE
 from tests.browser.conftest import FAST_ROUNDS
 from tests.browser.test_preferences import open_panel, switch
 from tests.browser.test_privacy import click_picks, compact_update, record_requests
@@ -18,7 +19,7 @@ from tests.chromium import BOOT_TIMEOUT_MS
 # Each field of an update, and the words of "Help improve" that name it. `token` is the
 # anonymous participation token, where the server asks for one.
 UPDATE_WORDS = {
-    "delta": "a change to the model's weights, limited in size",
+    "delta": "how far the site's model was off on what happened here, limited in size",
     "samples": "how many examples it came from",
     "base_version": "which version of the site's model it builds on",
     "counters": "how often each item was shown and clicked here (and how often a click led to a purchase or sign-up, "
@@ -60,9 +61,12 @@ def test_help_improve_names_every_field_of_an_update_and_nothing_else(page, fast
     assert {field: UPDATE_WORDS.get(field, "(unnamed)") in words for field in update} == dict.fromkeys(update, True)
     assert {field for field, said in UPDATE_WORDS.items() if said in words} - {"token"} <= set(update)
     assert ("token" in update) == (UPDATE_WORDS["token"] in words)
-    # "a change to the model's weights, limited in size": clipped to the server's norm.
+    # "how far the site's model was off ..., limited in size": the gradient and curvature of its
+    # log loss at the global weights, clipped to the server's norm as one vector.
     delta = update["delta"]
-    assert math.hypot(delta["intercept"], *delta["val"]) <= FAST_ROUNDS.clip_norm + 1e-6
+    assert len(delta["curvature"]) == len(delta["idx"]) and min(delta["curvature"]) >= 0
+    norm = math.hypot(delta["intercept"], *delta["val"], delta["intercept_curvature"], *delta["curvature"])
+    assert norm <= FAST_ROUNDS.clip_norm + 1e-5
     # "how often each item was shown and clicked here": counts, and they hold the clicks made.
     assert all(COUNTER_FIELDS <= set(row) <= COUNTER_FIELDS | {CONVERSIONS} for row in update["counters"])
     assert sum(row["clicks"] for row in update["counters"]) >= 1
@@ -137,12 +141,12 @@ def test_what_was_learned_before_improve_was_granted_is_not_in_the_first_update(
     # The counts hold the one click made after the grant, not the three before it.
     assert sum(row["clicks"] for row in update["counters"]) == 1
     assert update["samples"] == now["samples"]  # nothing learned since it was built
-    # The delta is the model now minus the model at the grant (clipped), not minus the global model.
-    start, end = dict(map(tuple, before["model"]["weights"])), dict(map(tuple, now["model"]["weights"]))
-    change = {k: end.get(k, 0.0) - start.get(k, 0.0) for k in start.keys() | end.keys()}
-    change = {k: v for k, v in change.items() if v != 0.0}
-    intercept = now["model"]["intercept"] - before["model"]["intercept"]
-    scale = min(1.0, FAST_ROUNDS.clip_norm / math.hypot(intercept, *change.values()))
-    assert update["delta"]["idx"] == sorted(change)
-    assert math.isclose(update["delta"]["intercept"], intercept * scale, rel_tol=1e-9)
-    assert all(math.isclose(v, change[k] * scale, rel_tol=1e-5) for k, v in zip(update["delta"]["idx"], update["delta"]["val"]))
+    # The update is the evidence gathered since the grant (clipped), none of what came before it.
+    assert before["evidence"]["buckets"] and now["samples"] < before["samples"]  # three visits before, one after
+    gathered = dict(now["evidence"]["buckets"])
+    g0, h0 = now["evidence"]["intercept"]
+    sent = [g0, h0 * CURVATURE_SCALE, *(x for g, h in gathered.values() for x in (g, h * CURVATURE_SCALE))]
+    scale = min(1.0, FAST_ROUNDS.clip_norm / math.hypot(*sent))
+    assert update["delta"]["idx"] == sorted(gathered)
+    assert math.isclose(update["delta"]["intercept"], g0 * scale, rel_tol=1e-6)
+    assert all(math.isclose(v, gathered[k][0] * scale, rel_tol=1e-5) for k, v in zip(update["delta"]["idx"], update["delta"]["val"]))

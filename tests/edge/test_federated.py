@@ -8,13 +8,34 @@ import random
 import pytest
 
 from edge import Config, Personalizer
-from edge.federated import GlobalModel, LinearModel, clip, delta, merge, norm
+from edge.federated import CURVATURE_SCALE, Evidence, GlobalModel, clip, merge, norm
 
 
-def test_a_delta_lists_only_the_buckets_that_changed_in_order():
-    start = LinearModel(0.5, {3: 1.0, 9: 2.0, 4: -1.0})
-    local = LinearModel(0.25, {3: 1.0, 9: 2.5, 1: 0.5})
-    assert delta(local, start) == {"intercept": -0.25, "idx": [1, 4, 9], "val": [0.5, 1.0, 0.5]}
+def test_evidence_sums_the_gradient_and_curvature_at_the_global_weights_in_bucket_order():
+    evidence = Evidence()
+    evidence.add({9: 1.0, 3: 2.0}, False, p=0.5)
+    evidence.add({3: 1.0}, True, p=0.5)
+    scale = CURVATURE_SCALE  # the curvature is sent scaled
+    assert evidence.update() == {"intercept": 0.0, "idx": [3, 9], "val": [-0.5, -0.5],
+                                 "intercept_curvature": 0.5 * scale, "curvature": [1.25 * scale, 0.25 * scale]}
+    assert Evidence.from_dict(evidence.to_dict()).update() == evidence.update()
+
+
+def test_many_devices_evidence_sums_to_one_devices_with_all_their_examples():
+    examples = [({1: 1.0, 2: 1.0}, i % 3 == 0, 0.1 + i / 100) for i in range(30)]
+    one, parts = Evidence(), [Evidence() for _ in range(3)]
+    for i, (x, y, p) in enumerate(examples):
+        one.add(x, y, p)
+        parts[i % 3].add(x, y, p)
+    summed = [sum(part.update()["val"][k] for part in parts) for k in range(2)]
+    assert summed == pytest.approx(one.update()["val"])
+
+
+def test_clipping_scales_the_curvature_with_the_gradient():
+    change = {"intercept": 0.0, "idx": [5], "val": [3.0], "intercept_curvature": 0.0, "curvature": [4.0]}
+    assert norm(change) == 5.0
+    clipped = clip(change, 1.0)
+    assert clipped["val"] == [pytest.approx(0.6)] and clipped["curvature"] == [pytest.approx(0.8)]
 
 
 def test_clipping_scales_the_whole_vector_intercept_included():

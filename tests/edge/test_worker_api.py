@@ -178,7 +178,6 @@ def test_learning_from_before_improve_was_granted_is_never_sent_under_it():
     worker_api.boot(None, json.dumps(GLOBAL))
     for t in range(5):
         click_on("before", "a", NOW + t)  # learned while the visitor had not granted `improve`
-    before = ask({"type": "state"})["model"]
     counted = ask({"type": "begin_federation"})["counted"]
     assert {row["slot"] for row in counted} == {"before"}
     assert "error" in ask({"type": "update", "counted": counted})  # nothing learned since the grant
@@ -187,12 +186,9 @@ def test_learning_from_before_improve_was_granted_is_never_sent_under_it():
     update = ask({"type": "update", "counted": counted})["update"]
     assert {row["slot"] for row in update["counters"]} == {"after"}  # counts from before stay here
     assert 1 <= update["samples"] <= 2  # the click on b (and a, passed over, once its decision closes)
-    # The delta is the model now minus the model at the grant: the five earlier clicks are not in it.
-    start = dict(map(tuple, before["weights"]))
-    now = dict(map(tuple, ask({"type": "state"})["model"]["weights"]))
-    delta = dict(zip(update["delta"]["idx"], update["delta"]["val"]))
-    assert delta and all(abs(value - (now.get(k, 0.0) - start.get(k, 0.0))) < 1e-12 for k, value in delta.items())
-    assert update["delta"]["intercept"] == ask({"type": "state"})["model"]["intercept"] - before["intercept"]
+    # The evidence is gathered from the grant on: the intercept's curvature Σ p(1 − p) holds the
+    # one example since (about 0.07 here); with the examples from before the grant it is about 2.
+    assert update["delta"]["idx"] and update["delta"]["intercept_curvature"] < 0.5
 
 
 def test_queued_clicks_are_learned_once_on_their_decision_or_on_what_the_page_showed():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from edge.federated import CURVATURE_SCALE
 from sync_server.rounds import RoundConfig
 from sync_server.storage import Store
 from sync_server.traffic import POLICY_VERSION, Server
@@ -30,8 +31,10 @@ def site_server(db_path: Path | str, hash_bits: int = 10, **config) -> Iterator[
 
 
 def update(idx: list[int], val: list[float], base_version: int = 0, intercept: float = 0.0, **extra) -> dict:
+    """An update with gradients `val` at buckets `idx` and a curvature of 1 at each (sent scaled, as devices do)."""
     return {"base_version": base_version, "samples": 10, "update_id": secrets.token_hex(8),
-            "delta": {"intercept": intercept, "idx": idx, "val": val}, **extra}
+            "delta": {"intercept": intercept, "idx": idx, "val": val, "intercept_curvature": 0.0,
+                      "curvature": [CURVATURE_SCALE] * len(idx)}, **extra}
 
 
 def send(server: RunningServer, body: dict) -> httpx.Response:

@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
+from edge.federated import CURVATURE_SCALE
 from sync_server.rounds import RoundConfig, close_round
 from sync_server.storage import Store, connect, schema
 from sync_server.updates import Counter, Update
@@ -18,8 +19,9 @@ from tests.conftest import new_database, running_server
 from tests.server.federation import SITE, model, send, site_server, token, update, wait_for_version
 from tests.server.test_interfaces import metric
 
-# The step is the mean of the clipped deltas itself (η = 1, C = 1), so tests can write it down.
-EXACT = {"learning_rate": 1.0, "clip_norm": 1.0}
+# The step is the posterior's whole step (η = 1) and nothing is clipped, so tests can write it down:
+# without noise a weight moves by G / (2 + H), 2 the prior precision (sync_server/posterior.py).
+EXACT = {"learning_rate": 1.0, "clip_norm": 100.0}
 
 
 def model_epsilon(server) -> float:
@@ -42,25 +44,31 @@ def close(store: Store, updates: list[Update], seed: int = 0) -> dict:
     return {"intercept": intercept, "weights": dict(weights), "version": state.version}
 
 
-def delta(idx, val, intercept=0.0, counters=()) -> Update:
-    return Update(0, 1, intercept, idx, val, counters=tuple(counters))
+def delta(idx, val, intercept=0.0, counters=(), curvature=None) -> Update:
+    """An update with gradients `val` at buckets `idx` and, unless given, a curvature of 1 at each
+    (sent times CURVATURE_SCALE, as devices send it)."""
+    curvature = [1.0] * len(idx) if curvature is None else curvature
+    return Update(0, 1, intercept, idx, val, counters=tuple(counters), curvature=[h * CURVATURE_SCALE for h in curvature])
 
 
-def test_without_noise_the_new_model_is_the_old_plus_the_learning_rate_times_the_mean(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, learning_rate=0.5, clip_norm=10.0)
+def test_without_noise_each_weight_takes_eta_times_the_newton_step_of_the_summed_evidence(tmp_path):
+    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, learning_rate=0.5, clip_norm=100.0)
     first = close(store, [delta([1, 2], [0.4, 0.2], intercept=0.2), delta([2, 3], [0.6, -0.2])])
     assert first["version"] == 1
-    assert first["intercept"] == pytest.approx(0.5 * 0.1)
-    assert first["weights"] == pytest.approx({1: 0.1, 2: 0.2, 3: -0.05})
-    second = close(store, [delta([1], [0.2])])
-    assert second["weights"] == pytest.approx({1: 0.2, 2: 0.2, 3: -0.05})
+    assert first["intercept"] == 0.0  # no curvature was sent for it: no evidence
+    assert first["weights"] == pytest.approx({1: 0.5 * 0.4 / (2 + 1), 2: 0.5 * 0.8 / (2 + 2), 3: 0.5 * -0.2 / (2 + 1)})
+    second = close(store, [delta([1], [0.2])])  # the precision grew to 3: this evidence moves it less
+    assert second["weights"][1] == pytest.approx(first["weights"][1] + 0.5 * 0.2 / (3 + 1))
+    _, buckets, precisions = store.model_precisions("s", 2)
+    assert dict(zip(buckets.tolist(), precisions.tolist())) == {1: 4.0, 2: 4.0, 3: 3.0}
     assert [r["devices"] for r in store.rounds("s")] == [2, 1]
 
 
-def test_the_server_clips_every_delta_whatever_the_device_sent(tmp_path):
+def test_the_server_clips_every_update_gradient_and_curvature_whatever_the_device_sent(tmp_path):
     store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, clip_norm=1.0)
-    new = close(store, [delta([0, 1], [300.0, 400.0]), delta([2], [0.5])])
-    assert new["weights"] == pytest.approx({0: 0.3, 1: 0.4, 2: 0.25})  # (0.6, 0.8) and 0.5, halved
+    # Sent: (300, 400), clipped to (0.6, 0.8), a curvature of 0.08; and (0.5, 0.5) as it is.
+    new = close(store, [delta([0], [300.0], curvature=[40.0]), delta([2], [0.5], curvature=[0.05])])
+    assert new["weights"] == pytest.approx({0: 0.6 / (2 + 0.08), 2: 0.5 / (2 + 0.05)})
 
 
 def test_the_trimmed_mean_ignores_a_poisoned_delta_that_moves_the_mean(tmp_path):
@@ -70,17 +78,20 @@ def test_the_trimmed_mean_ignores_a_poisoned_delta_that_moves_the_mean(tmp_path)
     trimmed_store = make_store(tmp_path / "trimmed", noise_multiplier=0.0, epsilon_budget=None, aggregator="trimmed_mean",
                                trim=0.1)
     trimmed = close(trimmed_store, [*honest, poisoned])
-    assert mean["weights"] == pytest.approx({0: 0.02, 1: 0.07})
-    assert trimmed["weights"] == pytest.approx({0: 0.1})  # the -0.7 and the 0.7 are the trimmed extremes
+    assert mean["weights"] == pytest.approx({0: 0.2 / (2 + 10), 1: 0.7 / (2 + 1)})
+    # the -0.7 and the 0.7 are the trimmed extremes: the sums are 10 times the trimmed means
+    assert trimmed["weights"] == pytest.approx({0: 1.0 / (2 + 10)})
 
 
-def test_the_noise_reaches_every_weight_with_standard_deviation_sigma_c_over_m(tmp_path):
-    store = make_store(tmp_path, buckets_bits=14, noise_multiplier=2.0, clip_norm=0.5, epsilon_budget=None)
-    new = close(store, [delta([7], [0.0]) for _ in range(4)])
-    weights = np.array(list(new["weights"].values()))
-    assert len(weights) == 1 << 14  # untouched weights are noised too: which moved says nothing
-    assert weights.mean() == pytest.approx(0.0, abs=0.01)
-    assert weights.std() == pytest.approx(2.0 * 0.5 / 4, rel=0.05)
+def test_noise_of_std_sigma_c_on_every_sum_moves_only_the_buckets_whose_curvature_stands_above_it(tmp_path):
+    store = make_store(tmp_path, buckets_bits=14, noise_multiplier=2.0, clip_norm=500.0, epsilon_budget=None)
+    new = close(store, [delta([7], [10.0], curvature=[40.0]) for _ in range(4)])  # G = 40, H = 160, noise 1000
+    # The sums of every bucket were noised (which moved says nothing), but only a curvature above
+    # 4 deviations of its noise (1000 / CURVATURE_SCALE) is evidence: bucket 7's 160 is not.
+    assert new["weights"] == {}
+    loud = make_store(tmp_path / "loud", buckets_bits=14, noise_multiplier=0.002, clip_norm=500.0, epsilon_budget=None)
+    moved = close(loud, [delta([7], [10.0], curvature=[40.0]) for _ in range(4)])["weights"]
+    assert list(moved) == [7] and moved[7] == pytest.approx(40 / (2 + 160), rel=0.05)
 
 
 def test_counters_are_summed_per_round_and_noised_when_configured(tmp_path):
@@ -117,7 +128,7 @@ def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refu
         for bucket in (1, 2, 3):
             assert send(server, update([bucket], [0.3])).status_code == 202
         published = wait_for_version(server, 1)
-        assert dict(published["weights"]) == pytest.approx({1: 0.1, 2: 0.1, 3: 0.1})
+        assert dict(published["weights"]) == pytest.approx({1: 0.1, 2: 0.1, 3: 0.1})  # 0.3 / (2 + 1)
         stale = send(server, update([1], [0.3], base_version=0))
         assert stale.status_code == 409
         assert stale.json() == {"error": "stale_update",
@@ -134,7 +145,7 @@ def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(db):
         assert model(server)["version"] == 0
         assert send(server, update([5], [0.4])).status_code == 202
         published = wait_for_version(server, 1)
-        assert dict(published["weights"]) == pytest.approx({4: 0.1, 5: 0.2})
+        assert dict(published["weights"]) == pytest.approx({4: 0.2 / 3, 5: 0.4 / 3})
         round_ = next(server.db()["rounds"].rows_where("site = ? AND version = 1", [SITE]))
         assert (round_["reason"], round_["devices"], round_["epsilon"]) == ("deadline", 2, None)
         assert math.isclose(published["intercept"], 0.0)
@@ -146,8 +157,8 @@ def test_two_server_processes_on_one_database_close_each_round_once(db):
             running_server(db_path, "--ip-rate", "0", "--no-demo") as second:
         for server in (first, second, first, second):
             assert send(server, update([1], [0.4])).status_code == 202
-        assert dict(wait_for_version(first, 1)["weights"]) == pytest.approx({1: 0.4})
-        assert dict(wait_for_version(second, 1)["weights"]) == pytest.approx({1: 0.4})
+        assert dict(wait_for_version(first, 1)["weights"]) == pytest.approx({1: 1.6 / (2 + 4)})
+        assert dict(wait_for_version(second, 1)["weights"]) == pytest.approx({1: 1.6 / (2 + 4)})
         assert send(second, update([2], [0.4], base_version=1)).status_code == 202
         assert [(r["version"], r["devices"]) for r in first.db()["rounds"].rows_where("site = ?", [SITE])] == [(1, 4)]
         # Both answer the model with the same tag, so a device's cached copy is good whichever it asks.
@@ -216,7 +227,7 @@ def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_
     store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None)
     store.db.execute("UPDATE models SET weights = ? WHERE site = 's'", ['[[1, 0.5], [3, -0.25]]'])
     assert store.model("s", 0) == (0.0, [(1, 0.5), (3, -0.25)])
-    assert close(store, [delta([3], [0.5])])["weights"] == pytest.approx({1: 0.5, 3: 0.25})
+    assert close(store, [delta([3], [0.5])])["weights"] == pytest.approx({1: 0.5, 3: -0.25 + 0.5 / 3})
 
 
 def test_metrics_count_closed_rounds_their_cost_and_the_privacy_spent(db):
@@ -240,7 +251,7 @@ def test_old_versions_and_the_updates_of_their_rounds_are_pruned_the_round_summa
     assert [row["version"] for row in store.db["models"].rows_where("site = 's'", order_by="version")] == [3, 4, 5]
     assert sorted({row["round"] for row in store.db["updates"].rows_where("site = 's'")}) == [3, 4, 5]
     assert [r["version"] for r in store.rounds("s")] == [1, 2, 3, 4, 5]
-    assert store.round_state("s").version == 5 and len(store.model("s", 5)[1]) == 16  # noise on every bucket
+    assert store.round_state("s").version == 5
 
 
 def test_updates_are_kept_as_long_as_a_replay_of_them_could_join_a_round(db):

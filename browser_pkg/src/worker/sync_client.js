@@ -29,10 +29,12 @@ async function call(method, url, { secret, body, type } = {}) {
 }
 
 // An update in the compact form (README, "Updates, compact and durable"): a JSON line without
-// the delta's arrays, then its buckets as int32 and values as float32; half the bytes of JSON.
+// the arrays, then its buckets as int32, gradients and curvatures as float32; half the bytes of JSON.
 function compactUpdate({ delta, ...rest }) {
-  const line = new TextEncoder().encode(`${JSON.stringify({ ...rest, delta: { intercept: delta.intercept } })}\n`);
-  const parts = [line, new Int32Array(delta.idx), new Float32Array(delta.val)]; // little-endian on the web
+  const intercepts = { intercept: delta.intercept, intercept_curvature: delta.intercept_curvature };
+  const line = new TextEncoder().encode(`${JSON.stringify({ ...rest, delta: intercepts })}\n`);
+  // The buckets, their gradients, their curvatures; little-endian on the web.
+  const parts = [line, new Int32Array(delta.idx), new Float32Array(delta.val), new Float32Array(delta.curvature)];
   const bytes = new Uint8Array(parts.reduce((size, part) => size + part.byteLength, 0));
   let at = 0;
   for (const part of parts) {

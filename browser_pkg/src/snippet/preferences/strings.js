@@ -13,7 +13,7 @@ export const STRINGS = {
   personalizeHelp: "Ranks content on this device, from what you click here. Off: the site's own order, and nothing is learned.",
   improve: "Help improve recommendations",
   // tests/browser/test_words_and_wire.py checks these two against what is sent.
-  improveHelp: "From now on, sends our server what this device learns: a change to the model's weights, limited in size, " +
+  improveHelp: "From now on, sends our server what this device learns: how far the site's model was off on what happened here, limited in size, " +
     "with how many examples it came from and which version of the site's model it builds on; how often each item was " +
     "shown and clicked here (and how often a click led to a purchase or sign-up, where the site counts them), and " +
     "whether it was ranked for you; a random number per update, so a retry counts once; and " +
