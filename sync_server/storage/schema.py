@@ -93,13 +93,13 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def migrate(db: Database) -> int:
-    """Apply the migrations `db` has not had; the version it is at afterwards."""
+def migrate(db: Database, to: int = len(MIGRATIONS)) -> int:
+    """Apply the migrations `db` has not had, up to version `to`; the version it is at afterwards."""
     with db.transaction("schema"):
         db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
                    " applied_at DOUBLE PRECISION)")
     version = _version(db)
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+    for number, script in enumerate(MIGRATIONS[version:to], start=version + 1):
         with db.transaction("schema"):
             if _version(db) >= number:  # another process applied it while this one waited
                 continue
