@@ -87,7 +87,7 @@ def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
     sample = directory / "sample.jsonl"
     sample.write_text("".join(json.dumps(row) + "\n" for row in traffic.logged_sample(traffic.Shop.demo(), 1000, seed=2)))
     subprocess.run([*CLI, "load-sample", SIMULATED, str(sample), "--db", str(db_path)], check=True, cwd=ROOT)
-    catalog = db_path.parent / "catalog.json"
+    catalog = directory / "catalog.json"
     catalog.write_text(json.dumps(traffic.Shop.demo().catalog()))
     subprocess.run([*CLI, "import-catalog", SIMULATED, str(catalog), "--db", str(db_path)], check=True, cwd=ROOT)
     with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:

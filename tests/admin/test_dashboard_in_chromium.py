@@ -27,7 +27,7 @@ def test_an_admin_signs_in_and_sees_charts_of_the_rounds(page, admin_server, adm
     page.screenshot(path=screenshot, full_page=True)
     assert screenshot.stat().st_size > 10_000
     charts = page.query_selector_all(".chart canvas")
-    assert len(charts) == 3  # the model's history, and the slot's CTR and uplift
+    assert len(charts) == 5  # the model's history, and CTR and uplift of the picks and the basket
     for canvas in charts:
         assert canvas.evaluate(INKED_PIXELS) > 1_000
     history_rows = page.query_selector_all('[data-chart="history"] + table tbody tr')
