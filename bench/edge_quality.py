@@ -1,7 +1,7 @@
 """How well each policy learns what visitors click, on the simulated site.
 
 Every contestant meets the same 100k visits (5k with --quick) of
-`sync_server.simulation.Site.default()`, shows one of its 20 items per visit and learns
+`sync_server.demo.simulation.Site.default()`, shows one of its 20 items per visit and learns
 from the click or its absence. Reported per contestant: the cumulative click-through rate;
 the expected CTR of its choices, also as a share of the best achievable from the visit's
 context; the regret (expected clicks lost to the best choice, summed over visits); and the
@@ -32,7 +32,7 @@ from collections.abc import Callable
 import edge
 from bench import Progress, bandits
 from edge import policies
-from sync_server.simulation import Site
+from sync_server.demo.simulation import Site
 
 SEED = 1
 POINTS = 50  # points on each curve

@@ -43,8 +43,9 @@ import orjson
 import edge
 from bench import Progress
 from edge.profile import Profile
-from sync_server.rounds import RoundConfig, close_round
-from sync_server.simulation import DEFAULT_ARCHETYPES, DEFAULT_CONTEXT_EFFECTS, Archetype, Item, Site
+from sync_server.demo.simulation import DEFAULT_ARCHETYPES, DEFAULT_CONTEXT_EFFECTS, Archetype, Item, Site
+from sync_server.records import RoundConfig
+from sync_server.rounds import close_round
 from sync_server.storage import Store
 from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update

@@ -21,12 +21,7 @@ def serve(args: argparse.Namespace) -> None:
 
     from sync_server.app import create_app
 
-    settings = Settings(
-        db_path=args.db, dist_dir=args.dist, demo_dir=None if args.no_demo else Settings.demo_dir,
-        secret_key_path=args.secret_key,
-        ip_rate=args.ip_rate, ip_burst=args.ip_burst, visitor_rate=args.visitor_rate, visitor_burst=args.visitor_burst,
-        body_seconds=args.body_timeout,
-    )
+    settings = serve_settings(args)
     if not (settings.dist_dir / "personalize.js").exists():
         raise SystemExit(f"{settings.dist_dir} has no bundle: run `python build.py` first")
     app = create_app(settings)
@@ -42,12 +37,22 @@ def serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """The settings `serve ARGS` runs with (tests run a server in-process with the same options)."""
+    return Settings(
+        db_path=args.db, dist_dir=args.dist, demo_dir=None if args.no_demo else Settings.demo_dir,
+        secret_key_path=args.secret_key,
+        ip_rate=args.ip_rate, ip_burst=args.ip_burst, visitor_rate=args.visitor_rate, visitor_burst=args.visitor_burst,
+        body_seconds=args.body_timeout,
+    )
+
+
 def _fill_demo(store, site: str, base: str, visits: int) -> None:
     """Once the server is up, let simulated visitors fill the demo site's dashboard (once per
     database), with a holdout group in the hero banner so the dashboard can show uplift."""
     import threading
 
-    from sync_server import traffic
+    from sync_server.demo import traffic
 
     if store.rounds(site):
         return
@@ -115,7 +120,7 @@ def set_origins(args: argparse.Namespace) -> None:
 def simulate(args: argparse.Namespace) -> None:
     import httpx
 
-    from sync_server import traffic
+    from sync_server.demo import traffic
 
     try:
         print(traffic.simulate(args.url, args.site, args.devices, args.visits, seed=args.seed))
@@ -175,7 +180,7 @@ def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 
 def _origin(text: str) -> str:
-    from sync_server.origins import parse_origin  # it brings Starlette; other commands need not
+    from sync_server.middleware.origins import parse_origin  # it brings Starlette; other commands need not
 
     return parse_origin(text)
 
@@ -184,6 +189,11 @@ _site_key, _hash_bits, _origin_argument = _argument(parse_site_key), _argument(p
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.handler(args)
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sync_server", description="The p13n sync server.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -248,8 +258,7 @@ def main(argv: list[str] | None = None) -> None:
 
     for command in (run, site, origins, rotation, sample, listing, admin):
         command.add_argument("--db", type=Path, default=Settings.db_path, help="SQLite file (default: data/p13n.db)")
-    args = parser.parse_args(argv)
-    args.handler(args)
+    return parser
 
 
 if __name__ == "__main__":

@@ -18,19 +18,15 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import numpy as np
 import orjson
 import sqlite_utils
 
 from sync_server.aggregation import Delta
-from sync_server.rounds import ClosedRound, RoundConfig, RoundState
+from sync_server.records import ClosedRound, Consent, Counter, RoundConfig, RoundState, Update
 from sync_server.sites import DEFAULT_HASH_BITS
-from sync_server.updates import Counter, Update
-
-if TYPE_CHECKING:
-    from sync_server.consent import Consent
 
 YEAR = 365 * 86_400.0
 IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # machine byte order, as rows have always been packed

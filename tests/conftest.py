@@ -1,4 +1,5 @@
-"""A real sync server on a loopback port, started the way a user starts it."""
+"""A real sync server on a loopback port: in this process where no process matters (`serving`),
+or started the way a user starts it (`running_server`: durability, several processes, browsers)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlite_utils
+import uvicorn
+
+from sync_server import __main__ as cli
+from sync_server.app import create_app
+from sync_server.demo.traffic import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SITE = "test-site"
@@ -39,20 +44,12 @@ def free_port() -> int:
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not become healthy in {timeout} s")
+    wait_until_up(url, timeout, running=lambda: process.poll() is None)
 
 
 def create_site(db_path: Path, site: str, *options: str) -> None:
-    subprocess.run([*CLI, "create-site", site, "--db", str(db_path), *options], check=True, cwd=ROOT)
+    """`create-site SITE OPTIONS`, the command run in this process."""
+    cli.main(["create-site", site, "--db", str(db_path), *options])
 
 
 @contextlib.contextmanager
@@ -74,10 +71,34 @@ def running_server(db_path: Path, *options: str) -> Iterator[RunningServer]:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Iterator[RunningServer]:
+@contextlib.contextmanager
+def serving(db_path: Path, *options: str) -> Iterator[RunningServer]:
+    """`serve … OPTIONS` in this process: the real app under uvicorn on a thread, on a loopback
+    port, without the seconds a new interpreter spends importing it; stopped afterwards."""
+    args = cli.parser().parse_args(["serve", "--db", str(db_path), "--log-level", "warning", *options])
+    server = uvicorn.Server(uvicorn.Config(create_app(cli.serve_settings(args)), log_level=args.log_level))
+    listening = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name=f"server {url}", daemon=True)
+    thread.start()
+    try:
+        wait_until_up(url, running=thread.is_alive)
+        yield RunningServer(url, db_path)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listening.close()
+
+
+def serve_test_site(tmp_path_factory, start: Callable = serving) -> Iterator[RunningServer]:
+    """A server (`serving` or `running_server`) with TEST_SITE, which TEST_ORIGIN's pages may call."""
     db_path = tmp_path_factory.mktemp("server") / "p13n.db"
     create_site(db_path, TEST_SITE, "--origin", TEST_ORIGIN)
     # No per-IP limit here, so tests need not count their requests; test_interfaces tests it on its own server.
-    with running_server(db_path, "--ip-rate", "0") as running:
+    with start(db_path, "--ip-rate", "0") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[RunningServer]:
+    yield from serve_test_site(tmp_path_factory)

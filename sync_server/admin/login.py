@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from sync_server.admin import accounts, csrf, markup, sessions
 from sync_server.admin.guard import page
-from sync_server.ratelimit import RateLimiter
+from sync_server.middleware.ratelimit import RateLimiter
 
 LOGIN_COOKIE = "p13n_login"  # the sign-in form's double-submitted CSRF token
 NEXT = re.compile(r"/admin(/[A-Za-z0-9_.-]+)*")  # where to go after signing in: our own pages only
