@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make demo   install, build dist/ and run the demo server
-#   make test   install the test dependencies (Chromium too), build, lint, run every test
+#   make test   install the test dependencies (Chromium, PostgreSQL too), build, lint, run every test
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,12 +8,12 @@ BIN := $(VENV)/bin
 CHROMIUM ?= $(or $(P13N_CHROMIUM),/usr/bin/chromium)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build chromium
+.PHONY: demo test build chromium postgresql
 
 demo: $(VENV)/.server node_modules/.package-lock.json build
 	$(BIN)/python -m sync_server serve --demo-traffic 20000
 
-test: $(VENV)/.test node_modules/.package-lock.json build chromium
+test: $(VENV)/.test node_modules/.package-lock.json build chromium postgresql
 	$(BIN)/ruff check
 	$(BIN)/python -m pytest
 
@@ -23,6 +23,11 @@ build:
 chromium:
 	@test -x "$(CHROMIUM)" || { echo "Installing Chromium for the browser tests…"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# The storage and HTTP tests run on PostgreSQL too, in a throwaway cluster they start (tests/databases.py).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "Installing PostgreSQL for the tests…"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql; }
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-BENCHMARKS = ("edge_latency", "edge_quality", "obd_replay", "sync_ingest", "federated_quality", "model_bytes",
+BENCHMARKS = ("edge_latency", "edge_quality", "edge_outcomes", "obd_replay", "sync_ingest", "federated_quality", "model_bytes",
               "poisoning", "browser_boot", "login_flood", "fuzz")
 
 # Called like tqdm: progress(iterable, total=..., desc=...) yields the same items.

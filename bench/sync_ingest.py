@@ -1,8 +1,11 @@
 """How fast the sync server takes device updates, and what closing a round costs.
 
-- `ingest`: the real server (uvicorn with uvloop and httptools, the real SQLite file in WAL
-  mode with synchronous=FULL, group commits) runs in one process, then in two sharing the
-  port (SO_REUSEPORT) and the database. The load generator is another process: `wrk` (found
+- `ingest`: the real server (uvicorn with uvloop and httptools, group commits) runs in one
+  process, then in two sharing the port (SO_REUSEPORT) and the database: the real SQLite file
+  in WAL mode with synchronous=FULL, then PostgreSQL (a throwaway cluster on this machine,
+  fsync and synchronous_commit on, as replicas on several machines would share it) with one,
+  two and three processes; `scaling` is each backend's throughput with two processes over
+  its throughput with one. The load generator is another process: `wrk` (found
   on the PATH, else installed with apt-get when this runs as root, else a Python client) with
   `sync_ingest.lua`, playing 200 simulated devices on loopback, each on a keep-alive
   connection, posting realistic sparse deltas (300 hashed weights, counters, a fresh
@@ -39,6 +42,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +58,7 @@ from sync_server.rounds import close_round
 from sync_server.storage import Store
 from sync_server.tokens import SERVER_KEY_NAME, TokenKeys
 from sync_server.updates import COMPACT_TYPE, compact_body
+from tests import databases
 
 SITE = "bench"
 ORIGIN = "https://shop.example"  # the site's pages, where the devices run
@@ -61,7 +66,7 @@ HASH_BITS = 18
 DEVICES = 200
 NONZEROS = 300
 REPEATS = 3
-PROCESSES = (1, 2)  # server processes sharing the port and the database
+PROCESSES = {"sqlite": (1, 2), "postgresql": (1, 2, 3)}  # server processes sharing the port and the database
 ENCODINGS = {"json": b"application/json", "compact": COMPACT_TYPE}
 WARM_UP_SECONDS = 1
 GOAL_UPDATES_PER_S = 5_000
@@ -75,17 +80,22 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     grid = ([50, 100, 200], [100, 300]) if quick else ([100, 200, 400, 800, 1600], [100, 300, 1000])
     load = _load_generator()
     print(f"load generator: {load.description}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        ingest = {f"{encoding}, {n} server process{'es' if n > 1 else ''}":
-                  _ingest(Path(tmp), encoding, n, seconds, load, progress)
-                  for encoding in ENCODINGS for n in PROCESSES}
+    with tempfile.TemporaryDirectory() as tmp, databases.throwaway_cluster() as cluster:
+        targets = {"sqlite": lambda work: work / "p13n.db", "postgresql": lambda _: databases.new_schema(cluster)}
+        ingest = {f"{backend}, {encoding}, {n} server process{'es' if n > 1 else ''}":
+                  _ingest(Path(tmp), backend, targets[backend], encoding, n, seconds, load, progress)
+                  for backend in PROCESSES for encoding in ENCODINGS for n in PROCESSES[backend]}
         closing, fit = _closing(Path(tmp) / "rounds.db", *grid, progress)
-    figures = {"ingest": ingest, "close_round": closing, "close_round_fit": fit,
+    scaling = {f"{backend}, {encoding}": ingest[f"{backend}, {encoding}, 2 server processes"]["updates_per_s"]
+               / ingest[f"{backend}, {encoding}, 1 server process"]["updates_per_s"]
+               for backend in PROCESSES for encoding in ENCODINGS}
+    figures = {"ingest": ingest, "scaling_2_over_1_process": scaling, "close_round": closing, "close_round_fit": fit,
                "ingest_meets_goal_with": "; ".join(name for name, row in ingest.items() if row["meets_goal"]) or "none"}
     params = {"devices": DEVICES, "nonzeros_per_delta": NONZEROS, "hash_bits": HASH_BITS, "seconds": seconds,
               "goal_updates_per_s": GOAL_UPDATES_PER_S, "goal_p99_ms": GOAL_P99_MS,
               "load_generator": load.description,
-              "server": "uvicorn with uvloop and httptools per process, SO_REUSEPORT; SQLite WAL, synchronous=FULL; "
+              "server": "uvicorn with uvloop and httptools per process, SO_REUSEPORT; SQLite WAL, synchronous=FULL, "
+                        "or PostgreSQL 15 on the same machine (fsync, synchronous_commit on); "
                         "per-IP rate limit off (one IP plays every device)"}
     return figures, params
 
@@ -102,19 +112,20 @@ class Loaded:
     cpu_seconds: float  # the load generator's own
 
 
-def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progress: Progress) -> dict:
-    work = tmp / f"ingest-{encoding}-{processes}"
+def _ingest(tmp: Path, backend: str, target: Callable[[Path], Path | str], encoding: str, processes: int,
+            seconds: int, load, progress: Progress) -> dict:
+    work = tmp / f"ingest-{backend}-{encoding}-{processes}"
     work.mkdir()
-    db = work / "p13n.db"
+    db, key = target(work), work / "p13n.key"
     store = Store(db)
     store.create_site(SITE, hash_bits=HASH_BITS)
     store.set_round_config(SITE, RoundConfig(min_devices=1_000_000, target_devices=1_000_000))
     store.set_site_origins(SITE, [ORIGIN])
     bodies = _bodies(64, encoding)
-    _mint_tokens(db, (WARM_UP_SECONDS + seconds) * TOKENS_PER_SECOND, work / "tokens", progress)
+    _mint_tokens(key, (WARM_UP_SECONDS + seconds) * TOKENS_PER_SECOND, work / "tokens", progress)
     port = _free_port()
     spawn = multiprocessing.get_context("spawn")
-    servers = [spawn.Process(target=_serve, args=(db, port), daemon=True) for _ in range(processes)]
+    servers = [spawn.Process(target=_serve, args=(db, key, port), daemon=True) for _ in range(processes)]
     for server in servers:
         server.start()
     try:
@@ -131,6 +142,7 @@ def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progre
             server.join(10)
     acked = warm_up.acked + measured.acked
     stored = {row[0] for row in store.db.execute("SELECT id FROM updates WHERE site = ?", [SITE])}
+    store.db.close()
     throughput, p99 = len(measured.acked) / seconds, measured.latency_ms["99"]
     return {"updates_per_s": throughput, "p50_ms": measured.latency_ms["50"], "p99_ms": p99,
             "meets_goal": throughput >= GOAL_UPDATES_PER_S and p99 < GOAL_P99_MS,
@@ -142,9 +154,9 @@ def _ingest(tmp: Path, encoding: str, processes: int, seconds: int, load, progre
             "every_ack_stored": len(set(acked)) == len(acked) and stored >= set(acked)}
 
 
-def _mint_tokens(db: Path, n: int, path: Path, progress: Progress) -> None:
+def _mint_tokens(key: Path, n: int, path: Path, progress: Progress) -> None:
     """`n` tokens of round 1, one JSON object a line, made with the key the server will use."""
-    keys = TokenKeys(VisitorSecrets.from_key_file(db.with_suffix(".key")).derive(SERVER_KEY_NAME))
+    keys = TokenKeys(VisitorSecrets.from_key_file(key).derive(SERVER_KEY_NAME))
     path.write_bytes(b"\n".join(orjson.dumps(keys.mint(SITE, 1))
                                 for _ in progress(range(n), total=n, desc="minting tokens")) + b"\n")
 
@@ -161,14 +173,14 @@ def _busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _serve(db: Path, port: int) -> None:
+def _serve(db: Path | str, key: Path, port: int) -> None:
     """One server process on `port`, shared with the others through SO_REUSEPORT."""
     import uvicorn
 
     from sync_server.app import create_app
     from sync_server.config import Settings
 
-    app = create_app(Settings(db_path=db, demo_dir=None, ip_rate=0))  # one IP plays 200 devices
+    app = create_app(Settings(db_path=db, secret_key_path=key, demo_dir=None, ip_rate=0))  # one IP plays 200 devices
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))

@@ -9,6 +9,7 @@ the visitor's profile fades with it, and a replay decides the same way every tim
 >>> first.ranking          # nothing learned yet: the page's own order
 ['a', 'b']
 >>> p.learn({"type": "click", "decision": first.id, "variant": "b", "at": 5})
+['hero#1']
 >>> again = p.decide("hero", hero, {"device": "mobile"}, at=10)
 >>> again.ranking
 ['b', 'a']
@@ -39,28 +40,31 @@ import math
 import random
 from collections import ChainMap
 from collections.abc import Mapping
-from itertools import repeat
+from itertools import repeat, zip_longest
 from typing import Any, NamedTuple
 
 from edge import federated, linear_model, optim, policies
 from edge.base import Classifier, Features, State, Stateful
 from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
-from edge.profile import Profile
+from edge.federated import COUNTS
+from edge.objectives import ATTRIBUTION_SECONDS, AWAITING_CLICKS, CLICK, Objective, conversion
+from edge.profile import Profile, check_time
 from edge.rules import NO_RULES
 from edge.settings import Settings
 
-SCHEMA = 5
+SCHEMA = 6
+CLICKS = Objective(CLICK)  # what a slot optimizes unless it says otherwise
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
 # that sees the page's order, or everyone's page order while the kill switch is on.
 PERSONALIZED, HOLDOUT, OFF = "personalized", "holdout", "off"
 COUNTED_ARMS = (PERSONALIZED, HOLDOUT)  # what the dashboard compares; "off" is neither
-SLOT_KEYS = {"slot", "candidates", "size", "keep"}
+SLOT_KEYS = {"slot", "candidates", "size", "keep", "objective"}
 # A painted order is replaced only when the posterior is all but sure it is worse: a variant
 # shown below another (or not at all) beats it by more than this many standard deviations
 # of their difference (one chance in 700 by noise). Anything less is noise, and the visitor
 # keeps what they already see; the next view shows what was learned.
 CREDIBLE_Z = 3.0
-REMEMBERED_CLICKS = 256  # click ids learned, so that a click sent twice is learned once
+REMEMBERED_CLICKS = 256  # click and conversion ids learned, so that one sent twice is learned once
 KNOWN_CANDIDATES = 4096  # candidates whose tokens and buckets are remembered
 KNOWN_SLOTS = 256  # slots whose last candidates are remembered, laid out
 # FTRL-Proximal is the default: its per-feature steps shrink as a feature is seen, as a
@@ -137,16 +141,19 @@ class Decision:
 
 
 class _Candidate(NamedTuple):
-    """One candidate as the engine remembers it: its tokens and their buckets."""
+    """One candidate as the engine remembers it: its tokens and their buckets, and its
+    own features (what a click on it tells the visitor's profile)."""
 
     tokens: tuple[str, ...]
     buckets: list[int]
+    features: list[str]
 
 
 class _Slot(NamedTuple):
     """A slot's candidates as its last decision had them, checked and laid out."""
 
     given: list[dict]  # a copy of the candidates as the page gave them, to know them again
+    objective: Objective
     candidates: dict[str, _Candidate]
     crossing: Crossing
 
@@ -171,6 +178,7 @@ class _SlotRequest:
     candidates: dict[str, _Candidate]  # variant -> its tokens, in the page's order
     crossing: Crossing
     keep: list[str] | None = None  # the order the page painted, if it did
+    objective: Objective = CLICKS
 
 
 class Personalizer:
@@ -209,7 +217,12 @@ class Personalizer:
         #                 "features": {variant: its own features}, "clicked": [variant]}
         # Replaced, never changed in place, so a `to_dict` taken earlier stays as it was.
         self.open_decisions: dict[str, dict] = {}
-        self.counts: dict[tuple[str, str, str], tuple[int, int]] = {}  # (slot, variant, arm) -> (impressions, clicks)
+        # Clicks in slots that optimize a goal, oldest first, until a conversion rewards them or the
+        # attribution window passes: {"decision", "slot", "variant", "arm", "objective", "at", "shown"}.
+        self.awaiting: list[dict] = []
+        # (slot, variant, arm) -> (impressions, clicks), and the conversions its clicks led to
+        # in a slot that optimizes a goal: the numbers of `COUNTS`.
+        self.counts: dict[tuple[str, str, str], tuple[int, ...]] = {}
         self._hash = Hasher(self.config.hash_bits)
         self._known: dict[tuple, _Candidate] = {}  # see `_tokens`
         self._slots: dict[str, _Slot] = {}  # see `_remember_slot`
@@ -222,7 +235,7 @@ class Personalizer:
 
     def decide(
         self, slot: str, candidates: list[dict], context: dict | None = None, *, at: float, size: int | None = None,
-        keep: list[str] | None = None,
+        keep: list[str] | None = None, objective: str = CLICK,
     ) -> Decision:
         """Rank `candidates` for a visit at time `at`, best first; `size` of them are shown (default all).
 
@@ -231,6 +244,7 @@ class Personalizer:
         pin or exclusion, the kill switch, the holdout) or the posterior is all but sure
         it is worse (see `CREDIBLE_Z`); a new draw never replaces it for noise. Either way
         the decision's `next` is a fresh draw, for the slot's next view to paint.
+        `objective` is what the slot optimizes (see `edge.objectives`).
 
         >>> p = Personalizer(Config(seed=1))
         >>> row = [{"id": "a", "features": []}, {"id": "b", "features": []}, {"id": "c", "features": []}]
@@ -242,17 +256,28 @@ class Personalizer:
         >>> d.ranking[0], d.kept
         ('a', False)
         """
-        spec = {"slot": slot, "candidates": candidates, "size": size, "keep": keep}
+        spec = {"slot": slot, "candidates": candidates, "size": size, "keep": keep, "objective": objective}
         return self.decide_page([spec], context, at=at)[0]
 
-    def decide_page(self, slots: list[dict], context: dict | None = None, *, at: float) -> list[Decision]:
+    def decide_page(
+        self, slots: list[dict], context: dict | None = None, *, at: float, shown: list[str] | None = None,
+    ) -> list[Decision]:
         """Decide several slots of one page, never showing an item (by id) in two of them.
 
-        Each slot is `{"slot", "candidates", "size"?}`, as `decide` takes them.
-        Slots are filled in the order given, so list the most valuable first.
+        Each slot is `{"slot", "candidates", "size"?, "keep"?, "objective"?}`, as `decide`
+        takes them. Slots are filled in the order given, so list the most valuable first.
+        `shown` lists the items other slots of the page view show already (a slot a
+        single-page app adds late joins the page): no slot here repeats them.
+
+        >>> p = Personalizer(Config(policy="greedy"))
+        >>> row = [{"id": "a", "features": []}, {"id": "b", "features": []}]
+        >>> [d.ranking for d in p.decide_page([{"slot": "late", "candidates": row}], at=0, shown=["a"])]
+        [['b']]
         """
         if not isinstance(slots, list) or not slots:
             raise ValueError(f"a page needs a non-empty list of slots, got {slots!r}")
+        if shown is not None and not (isinstance(shown, list) and all(isinstance(v, str) for v in shown)):
+            raise ValueError(f"shown must be a list of the item ids the page shows already, got {shown!r}")
         visit = self._visit_tokens(context or {}, at)
         keys = list(map(self._hash.key, visit))
         requests = [self._read_slot(spec, keys) for spec in slots]
@@ -263,7 +288,8 @@ class Personalizer:
 
         for request in requests:
             self._close_decisions(request.slot)
-        shown_on_page: set[str] = set()
+        self._expire_awaiting(at)
+        shown_on_page: set[str] = set(shown or ())
         decisions = []
         for request in requests:
             decision = self._decide_slot(request, visit, shown_on_page)
@@ -298,43 +324,54 @@ class Personalizer:
         keep = spec.get("keep")
         if keep is not None and not (isinstance(keep, list) and all(isinstance(v, str) for v in keep)):
             raise ValueError(f"keep of slot {slot!r} must be a list of variant ids, got {keep!r}")
+        objective = Objective.parse(spec.get("objective"))
 
         remembered = self._slots.get(slot)
-        if remembered is None or remembered.given != candidates:
-            remembered = self._remember_slot(slot, candidates, keys)
+        if remembered is None or remembered.given != candidates or remembered.objective != objective:
+            remembered = self._remember_slot(slot, candidates, keys, objective)
         elif remembered.crossing.keys != keys:  # the same candidates in another context
             remembered = self._slots[slot] = remembered._replace(crossing=remembered.crossing.recrossed(keys))
-        return _SlotRequest(slot, size, remembered.candidates, remembered.crossing, keep)
+        return _SlotRequest(slot, size, remembered.candidates, remembered.crossing, keep, objective)
 
-    def _remember_slot(self, slot: str, candidates: list, keys: list[int]) -> _Slot:
+    def _remember_slot(self, slot: str, candidates: list, keys: list[int], objective: Objective) -> _Slot:
         """Check the slot's candidates and lay them out; pages decide the same slot with the
         same candidates again and again, so the next decision only compares them."""
         known: dict[str, _Candidate] = {}
         for candidate in candidates:
             if not isinstance(candidate, dict):
                 raise ValueError(f"candidate in slot {slot!r} must be an object, got {candidate!r}")
-            described = self._tokens(slot, candidate)
+            described = self._tokens(slot, candidate, objective)
             if candidate["id"] in known:
                 raise ValueError(f"slot {slot!r} has two candidates with id {candidate['id']!r}")
             known[candidate["id"]] = described
         if len(self._slots) >= KNOWN_SLOTS:
             self._slots.clear()
         crossing = Crossing(keys, {v: c.buckets for v, c in known.items()})
-        self._slots[slot] = remembered = _Slot(_copied(candidates), known, crossing)
+        self._slots[slot] = remembered = _Slot(_copied(candidates), objective, known, crossing)
         return remembered
 
-    def _tokens(self, slot: str, candidate: dict) -> _Candidate:
+    def _tokens(self, slot: str, candidate: dict, objective: Objective) -> _Candidate:
         """The candidate's tokens and their buckets, checked once: pages show the same
-        candidates again and again, so they are remembered by what describes them."""
+        candidates again and again, so they are remembered by what describes them.
+
+        A slot that optimizes something other than clicks adds a token naming its
+        objective (`objective:convert:order`), crossed with the visit like the others:
+        conversions are rarer than clicks and come in other contexts, and that token's
+        weights learn so, while the items' own features stay shared with click slots.
+        """
         features = candidate.get("features")
         try:
-            key = (slot, candidate.get("id"), tuple(features) if isinstance(features, list) else features)
+            key = (slot, candidate.get("id"), tuple(features) if isinstance(features, list) else features, objective)
             known = self._known.get(key)
         except TypeError:  # unhashable, so not a valid candidate: `candidate_tokens` says why
             key, known = None, None
         if known is None:
-            tokens = tuple(dict.fromkeys(candidate_tokens(slot, candidate)))
-            known = _Candidate(tokens, list(map(self._hash, tokens)))
+            tokens = candidate_tokens(slot, candidate)
+            features = list(dict.fromkeys(tokens[:-1]))  # the variant's name aside
+            if objective.kind != CLICK:
+                tokens.append(f"objective:{objective}")
+            tokens = tuple(dict.fromkeys(tokens))
+            known = _Candidate(tokens, list(map(self._hash, tokens)), features)
             if len(self._known) >= KNOWN_CANDIDATES:
                 self._known.clear()
             self._known[key] = known
@@ -394,15 +431,17 @@ class Personalizer:
         self.decisions_made += 1
         decision_id = f"{request.slot}#{self.decisions_made}"
         features = {v: crossing.features(v) for v in shown}
+        impression = (1, 0) if request.objective.kind == CLICK else (1, 0, 0)  # a goal's slot counts conversions
         self.open_decisions[decision_id] = {
             "slot": request.slot,
             "arm": arm,
             "shown": {v: [buckets, [1.0] * len(buckets)] for v, buckets in features.items()},
-            "features": {v: list(request.candidates[v].tokens[:-1]) for v in shown},  # the variant's name aside
+            "features": {v: list(request.candidates[v].features) for v in shown},
             "clicked": [],
+            "objective": str(request.objective),
         }
         for variant in shown:
-            self._count(request.slot, variant, arm, impressions=1)
+            self._count(request.slot, variant, arm, *impression)
         if arm == PERSONALIZED:
             reasons = {v: self._reasons(visit, request.candidates[v].tokens, crossing.features(v, contributions)) for v in shown}
         else:
@@ -420,24 +459,47 @@ class Personalizer:
 
     # Learning
 
-    def learn(self, event: dict) -> None:
-        """Learn from what the visitor did at time `at`:
+    def learn(self, event: dict) -> list[str]:
+        """Learn from what the visitor did at time `at`, and answer the ids of the decisions
+        it taught the model about:
 
         - `{"type": "click", "decision", "variant", "at"}`: they clicked a variant shown;
-        - `{"type": "view", "features": [...], "at"}`: they opened content with these features.
+        - `{"type": "view", "features": [...], "at"}`: they opened content with these features;
+        - `{"type": "convert", "goal", "value"?, "at"}`: they reached a goal (an order, a
+          sign-up), which rewards the clicks that led there (see `_learn_convert`).
+
+        An event may carry an `id` (a string): an event learned before is not learned again.
+
+        >>> p = Personalizer(Config(policy="greedy"))
+        >>> row = [{"id": "a", "features": []}, {"id": "b", "features": []}]
+        >>> d = p.decide("row", row, at=0, objective="convert:order")
+        >>> p.learn({"type": "click", "decision": d.id, "variant": "b", "at": 1})  # no reward yet
+        []
+        >>> p.learn({"type": "convert", "goal": "order", "value": 30, "at": 600, "id": "o1"})
+        ['row#1']
+        >>> p.learn({"type": "convert", "goal": "order", "value": 30, "at": 600, "id": "o1"})  # sent twice
+        []
         """
         if not isinstance(event, dict):
             raise ValueError(f"event must be an object, got {event!r}")
-        kind = event.get("type")
-        if kind == "click":
-            self._learn_click(event)
-        elif kind == "view":
-            features = event.get("features")
-            if not isinstance(features, list):
-                raise ValueError(f"a view event needs 'features' as a list of strings, got {features!r}")
-            self.profile.see(features, event.get("at"))
-        else:
-            raise ValueError(f"unknown event type {kind!r}; expected 'click' or 'view'")
+        kind, event_id = event.get("type"), event.get("id")
+        if kind not in EVENTS:
+            raise ValueError(f"unknown event type {kind!r}; expected one of {sorted(EVENTS)}")
+        if event_id is not None and not isinstance(event_id, str):
+            raise ValueError(f"an event's id must be a string, got {event_id!r}")
+        if event_id is not None and self.has_learned(event_id):
+            return []  # sent again (a page left before it heard back): learned once
+        taught = getattr(self, EVENTS[kind])(event)
+        if event_id is not None:
+            self.clicks_learned = [*self.clicks_learned[1 - REMEMBERED_CLICKS:], event_id]
+        return taught
+
+    def _learn_view(self, event: dict) -> list[str]:
+        features = event.get("features")
+        if not isinstance(features, list):
+            raise ValueError(f"a view event needs 'features' as a list of strings, got {features!r}")
+        self.profile.see(features, event.get("at"))
+        return []
 
     def declare(self, interests: list[str]) -> None:
         """Replace the interests the visitor declared (in the preferences widget)."""
@@ -445,30 +507,68 @@ class Personalizer:
             raise ValueError(f"interests must be a list of words, got {interests!r}")
         self.profile.declare(interests)
 
-    def has_learned(self, click: str) -> bool:
-        """Whether the click with this id (a click event's optional `id`) was learned."""
-        return click in self.clicks_learned
+    def has_learned(self, event: str) -> bool:
+        """Whether the event (a click or conversion) with this id (its optional `id`) was learned."""
+        return event in self.clicks_learned
 
-    def _learn_click(self, event: dict) -> None:
-        click = event.get("id")
-        if click is not None and not isinstance(click, str):
-            raise ValueError(f"a click's id must be a string, got {click!r}")
-        if click is not None and self.has_learned(click):
-            return  # sent again (a page left before it heard back): learned once
-        decision = self.open_decisions.get(event.get("decision"))
+    def _learn_click(self, event: dict) -> list[str]:
+        """A click is a reward at once in a slot that optimizes clicks; in a slot that
+        optimizes a goal it waits for a conversion (`awaiting`)."""
+        decision_id = event.get("decision")
+        decision = self.open_decisions.get(decision_id)
         if decision is None:
-            raise ValueError(f"no open decision {event.get('decision')!r} to learn from")
+            raise ValueError(f"no open decision {decision_id!r} to learn from")
         variant = event.get("variant")
         if variant not in decision["shown"]:
-            raise ValueError(f"variant {variant!r} was not shown in decision {event['decision']!r}")
+            raise ValueError(f"variant {variant!r} was not shown in decision {decision_id!r}")
         if variant in decision["clicked"]:
-            return  # a second click on the same impression teaches nothing new
+            return []  # a second click on the same impression teaches nothing new
         self.profile.click(decision["features"][variant], event.get("at"))  # first: it checks `at`
-        self.open_decisions[event["decision"]] = {**decision, "clicked": [*decision["clicked"], variant]}
-        if click is not None:
-            self.clicks_learned = [*self.clicks_learned[1 - REMEMBERED_CLICKS:], click]
-        self._count(decision["slot"], variant, decision["arm"], clicks=1)
-        self._learn(_features(*decision["shown"][variant]), True)
+        self.open_decisions[decision_id] = {**decision, "clicked": [*decision["clicked"], variant]}
+        self._count(decision["slot"], variant, decision["arm"], 0, 1)
+        if decision["objective"] == CLICK:
+            self._learn(_features(*decision["shown"][variant]), True)
+            return [decision_id]
+        self.awaiting = [*self.awaiting, {"decision": decision_id, "slot": decision["slot"], "variant": variant,
+                                          "arm": decision["arm"], "objective": decision["objective"], "at": event["at"],
+                                          "shown": decision["shown"][variant]}]
+        while len(self.awaiting) > AWAITING_CLICKS:
+            self._expire(self.awaiting[0])
+        return []
+
+    def _learn_convert(self, event: dict) -> list[str]:
+        """A conversion of `goal` settles the clicks awaiting it, made on this device in
+        slots whose objective names that goal, at most `ATTRIBUTION_SECONDS` before it:
+        the last of them led there and is rewarded (last-click attribution); those before
+        it did not, and are learned as no reward. A click no conversion follows within
+        the window is learned as no reward too. A `value:GOAL` slot's reward is bounded
+        (see `edge.objectives`) and learned as a Bernoulli draw of that probability, which
+        keeps the learner's labels 0 or 1 and its expected label the reward (Agrawal &
+        Goyal 2012).
+        """
+        goal, value = conversion(event)
+        at = check_time(event.get("at"))
+        self._expire_awaiting(at)
+        settled = [c for c in self.awaiting if Objective.parse(c["objective"]).goal == goal and c["at"] <= at]
+        if not settled:
+            return []
+        *missed, led = settled
+        for click in missed:
+            self._expire(click)
+        self.awaiting = [c for c in self.awaiting if c is not led]
+        reward = Objective.parse(led["objective"]).reward(value)
+        self._count(led["slot"], led["variant"], led["arm"], 0, 0, 1)
+        self._learn(_features(*led["shown"]), self.rng.random() < reward)
+        return [led["decision"]]
+
+    def _expire_awaiting(self, at: float) -> None:
+        """Clicks older than the attribution window converted nothing: learn them so."""
+        while self.awaiting and self.awaiting[0]["at"] < at - ATTRIBUTION_SECONDS:
+            self._expire(self.awaiting[0])
+
+    def _expire(self, click: dict) -> None:
+        self.awaiting = [c for c in self.awaiting if c is not click]
+        self._learn(_features(*click["shown"]), False)
 
     def _learn(self, x: Features, y: bool) -> None:
         self.model.learn_one(x, y)
@@ -479,11 +579,12 @@ class Personalizer:
             self.policy.update(x, self.model.predict_proba_one(x)[True])
         self.samples += 1
 
-    def _count(self, slot: str, variant: str, arm: str, impressions: int = 0, clicks: int = 0) -> None:
+    def _count(self, slot: str, variant: str, arm: str, *gains: int) -> None:
+        """Add `gains`, in the order of `COUNTS`, to a row of the counters."""
         if arm not in COUNTED_ARMS:
             return
-        seen, clicked = self.counts.get((slot, variant, arm), (0, 0))
-        self.counts[(slot, variant, arm)] = (seen + impressions, clicked + clicks)
+        row = self.counts.get((slot, variant, arm), ())
+        self.counts[(slot, variant, arm)] = tuple(map(sum, zip_longest(row, gains, fillvalue=0)))
 
     def _close_decisions(self, slot: str) -> None:
         for decision_id in [d for d, v in self.open_decisions.items() if v["slot"] == slot]:
@@ -494,6 +595,8 @@ class Personalizer:
             self._close(next(iter(self.open_decisions)))
 
     def _close(self, decision_id: str) -> None:
+        """The visitor moved on: what they did not click is learned as no reward (clicks
+        awaiting a conversion stay in `awaiting`)."""
         decision = self.open_decisions.pop(decision_id)
         for variant, (buckets, values) in decision["shown"].items():
             if variant not in decision["clicked"]:
@@ -502,11 +605,10 @@ class Personalizer:
     # Federating
 
     def counters(self) -> list[dict[str, Any]]:
-        """Impressions and clicks per slot, variant and arm (personalized or holdout)."""
-        return [
-            {"slot": slot, "variant": variant, "arm": arm, "impressions": seen, "clicks": clicked}
-            for (slot, variant, arm), (seen, clicked) in sorted(self.counts.items())
-        ]
+        """Impressions and clicks per slot, variant and arm (personalized or holdout), and in a
+        slot that optimizes a goal the conversions its clicks led to."""
+        return [{"slot": slot, "variant": variant, "arm": arm, **dict(zip(COUNTS, row))}
+                for (slot, variant, arm), row in sorted(self.counts.items())]
 
     def delta(self) -> dict[str, Any]:
         """The update for `POST /v1/sites/{site}/updates`: what this visitor's model learned
@@ -530,6 +632,7 @@ class Personalizer:
         >>> engine.merge_global({"version": 1, "intercept": 0.0, "weights": []})
         >>> picked = engine.decide("picks", [{"id": "a", "features": ["topic:x"]}], at=0)
         >>> engine.learn({"type": "click", "decision": picked.id, "variant": "a", "at": 1})
+        ['picks#1']
         >>> engine.samples
         1
         >>> engine.begin_federation()
@@ -611,6 +714,7 @@ class Personalizer:
             "decisions_made": self.decisions_made,
             "clicks_learned": list(self.clicks_learned),
             "open_decisions": dict(self.open_decisions),
+            "awaiting": list(self.awaiting),
             "counters": self.counters(),
         }
 
@@ -633,7 +737,8 @@ class Personalizer:
         engine.decisions_made = state["decisions_made"]
         engine.clicks_learned = list(state["clicks_learned"])
         engine.open_decisions = dict(state["open_decisions"])
-        engine.counts = {(c["slot"], c["variant"], c["arm"]): (c["impressions"], c["clicks"]) for c in state["counters"]}
+        engine.awaiting = list(state["awaiting"])
+        engine.counts = {(c["slot"], c["variant"], c["arm"]): tuple(c[f] for f in COUNTS if f in c) for c in state["counters"]}
         return engine
 
 
@@ -713,7 +818,18 @@ def _upgrade_from_schema_4(state: State) -> State:
     return {**state, "schema": 5, "clicks_learned": []}
 
 
-UPGRADES = {1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3, 4: _upgrade_from_schema_4}
+def _upgrade_from_schema_5(state: State) -> State:
+    """Schema 5's slots all optimized clicks, so no click awaited a conversion."""
+    decisions = {d: {**v, "objective": CLICK} for d, v in state["open_decisions"].items()}
+    return {**state, "schema": 6, "open_decisions": decisions, "awaiting": []}
+
+
+UPGRADES = {
+    1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3, 4: _upgrade_from_schema_4,
+    5: _upgrade_from_schema_5,
+}
+# What each event type is learned by (`Personalizer.learn`).
+EVENTS = {"click": "_learn_click", "view": "_learn_view", "convert": "_learn_convert"}
 
 
 def _clearly_worse(shown: list[str], unshown: list[str], means: dict[str, float], variances: dict[str, float]) -> bool:

@@ -202,14 +202,17 @@ def _valid_pairs(pairs: list, buckets: int, positive: bool) -> dict[int, float] 
     return {bucket: float(value) for bucket, value in values.items()}
 
 
+COUNTS = ("impressions", "clicks", "conversions")  # the numbers a counter row adds up, the last optional
+
+
 def counter_gains(counters: list[dict], counted: list[dict]) -> tuple[list[dict], list[dict]]:
     """What an update's counters carry: the gain of each row since `counted`, the rows as the
     earlier updates left them; and the new `counted`, to keep for the next update.
 
     Counters only go up on the device while the server adds up what each update carries,
-    so each update carries the gain. A row whose gain has more clicks than impressions (the
-    impression went out in an earlier update) waits for a later update, which the server
-    would refuse otherwise.
+    so each update carries the gain. A row whose gain has more clicks or conversions than
+    impressions (the impression went out in an earlier update) waits for a later update,
+    which the server would refuse otherwise. Only a slot that optimizes a goal counts conversions.
 
     >>> now = [{"slot": "s", "variant": "a", "arm": "personalized", "impressions": 5, "clicks": 1}]
     >>> gains, counted = counter_gains(now, [])
@@ -218,16 +221,19 @@ def counter_gains(counters: list[dict], counted: list[dict]) -> tuple[list[dict]
     >>> later = [{**now[0], "clicks": 2}]      # a click, no new impression: it waits
     >>> counter_gains(later, counted) == ([], now)
     True
+    >>> converted = [{**now[0], "impressions": 7, "conversions": 1}]
+    >>> counter_gains(converted, counted)[0][0]["conversions"]
+    1
     """
     sent = {_counter_key(row): row for row in counted}
     gains, kept = [], []
     for row in counters:
-        before = sent.get(_counter_key(row), {"impressions": 0, "clicks": 0})
-        gain = {**row, "impressions": row["impressions"] - before["impressions"], "clicks": row["clicks"] - before["clicks"]}
-        fits = 0 <= gain["clicks"] <= gain["impressions"]
+        before = sent.get(_counter_key(row), {})
+        gain = {**row, **{f: row[f] - before.get(f, 0) for f in COUNTS if f in row}}
+        fits = all(0 <= gain.get(f, 0) <= gain["impressions"] for f in COUNTS[1:])
         if fits and gain["impressions"]:
             gains.append(gain)
-        kept.append(row if fits else {**row, "impressions": before["impressions"], "clicks": before["clicks"]})
+        kept.append(row if fits else {**row, **{f: before.get(f, 0) for f in COUNTS if f in row}})
     return gains, kept
 
 

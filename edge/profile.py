@@ -213,13 +213,13 @@ class Profile(Stateful):
     def _record(self, features: Iterable[str], at: float, **amounts: float) -> None:
         # Check everything first, so bad input changes nothing.
         names = [word("feature", feature) for feature in features]
-        at = _time(at)
+        at = check_time(at)
         for horizon in (self.session, self.taste):
             horizon.record(names, at, **amounts)
 
     def features(self, at: float) -> ProfileFeatures:
         """The profile as named numbers at time `at`, e.g. for segment rules."""
-        return ProfileFeatures(self, _time(at))
+        return ProfileFeatures(self, check_time(at))
 
     def tokens(self, at: float) -> list[str]:
         """Context tokens for the model: interests, then strong session and taste features.
@@ -228,7 +228,7 @@ class Profile(Stateful):
         `likes:NAME` and `loves:NAME`, so the model learns what liking means
         first and what loving adds later.
         """
-        at = _time(at)
+        at = check_time(at)
         tokens = [f"interest:{interest}" for interest in self.interests]
         tokens += [f"session:{name}" for name in self.session.strongest(at, SESSION_TOKENS, SESSION_MIN)]
         for name, strength in self.taste.strongest(at, TASTE_TOKENS, LIKES_MIN).items():
@@ -254,7 +254,7 @@ class Profile(Stateful):
         return profile
 
 
-def _time(at: object) -> float:
+def check_time(at: object) -> float:
     if not is_number(at):
         raise ValueError(f"time 'at' must be a finite number of seconds, got {at!r}")
     return at

@@ -4,11 +4,13 @@ Passing text keeps the JavaScript side free of Python objects and makes every
 message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 `Date.now() / 1000` gives them. Messages, by `type`:
 
-- `decide` `{slot, candidates, at, context?, size?, keep?}` -> a decision; `keep` is the
-  order the page painted, shown unless a fresh decision is clearly better (`Personalizer.decide`)
-- `decide_page` `{slots: [{slot, candidates, size?}], at, context?}` -> `{decisions}`
-- `track` `{event}` -> `{learned: true}`; a click or view event carries its `at`
-- `clicks` `{clicks}` -> `{learned, dropped, next}`: the page's queue of clicks (see `_clicks`)
+- `decide` `{slot, candidates, at, context?, size?, keep?, objective?}` -> a decision; `keep` is
+  the order the page painted, shown unless a fresh decision is clearly better (`Personalizer.decide`)
+- `decide_page` `{slots: [{slot, candidates, size?, keep?, objective?}], at, context?, shown?}` ->
+  `{decisions}`, no item in two slots nor in `shown`, what the page view's other slots show
+- `track` `{event}` -> `{learned: true, decisions}`; a click, view or convert event carries its `at`
+- `outcomes` `{outcomes}` -> `{learned, dropped, next, decisions}`: the page's queue of clicks and
+  conversions (see `_outcomes`)
 - `preferences` `{interests}` -> `{interests}`: the visitor's declared interests, which
   steer the next decision at once (see `steer`)
 - `profile` -> `{profile}`: what the engine knows of the visitor (interests, decayed views
@@ -106,54 +108,58 @@ def merge_model(body: bytes | memoryview) -> str:
 def _decide(message: dict) -> dict:
     decision = _engine.decide(
         message["slot"], message["candidates"], message.get("context"), at=message["at"], size=message.get("size"),
-        keep=message.get("keep"),
+        keep=message.get("keep"), objective=message.get("objective"),
     )
     return decision.to_dict()
 
 
 def _decide_page(message: dict) -> dict:
-    decisions = _engine.decide_page(message["slots"], message.get("context"), at=message["at"])
+    decisions = _engine.decide_page(message["slots"], message.get("context"), at=message["at"], shown=message.get("shown"))
     return {"decisions": [d.to_dict() for d in decisions]}
 
 
 def _track(message: dict) -> dict:
-    _engine.learn(message["event"])
-    return {"learned": True}
+    return {"learned": True, "decisions": _engine.learn(message["event"])}
 
 
-def _clicks(message: dict) -> dict:
-    """Learn the page's queued clicks, each `{id, slot, variant, at, decision?, shown?}`:
-    `decision` is the one the click was made on; `shown` (`{candidates, size?, ranking,
-    context?}`) is what the slot showed. A click with no open decision (made on an order
-    painted before the engine decided, or on a decision the page left before it was saved)
-    is learned against that view's decision, made now from `shown`, keeping its ranking.
-    A click id learned before is not learned again. Answers the ids `learned`, those
-    `dropped` with why (`{id, reason}`), and `next`, `{slot: ranking}` for the next view
-    of each slot clicked to paint (`Personalizer.redraw`).
+def _outcomes(message: dict) -> dict:
+    """Learn the page's queue: clicks, each `{id, slot, variant, at, decision?, shown?}`, and
+    conversions, each `{id, type: "convert", goal, value?, at}`, in the order they happened.
+
+    A click's `decision` is the one it was made on; `shown` (`{candidates, size?, ranking,
+    context?, objective?}`) is what the slot showed. A click with no open decision (made on
+    an order painted before the engine decided, or on a decision the page left before it
+    was saved) is learned against that view's decision, made now from `shown`, keeping its
+    ranking. An id learned before is not learned again. Answers the ids `learned`, those
+    `dropped` with why (`{id, reason}`), `next`, `{slot: ranking}` for the next view of
+    each slot clicked to paint (`Personalizer.redraw`), and `decisions`, `{id: [decision]}`,
+    the decisions each conversion rewarded.
     """
-    learned, dropped, next_views = [], [], {}
-    for click in message["clicks"]:
+    learned, dropped, next_views, decisions = [], [], {}, {}
+    for outcome in message["outcomes"]:
         try:
-            if _engine.has_learned(click["id"]):
-                learned.append(click["id"])
-                continue
-            decision = click.get("decision")
-            if decision not in _engine.open_decisions and "shown" in click:
-                decision = _decide_shown(click["slot"], click["shown"], click["at"])
-            _engine.learn({"type": "click", "decision": decision, "variant": click["variant"], "at": click["at"],
-                           "id": click["id"]})
+            if not isinstance(outcome, dict):
+                raise TypeError(f"an outcome must be an object, got {outcome!r}")
+            if outcome.get("type") == "convert":
+                decisions[outcome["id"]] = _engine.learn(outcome)
+            elif not _engine.has_learned(outcome["id"]):
+                next_views.update(_learn_click(outcome))
         except (KeyError, TypeError, ValueError) as error:
-            dropped.append({"id": click.get("id") if isinstance(click, dict) else None, "reason": str(error)})
+            dropped.append({"id": outcome.get("id") if isinstance(outcome, dict) else None, "reason": str(error)})
         else:
-            learned.append(click["id"])
-            next_views.update(_engine.redraw(decision))
-    return {"learned": learned, "dropped": dropped, "next": next_views}
+            learned.append(outcome["id"])
+    return {"learned": learned, "dropped": dropped, "next": next_views, "decisions": decisions}
 
 
-def _decide_shown(slot: str, shown: dict, at: float) -> str:
-    decision = _engine.decide(slot, shown["candidates"], shown.get("context"), at=at, size=shown.get("size"),
-                              keep=shown["ranking"])
-    return decision.id
+def _learn_click(click: dict) -> dict[str, list[str]]:
+    """Learn a queued click; what its slot's next view paints."""
+    decision = click.get("decision")
+    if decision not in _engine.open_decisions and "shown" in click:
+        shown = click["shown"]
+        decision = _engine.decide(click["slot"], shown["candidates"], shown.get("context"), at=click["at"],
+                                  size=shown.get("size"), keep=shown["ranking"], objective=shown.get("objective")).id
+    _engine.learn({"type": "click", "decision": decision, "variant": click["variant"], "at": click["at"], "id": click["id"]})
+    return _engine.redraw(decision)
 
 
 def _preferences(message: dict) -> dict:
@@ -234,7 +240,7 @@ HANDLERS: dict[str, Callable[[dict], Any]] = {
     "decide": _decide,
     "decide_page": _decide_page,
     "track": _track,
-    "clicks": _clicks,
+    "outcomes": _outcomes,
     "preferences": _preferences,
     "profile": lambda message: {"profile": _engine.profile.to_dict()},
     "restore_profile": _restore_profile,

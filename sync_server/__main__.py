@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,10 @@ def serve(args: argparse.Namespace) -> None:
     settings = serve_settings(args)
     if not (settings.dist_dir / "personalize.js").exists():
         raise SystemExit(f"{settings.dist_dir} has no bundle: run `python build.py` first")
+    try:
+        settings.secret_key()
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     app = create_app(settings)
     base = f"http://{args.host}:{args.port}"
     if settings.demo_dir is not None:
@@ -31,7 +36,7 @@ def serve(args: argparse.Namespace) -> None:
     print(f"Admin:      {base}/admin")
     if settings.demo_dir is not None:
         _print_demo_admin(app.state.store)
-    print(f"Database:   {settings.db_path}")
+    print(f"Database:   {_shown(settings.db_path)}")
     if args.demo_traffic and settings.demo_dir is not None:
         _fill_demo(app.state.store, settings.demo_site, base, args.demo_traffic)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
@@ -113,7 +118,7 @@ def set_origins(args: argparse.Namespace) -> None:
     try:
         store.set_site_origins(args.site, args.origins)
     except UnknownSite:
-        raise SystemExit(f"no site {args.site!r} in {args.db}: add it with create-site") from None
+        raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}: add it with create-site") from None
     print(f"site {args.site!r}: pages may call it from {_origins_text(store, args.site)}")
 
 
@@ -134,7 +139,7 @@ def rotate_key(args: argparse.Namespace) -> None:
     try:
         Store(args.db).rotate_site_key(args.site, args.new_key, admin="cli")
     except UnknownSite:
-        raise SystemExit(f"no site {args.site!r} in {args.db}") from None
+        raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}") from None
     except ValueError as error:
         raise SystemExit(f"{error}; the key was not changed") from None
     print(f"site {args.site!r} is now {args.new_key!r}: pages need data-site=\"{args.new_key}\"; "
@@ -152,7 +157,7 @@ def load_sample(args: argparse.Namespace) -> None:
     except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
         raise SystemExit(f"{args.file}: {error}; the sample was not loaded") from None
     except UnknownSite:
-        raise SystemExit(f"no site {args.site!r} in {args.db}: add it with create-site") from None
+        raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}: add it with create-site") from None
     print(f"site {args.site!r}: {len(sample.impressions)} logged impressions for offline replay")
 
 
@@ -162,6 +167,25 @@ def list_sites(args: argparse.Namespace) -> None:
     store = Store(args.db)
     for site in store.sites():
         print(f"{site['site']}\thash_bits={site['hash_bits']}\torigins: {_origins_text(store, site['site'])}")
+
+
+def migrate_db(args: argparse.Namespace) -> None:
+    from sync_server.storage import copy
+
+    try:
+        counts = copy.copy_database(args.source, args.target)
+    except (ValueError, ConnectionError) as error:
+        raise SystemExit(f"{error}; nothing was copied") from None
+    print(f"copied {sum(counts.values())} rows of {len(counts)} tables from {_shown(args.source)} to {_shown(args.target)}")
+    if not isinstance(args.source, str):
+        print(f"serve it with --secret-key {args.source.with_suffix('.key')} (visitors' secrets are hashed with it)")
+
+
+def _shown(db: Path | str) -> str:
+    """A database as messages name it: a URL without its password."""
+    from sync_server.storage.database import without_password
+
+    return without_password(str(db))
 
 
 def _origins_text(store, site: str) -> str:
@@ -185,7 +209,16 @@ def _origin(text: str) -> str:
     return parse_origin(text)
 
 
+def _database_target(text: str | Path) -> Path | str:
+    from sync_server.storage.database import (
+        parse_target,  # no psycopg unless a URL asks for it
+    )
+
+    return parse_target(text)
+
+
 _site_key, _hash_bits, _origin_argument = _argument(parse_site_key), _argument(parse_hash_bits), _argument(_origin)
+_database = _argument(_database_target)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -256,8 +289,16 @@ def parser() -> argparse.ArgumentParser:
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     admin.set_defaults(handler=create_admin)
 
+    move = commands.add_parser("migrate-db", help="copy a database's whole state into a new, empty one")
+    move.add_argument("--from", dest="source", type=_database, required=True, help="e.g. data/p13n.db")
+    move.add_argument("--to", dest="target", type=_database, required=True, help="e.g. postgresql://p13n@db/p13n")
+    move.set_defaults(handler=migrate_db)
+
+    default_db = os.environ.get("P13N_DB") or Settings.db_path
     for command in (run, site, origins, rotation, sample, listing, admin):
-        command.add_argument("--db", type=Path, default=Settings.db_path, help="SQLite file (default: data/p13n.db)")
+        command.add_argument("--db", type=_database, default=_database(default_db),
+                             help="a SQLite file or a postgresql://USER@HOST/DB URL (default: $P13N_DB, else "
+                             "data/p13n.db)")
     return parser
 
 

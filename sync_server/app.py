@@ -12,7 +12,17 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sync_server import admin, api, consent, issuance, metrics, openapi, pages, profiles, tokens
+from sync_server import (
+    admin,
+    api,
+    consent,
+    issuance,
+    metrics,
+    openapi,
+    pages,
+    profiles,
+    tokens,
+)
 from sync_server.auth import VisitorSecrets
 from sync_server.config import Settings
 from sync_server.errors import ApiError, api_error_response, http_error_response
@@ -69,13 +79,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.secrets = VisitorSecrets.from_key_file(settings.secret_key_path or settings.db_path.with_suffix(".key"))
+    app.state.secrets = VisitorSecrets.from_key_file(settings.secret_key())
     app.state.token_keys = tokens.TokenKeys(app.state.secrets.derive(tokens.SERVER_KEY_NAME))
-    app.state.login_limiter = admin.LoginLimiter()
+    # Replicas share their PostgreSQL database, and so the sign-in limits; one machine keeps them in memory.
+    app.state.login_limiter = admin.LoginLimiter(store if isinstance(store.target, str) else None)
     app.state.password_checks = admin.PasswordChecks()
     app.state.visitor_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
     app.state.wrong_secret_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
     app.state.ingest = ingest
     app.state.model_answers = ModelAnswers(store, app.state.token_keys)
-    app.state.dashboards = admin.Dashboards(settings.db_path)
+    app.state.dashboards = admin.Dashboards(store)
     return app

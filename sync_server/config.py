@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Settings:
     """Where things are and how much the server accepts. Defaults suit the demo."""
 
-    db_path: Path = ROOT / "data" / "p13n.db"
+    db_path: Path | str = ROOT / "data" / "p13n.db"  # a SQLite file, or a postgresql:// URL for replicas
     dist_dir: Path = ROOT / "dist"
     demo_dir: Path | None = ROOT / "browser_pkg" / "demo"
     demo_site: str = "demo"
@@ -27,3 +27,12 @@ class Settings:
     ip_burst: int = 200  # ... and at most this many at once
     visitor_rate: float = 0.5  # consent and profile requests per second per visitor
     visitor_burst: int = 20
+
+    def secret_key(self) -> Path:
+        """The key file of visitors' secret hashes: beside a SQLite file unless given; replicas
+        sharing a PostgreSQL database must each be given the same one."""
+        if self.secret_key_path is not None:
+            return self.secret_key_path
+        if "://" in str(self.db_path):
+            raise ValueError("with a PostgreSQL database, give --secret-key FILE: the same key file on every replica")
+        return self.db_path.with_suffix(".key")

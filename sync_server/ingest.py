@@ -83,7 +83,7 @@ class Ingest:
         return await future
 
     def _run(self) -> None:
-        store = Store(self.store.path)  # the writer's own connection
+        store = self.store.reopen()  # the writer's own connection
         rng = np.random.default_rng()
         next_tick = time.monotonic()
         while True:

@@ -56,13 +56,14 @@ class Token(NamedTuple):
 
 
 class Counter(NamedTuple):
-    """Impressions and clicks of one variant in one slot, in the personalized or holdout arm."""
+    """Impressions, clicks and conversions of one variant in one slot, in the personalized or holdout arm."""
 
     slot: str
     variant: str
     arm: str
     impressions: int
     clicks: int
+    conversions: int | None = None  # counted only in slots that optimize a goal
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState
     """Close the open round of `site` if it is due, publishing the next version; the state
     after it, or None if it was not due. It runs under the database's write lock and reads the
     round there, so with several server processes each round closes exactly once."""
-    with store.writing():
+    with store.db.transaction(store.round_lock(site)):
         state = store.round_state(site)
         reason = state.due(time.time())
         now = time.time()

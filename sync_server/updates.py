@@ -13,7 +13,8 @@ In JSON (any Content-Type but the compact one below):
 global model `base_version`; parallel arrays keep the payload small and fast to parse.
 `token` is a participation token for the open round (`tokens`), spent by this update;
 `update_id` (optional, made by the device) lets the server refuse a replayed update;
-`counters` (optional) are the device's impressions and clicks for federated analytics.
+`counters` (optional) are the device's impressions and clicks for federated analytics, and
+the conversions those clicks led to in slots that optimize a goal (`conversions`, optional).
 
 The compact form (`Content-Type: application/vnd.p13n.update`) is half the bytes and is
 checked without making a Python object per weight: the same JSON object on one line, with
@@ -161,7 +162,7 @@ def _counters(value: object) -> tuple[Counter, ...]:
 
 
 def _counter(name: str, item: object) -> Counter:
-    _require_object(name, item, COUNTER_FIELDS)
+    _require_object(name, item, COUNTER_FIELDS, {"conversions"})
     for field in ("slot", "variant"):
         if not isinstance(item[field], str) or not 0 < len(item[field]) <= MAX_NAME:
             raise invalid(f"{name}.{field} must be a string of 1 to {MAX_NAME} characters")
@@ -169,7 +170,8 @@ def _counter(name: str, item: object) -> Counter:
         raise invalid(f"{name}.arm must be one of {list(ARMS)}, got {item['arm']!r}")
     impressions = _whole(f"{name}.impressions", item["impressions"], 0, MAX_COUNT)
     clicks = _whole(f"{name}.clicks", item["clicks"], 0, impressions)
-    return Counter(item["slot"], item["variant"], item["arm"], impressions, clicks)
+    conversions = _whole(f"{name}.conversions", item["conversions"], 0, impressions) if "conversions" in item else None
+    return Counter(item["slot"], item["variant"], item["arm"], impressions, clicks, conversions)
 
 
 def _require_object(name: str, value: object, fields: set[str], optional: set[str] = frozenset()) -> None:

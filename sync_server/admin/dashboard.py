@@ -12,7 +12,6 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from edge.features import context_tokens
 from sync_server import replay
@@ -31,9 +30,9 @@ class Dashboards:
     connection of its own (a connection serves one thread at a time), and the logged samples
     and replays it made, which are costly and change rarely. One per app (`app.state.dashboards`)."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._store: Store | None = None  # opened by the worker thread when first needed
+    def __init__(self, store: Store) -> None:
+        self._app_store = store
+        self._store: Store | None = None  # the worker thread's own connection, opened when first needed
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard")
         self.samples: dict[tuple, replay.LoggedSample] = {}  # (site, upload time) -> the parsed sample
         self.replays: dict[tuple, dict] = {}  # (site, upload time, version) -> replay results
@@ -44,7 +43,7 @@ class Dashboards:
 
     def _build(self, site: str) -> dict:
         if self._store is None:
-            self._store = Store(self._path)
+            self._store = self._app_store.reopen()
         return site_dashboard(self._store, site, self)
 
 
@@ -141,17 +140,23 @@ def top_features(weights: list[list], describe: Callable[[int], str | None],
 
 
 def slot_effects(store: Store, site: str, rounds: list[dict]) -> dict[str, dict]:
-    """Per slot: each variant's totals per arm, CTRs and uplift after each round (cumulative), and
-    each round's own personalized (version, impressions, clicks), for the drift detector."""
+    """Per slot: its objective, each variant's totals per arm, the rates and uplift after each
+    round (cumulative), and each round's own personalized (version, impressions, successes),
+    for the drift detector. A slot's objective is `conversions` if its devices count them
+    (it optimizes a goal), else `clicks`; its rates and uplift are of that objective."""
     totals: defaultdict[str, dict[tuple[str, str], Arm]] = defaultdict(lambda: defaultdict(Arm))
     by_round: defaultdict[str, list[tuple[int, float, float]]] = defaultdict(list)
     slots: dict[str, dict] = {}
+    converting: set[str] = set()
     for r in rounds:
         own: defaultdict[str, Arm] = defaultdict(Arm)
         for c in store.round_counters(site, r["version"]):
-            totals[c["slot"]][c["variant"], c["arm"]] += Arm(c["impressions"], c["clicks"])
+            if c.get("conversions") is not None:
+                converting.add(c["slot"])
+            arm = Arm(c["impressions"], c["clicks"] if c.get("conversions") is None else c["conversions"])
+            totals[c["slot"]][c["variant"], c["arm"]] += arm
             if c["arm"] == "personalized":
-                own[c["slot"]] += Arm(c["impressions"], c["clicks"])
+                own[c["slot"]] += arm
         for slot, arm in own.items():
             by_round[slot].append((r["version"], arm.impressions, arm.clicks))
         for slot, arms in totals.items():
@@ -161,7 +166,9 @@ def slot_effects(store: Store, site: str, rounds: list[dict]) -> dict[str, dict]
             for key, value in (("time", r["closed_at"]), ("personalized", personalized.ctr), ("holdout", holdout.ctr),
                                ("uplift", lift and lift.difference), ("low", lift and lift.low), ("high", lift and lift.high)):
                 series[key].append(value)
-    return {slot: {"series": slots[slot], "variants": _variant_rows(totals[slot]), "personalized_by_round": by_round[slot]}
+    objective = {slot: "conversions" if slot in converting else "clicks" for slot in slots}
+    return {slot: {"objective": objective[slot], "series": slots[slot], "variants": _variant_rows(totals[slot], objective[slot]),
+                   "personalized_by_round": by_round[slot]}
             for slot in sorted(slots)}
 
 
@@ -169,6 +176,7 @@ def _arm_total(arms: dict[tuple[str, str], Arm], arm: str) -> Arm:
     return sum((total for (_, a), total in arms.items() if a == arm), Arm())
 
 
-def _variant_rows(arms: dict[tuple[str, str], Arm]) -> list[dict]:
-    return [{"variant": variant, "arm": arm, "impressions": total.impressions, "clicks": total.clicks, "ctr": total.ctr}
+def _variant_rows(arms: dict[tuple[str, str], Arm], objective: str) -> list[dict]:
+    rate = "ctr" if objective == "clicks" else "conversion_rate"
+    return [{"variant": variant, "arm": arm, "impressions": total.impressions, objective: total.clicks, rate: total.ctr}
             for (variant, arm), total in sorted(arms.items())]

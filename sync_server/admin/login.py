@@ -9,6 +9,7 @@ time (see accounts.PasswordChecks).
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from html import escape
@@ -18,7 +19,8 @@ from starlette.responses import RedirectResponse, Response
 
 from sync_server.admin import accounts, csrf, markup, sessions
 from sync_server.admin.guard import page
-from sync_server.middleware.ratelimit import RateLimiter
+from sync_server.middleware.ratelimit import RateLimiter, SharedRateLimiter
+from sync_server.storage import Store
 
 LOGIN_COOKIE = "p13n_login"  # the sign-in form's double-submitted CSRF token
 NEXT = re.compile(r"/admin(/[A-Za-z0-9_.-]+)*")  # where to go after signing in: our own pages only
@@ -26,16 +28,18 @@ NEXT = re.compile(r"/admin(/[A-Za-z0-9_.-]+)*")  # where to go after signing in:
 
 class LoginLimiter:
     """Sign-in tries per client address (50 at once, then one every 3 s) and per admin name
-    from each address (20 at once, then one every 15 s).
+    from each address (20 at once, then one every 15 s), across replicas that share a database.
 
     The name's bucket is per address, so wrong passwords from one address never lock the
     admin out from another. Guessing one admin's password from many addresses is bounded
     instead by the password checks the server runs at all (one at a time, about 10 a second)
     and by the 12 characters a password needs."""
 
-    def __init__(self) -> None:
-        self.by_address = RateLimiter(rate=1 / 3, burst=50)
-        self.by_name = RateLimiter(rate=1 / 15, burst=20)
+    def __init__(self, shared: Store | None = None) -> None:
+        """In this process's memory, or in `shared`'s database (for replicas sharing it)."""
+        limiter = functools.partial(SharedRateLimiter, shared) if shared else lambda _, **rates: RateLimiter(**rates)
+        self.by_address = limiter("sign-in by address", rate=1 / 3, burst=50)
+        self.by_name = limiter("sign-in by name", rate=1 / 15, burst=20)
 
     def address_wait(self, address: str) -> float:
         """Take a try from the address's bucket and return 0, or the seconds until it may try again."""

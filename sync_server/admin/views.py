@@ -118,15 +118,17 @@ def _effect_section(data: dict) -> str:
         return '<section><h2>Effect</h2><p class="empty">No impressions counted yet: counters arrive with the devices\' updates and are published when a round closes.</p></section>'
     parts = ["<section><h2>Effect</h2>"]
     for slot, effect in data["slots"].items():
-        rows = [[v["variant"], v["arm"], number(v["impressions"]), number(v["clicks"]),
-                 "—" if v["ctr"] is None else f"{100 * v['ctr']:.2f}%"] for v in effect["variants"]]
+        objective = effect["objective"]
+        rate, rate_name = ("ctr", "CTR") if objective == "clicks" else ("conversion_rate", "conversion rate")
+        rows = [[v["variant"], v["arm"], number(v["impressions"]), number(v[objective]),
+                 "—" if v[rate] is None else f"{100 * v[rate]:.2f}%"] for v in effect["variants"]]
         series, name = effect["series"], escape(slot)
         lift = "—" if series["uplift"][-1] is None else (
             f"{100 * series['uplift'][-1]:+.2f} points (95% CI {100 * series['low'][-1]:+.2f} to {100 * series['high'][-1]:+.2f})")
-        parts.append(f"""<h3>Slot <code>{name}</code></h3><p class="lift">Uplift over the holdout: <strong>{lift}</strong></p>
+        parts.append(f"""<h3>Slot <code>{name}</code></h3><p class="lift">Uplift in {rate_name} over the holdout: <strong>{lift}</strong></p>
 <div class="columns"><div class="chart" data-chart="ctr" data-slot="{name}" aria-label="CTR by arm over time"></div>
 <div class="chart" data-chart="uplift" data-slot="{name}" aria-label="uplift over time"></div></div>
-{table(["variant", "arm", "impressions", "clicks", "CTR"], rows)}{_drift(data["drift"].get(slot, []))}""")
+{table(["variant", "arm", "impressions", objective, rate_name], rows)}{_drift(data["drift"].get(slot, []))}""")
     return "".join(parts) + "</section>"
 
 

@@ -8,7 +8,9 @@ address that sent it instead.
 A bucket holds up to `burst` tokens and refills at `rate` tokens a second; each
 request takes one. An empty bucket means 429 with `Retry-After` (whole seconds) and
 a JSON body. Buckets live in memory, in one process: a restart forgets them, and
-several server processes would each allow the full rate.
+several server processes would each allow the full rate. Where the full rate must hold across
+replicas (admins' sign-in tries, when replicas share a PostgreSQL database), `SharedRateLimiter`
+keeps the buckets in the database instead.
 
 Updates carry no visitor id (they are anonymous), so they are limited per IP only.
 Behind a reverse proxy the client IP comes from `X-Forwarded-For`, which uvicorn
@@ -25,11 +27,15 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sync_server.errors import ApiError, error_response
+
+if TYPE_CHECKING:
+    from sync_server.storage import Store
 
 
 class RateLimiter:
@@ -46,14 +52,38 @@ class RateLimiter:
     def wait_time(self, key: str, now: float | None = None) -> float:
         """Take a token for `key` and return 0, or return the seconds until there is one."""
         now = time.monotonic() if now is None else now
-        tokens, as_of = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - as_of) * self.rate)
-        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-        self._buckets[key] = (tokens - 1 if wait == 0 else tokens, now)
+        tokens, wait = take(self._buckets.pop(key, None), now, self.rate, self.burst)
+        self._buckets[key] = (tokens, now)
         if len(self._buckets) > self.max_keys:
             # A forgotten bucket is a full one: the cost of bounding memory under a flood of keys.
             del self._buckets[next(iter(self._buckets))]
         return wait
+
+
+class SharedRateLimiter:
+    """Token buckets kept in the database, so every server replica draws from the same ones.
+
+    >>> from sync_server.storage import Store
+    >>> limiter = SharedRateLimiter(Store(":memory:"), "sign-in", rate=1.0, burst=2)
+    >>> [limiter.wait_time("a", now=0.0) for _ in range(3)]
+    [0.0, 0.0, 1.0]
+    """
+
+    def __init__(self, store: Store, name: str, rate: float, burst: int) -> None:
+        self.store, self.name, self.rate, self.burst = store, name, rate, burst
+
+    def wait_time(self, key: str, now: float | None = None) -> float:
+        """Take a token for `key` and return 0, or return the seconds until there is one."""
+        now = time.time() if now is None else now  # the machines' clocks: replicas share the buckets
+        return self.store.rate_bucket(f"{self.name}\n{key}", lambda bucket: take(bucket, now, self.rate, self.burst), now)
+
+
+def take(bucket: tuple[float, float] | None, now: float, rate: float, burst: int) -> tuple[float, float]:
+    """The tokens a bucket (tokens, as of when; None: a full one) holds after a request at `now`,
+    and 0 if the request took one, else the seconds until there is one."""
+    tokens, as_of = bucket or (burst, now)
+    tokens = min(burst, tokens + (now - as_of) * rate)
+    return (tokens - 1, 0.0) if tokens >= 1 else (tokens, (1 - tokens) / rate)
 
 
 def _too_many(whose: str, wait: float) -> ApiError:

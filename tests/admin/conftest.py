@@ -18,7 +18,7 @@ from sync_server import __main__ as cli
 from sync_server.demo import traffic
 from sync_server.records import RoundConfig
 from sync_server.storage import Store
-from tests.conftest import RunningServer, create_site, serving
+from tests.conftest import RunningServer, create_site, new_database, serving
 from tests.server.federation import token
 
 SITE = "shop"
@@ -58,13 +58,17 @@ def csrf_token(page: httpx.Response) -> str:
 
 def fill_rounds(server: RunningServer) -> None:
     """Devices send updates with impressions and clicks until ROUNDS rounds have closed;
-    personalized traffic clicks more than the holdout."""
+    personalized traffic clicks more than the holdout. The `basket` slot optimizes orders:
+    its devices count conversions too, which personalized traffic makes more of."""
     rng = random.Random(7)
     for round_ in range(1, ROUNDS + 1):
         for _ in range(DEVICES_PER_ROUND):
             counters = [{"slot": "picks", "variant": variant, "arm": arm, "impressions": 100,
                          "clicks": rng.randint(6, 10) if arm == "personalized" else rng.randint(2, 6)}
                         for variant in ("tent", "bottle") for arm in ("personalized", "holdout")]
+            counters += [{"slot": "basket", "variant": "stove", "arm": arm, "impressions": 100, "clicks": 10,
+                          "conversions": rng.randint(3, 6) if arm == "personalized" else rng.randint(0, 3)}
+                         for arm in ("personalized", "holdout")]
             body = {"base_version": round_ - 1, "samples": 10, "update_id": secrets.token_hex(8),
                     "delta": {"intercept": 0.01, "idx": [3, 17, 40], "val": [0.3, -0.2, rng.uniform(-0.1, 0.1)]},
                     "counters": counters, "token": token(server.url, SITE)}
@@ -76,15 +80,16 @@ def fill_rounds(server: RunningServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def admin_server(tmp_path_factory) -> Iterator[RunningServer]:
-    db_path = tmp_path_factory.mktemp("admin") / "p13n.db"
+def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
+    directory = tmp_path_factory.mktemp("admin")
+    db_path = new_database(request, backend, directory)
     create_site(db_path, SITE, "--hash-bits", "10")
     Store(db_path).set_round_config(SITE, RoundConfig(min_devices=DEVICES_PER_ROUND, target_devices=DEVICES_PER_ROUND,
                                                       noise_multiplier=1.0, epsilon_budget=60.0))
     create_site(db_path, SIMULATED, "--hash-bits", "12")
     Store(db_path).set_round_config(SIMULATED, RoundConfig(min_devices=10, target_devices=10))
     Store(db_path).set_editor_rules(SIMULATED, traffic.DEMO_RULES, admin="test")
-    sample = db_path.parent / "sample.jsonl"
+    sample = directory / "sample.jsonl"
     sample.write_text("".join(json.dumps(row) + "\n" for row in traffic.logged_sample(traffic.Shop.demo(), 1000, seed=2)))
     cli.main(["load-sample", SIMULATED, str(sample), "--db", str(db_path)])
     with serving(db_path, "--ip-rate", "0", "--no-demo") as server:

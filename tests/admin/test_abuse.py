@@ -10,8 +10,9 @@ import sqlite3
 
 import httpx
 
+from tests import databases
 from tests.admin.conftest import SITE, Admin, create_admin, csrf_token, sign_in
-from tests.conftest import create_site, serving
+from tests.conftest import create_site, running_server, serving
 from tests.server.federation import token
 from tests.server.test_abuse import from_address
 
@@ -93,3 +94,16 @@ def test_a_bad_value_stored_before_the_checks_bricks_nothing(tmp_path):
             assert client.get("/admin").status_code == 200
             assert client.get(f"/admin/sites/{SITE}").status_code == 200
             assert client.get(f"/v1/admin/sites/{SITE}/dashboard").json()["federation"]["noise_multiplier"] == 1000.0
+
+
+def test_replicas_sharing_a_postgresql_database_share_the_sign_in_limits(postgres_cluster):
+    db, malformed = databases.new_schema(postgres_cluster), {"content-type": "application/x-www-form-urlencoded"}
+    create_site(db, SITE)
+    with running_server(db, "--no-demo") as first, running_server(db, "--no-demo") as second:
+        answers = []
+        while 429 not in answers and len(answers) < 100:  # in turn to each replica, from one address
+            replica = (first, second)[len(answers) % 2]
+            answers.append(httpx.post(f"{replica.url}/admin/login", content=b"\xff",
+                                      headers={**malformed, **from_address("10.9.0.1")}).status_code)
+    # 50 at once for the address, whichever replica it asks (each its own bucket would allow 100).
+    assert answers[-1] == 429 and 50 < len(answers) < 75

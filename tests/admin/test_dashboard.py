@@ -30,6 +30,17 @@ def test_the_dashboard_data_follows_the_rounds_and_the_counters(signed_in):
     # The simulated personalized arm clicks about twice as often: the interval excludes zero.
     assert series["personalized"][-1] > series["holdout"][-1]
     assert 0 < series["low"][-1] < series["uplift"][-1] < series["high"][-1]
+    assert picks["objective"] == "clicks"
+
+
+def test_a_slot_that_optimizes_a_goal_shows_the_uplift_in_conversions(signed_in):
+    basket = signed_in.get(f"/v1/admin/sites/{SITE}/dashboard").json()["slots"]["basket"]
+    assert basket["objective"] == "conversions"
+    rows = {v["arm"]: v for v in basket["variants"]}
+    assert rows["personalized"]["conversions"] > rows["holdout"]["conversions"] and "clicks" not in rows["holdout"]
+    series = basket["series"]  # conversions per impression, not clicks (10 a device in both arms)
+    assert series["personalized"][-1] == rows["personalized"]["conversion_rate"] > series["holdout"][-1]
+    assert 0 < series["low"][-1] < series["uplift"][-1] < series["high"][-1]
 
 
 def test_the_page_shows_the_figures_escaped(signed_in):
@@ -38,7 +49,8 @@ def test_the_page_shows_the_figures_escaped(signed_in):
     # What ε assumes stands next to it, with the site's own cap and δ.
     assert ("ε per visitor over any 365 days at δ = 1e-06, assuming a device joins at most 12 rounds a year"
             in page.text)
-    assert "Uplift over the holdout: <strong>+" in page.text and "95% CI" in page.text
+    assert "Uplift in CTR over the holdout: <strong>+" in page.text and "95% CI" in page.text
+    assert "Uplift in conversion rate over the holdout: <strong>+" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     missing = signed_in.get("/admin/sites/%3Cscript%3E")
@@ -114,4 +126,4 @@ def test_pruning_keeps_what_the_dashboard_and_the_replay_read(admin_server, sign
     replayed = signed_in.get(f"/v1/admin/sites/{SIMULATED}/dashboard").json()
     assert replayed["version"] == simulated[1] and replayed["replay"]["impressions"] == 2000
     page = signed_in.get(f"/admin/sites/{SITE}")
-    assert page.status_code == 200 and "Uplift over the holdout" in page.text
+    assert page.status_code == 200 and "Uplift in CTR over the holdout" in page.text

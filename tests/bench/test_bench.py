@@ -60,6 +60,15 @@ def test_edge_quality_compares_every_contestant_on_the_same_visits(tmp_path):
     assert (tmp_path / "edge_quality.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_edge_outcomes_compares_slot_objectives_on_the_same_visits(tmp_path):
+    figures = run_quick("edge_outcomes", tmp_path)["figures"]
+    contestants = figures["contestants (mean over seeds)"]
+    assert set(contestants) == {"random", "edge click", "edge convert:order", "edge value:order"}
+    assert all(0 < row["orders_per_1000"] < 1000 * row["ctr"] for row in contestants.values())
+    for objective in ("convert:order", "value:order"):
+        assert all(len(ratios) == 1 and ratios[0] > 0 for ratios in figures[f"{objective} over click"].values())
+
+
 def test_obd_replay_estimates_come_with_intervals(tmp_path):
     figures = run_quick("obd_replay", tmp_path)["figures"]
     (campaign, logged), = figures["logged"].items()

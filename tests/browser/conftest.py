@@ -14,8 +14,8 @@ FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, no
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    yield from serve_test_site(tmp_path_factory, running_server)
+def server(request, backend, tmp_path_factory):
+    yield from serve_test_site(request, backend, tmp_path_factory, running_server)
 
 
 @pytest.fixture(scope="module")

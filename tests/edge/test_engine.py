@@ -454,6 +454,8 @@ def used_engine(config: Config | None = None) -> Personalizer:
     for variant in ("bottle", "tent", "bottle"):
         click(engine, variant)
     engine.decide("row", PICKS, {}, size=2, at=NOW)
+    basket = engine.decide("basket", PICKS, {}, size=1, at=NOW, objective="value:order")
+    engine.learn({"type": "click", "decision": basket.id, "variant": basket.ranking[0], "at": NOW})  # awaits an order
     return engine
 
 
@@ -482,7 +484,7 @@ def test_state_saved_by_schema_1_is_migrated():
     }
     engine = Personalizer.from_dict(json.loads(json.dumps(schema_1)))
     state = engine.to_dict()
-    assert state["schema"] == SCHEMA == 5 and state["config"]["policy"] == "thompson"
+    assert state["schema"] == SCHEMA == 6 and state["config"]["policy"] == "thompson"
     assert engine.global_version == 4 and engine.model.weights[hashed("topic:hiking")] == 0.05
     engine.learn({"type": "click", "decision": "picks#7", "variant": "tent", "at": NOW})  # old decisions stay learnable
     assert engine.counters() == [{"slot": "picks", "variant": "tent", "arm": "personalized", "impressions": 0, "clicks": 1}]
@@ -506,7 +508,7 @@ def test_state_saved_by_schema_2_is_migrated():
     assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
 
 
-@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 5"), ("2", "no valid schema"),
+@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 6"), ("2", "no valid schema"),
                                              (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
     state = Personalizer().to_dict()

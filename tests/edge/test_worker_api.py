@@ -21,7 +21,7 @@ def test_saved_state_is_restored():
     decision = ask({"type": "decide", "slot": "s", "candidates": PICKS, "context": {}, "at": NOW})
     assert set(decision) >= {"id", "slot", "ranking", "scores", "reasons", "why", "arm"}
     click = {"type": "click", "decision": decision["id"], "variant": "b", "at": NOW}
-    assert ask({"type": "track", "event": click}) == {"learned": True}
+    assert ask({"type": "track", "event": click}) == {"learned": True, "decisions": [decision["id"]]}
     saved = json.dumps(ask({"type": "state"}))
     assert json.loads(worker_api.boot(saved, None)) == {"restored": True, "warning": None}
     assert json.dumps(ask({"type": "state"})) == saved
@@ -100,7 +100,8 @@ def test_bad_messages_get_an_error_reply_and_change_nothing():
 def test_the_visitor_declares_interests_and_views_pages_that_shape_the_next_decision():
     worker_api.boot(None, None, json.dumps({"policy": "greedy"}))
     assert ask({"type": "preferences", "interests": ["hiking"]}) == {"interests": ["hiking"]}
-    assert ask({"type": "track", "event": {"type": "view", "features": ["topic:y"], "at": NOW}}) == {"learned": True}
+    viewed = {"type": "view", "features": ["topic:y"], "at": NOW}
+    assert ask({"type": "track", "event": viewed}) == {"learned": True, "decisions": []}
     profile = ask({"type": "state"})["profile"]
     assert profile["interests"] == ["hiking"] and "topic:y" in profile["session"]["entries"]
 
@@ -205,7 +206,7 @@ def test_queued_clicks_are_learned_once_on_their_decision_or_on_what_the_page_sh
         {"id": "c4", "slot": "more", "variant": "z", "at": NOW, "shown": shown},
         {"id": "c5", "slot": "top", "variant": "a", "at": NOW, "decision": "top#998", "shown": shown},  # its decision was lost
     ]
-    reply = ask({"type": "clicks", "clicks": queue})
+    reply = ask({"type": "outcomes", "outcomes": queue})
     assert reply["learned"] == ["c1", "c2", "c5"]
     assert [(d["id"], d["reason"]) for d in reply["dropped"]] == [
         ("c3", "no open decision 'picks#999' to learn from"), ("c4", "variant 'z' was not shown in decision 'more#3'")]
@@ -214,7 +215,7 @@ def test_queued_clicks_are_learned_once_on_their_decision_or_on_what_the_page_sh
     state = ask({"type": "state"})
     assert state["decisions_made"] == 4
     assert [d["clicked"] for d in state["open_decisions"].values()] == [["b"], [], ["a"]]  # more#2 closed by more#3
-    assert ask({"type": "clicks", "clicks": queue[:2]})["learned"] == ["c1", "c2"]  # sent again: learned once
+    assert ask({"type": "outcomes", "outcomes": queue[:2]})["learned"] == ["c1", "c2"]  # sent again: learned once
     assert ask({"type": "state"}) == state
 
 
@@ -245,3 +246,26 @@ def test_a_bad_compact_model_is_refused_and_changes_nothing():
     older = compact({**GLOBAL, "hash_bits": 18, "version": 1})
     assert "older than version 2" in json.loads(worker_api.merge_model(older))["error"]
     assert ask({"type": "state"}) == before
+
+
+def test_a_queued_conversion_rewards_the_click_that_led_to_it_once():
+    worker_api.boot(None, None, json.dumps({"policy": "greedy"}))
+    shown = {"candidates": PICKS, "ranking": ["a", "b"], "objective": "convert:order"}
+    queue = [
+        {"id": "c1", "slot": "picks", "variant": "b", "at": NOW, "shown": shown},  # the page left before the engine decided
+        {"id": "o1", "type": "convert", "goal": "order", "value": 25, "at": NOW + 300},
+        {"id": "o2", "type": "convert", "goal": "", "at": NOW + 300},
+        "not an outcome",
+    ]
+    reply = ask({"type": "outcomes", "outcomes": queue})
+    assert reply["learned"] == ["c1", "o1"] and reply["decisions"] == {"o1": ["picks#1"]}
+    assert [d["id"] for d in reply["dropped"]] == ["o2", None]
+    assert ask({"type": "outcomes", "outcomes": queue[:2]})["decisions"] == {"o1": []}  # sent again: learned once
+
+
+def test_a_late_slot_joins_the_page_without_repeating_what_it_shows():
+    worker_api.boot(None, None, json.dumps({"policy": "greedy"}))
+    page = ask({"type": "decide_page", "at": NOW, "slots": [{"slot": "hero", "candidates": PICKS, "size": 1}]})
+    late = ask({"type": "decide_page", "at": NOW, "shown": page["decisions"][0]["ranking"],
+                "slots": [{"slot": "late", "candidates": PICKS, "objective": "value:order"}]})
+    assert late["decisions"][0]["ranking"] == ["b"]

@@ -21,7 +21,7 @@ SITE = "fed-site"
 
 
 @contextlib.contextmanager
-def site_server(db_path: Path, hash_bits: int = 10, **config) -> Iterator[RunningServer]:
+def site_server(db_path: Path | str, hash_bits: int = 10, **config) -> Iterator[RunningServer]:
     """A server for SITE (2^hash_bits weights) whose rounds run by `config`."""
     create_site(db_path, SITE, "--hash-bits", str(hash_bits))
     Store(db_path).set_round_config(SITE, RoundConfig(**config))

@@ -13,18 +13,17 @@ import httpx
 
 from sync_server.records import RoundConfig
 from sync_server.storage import Store
-from tests.conftest import CLI, ROOT, create_site, free_port, running_server, wait_until_healthy
+from tests.conftest import ROOT, create_site, free_port, running_server, serve_command, wait_until_healthy
 from tests.server.federation import SITE, send, token, update
 
 DEVICES = 8
 KILL_AFTER = 300  # acknowledged updates
 
 
-def start_server(db_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(db_path: Path | str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--db", str(db_path), "--log-level", "warning", "--ip-rate", "0",
-         "--no-demo"], cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(serve_command(db_path, port, "--ip-rate", "0", "--no-demo"), cwd=ROOT,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     wait_until_healthy(url, process)
     return process, url
@@ -49,8 +48,8 @@ def stream_updates(url: str, acknowledged: dict[str, int], refused: list[str], e
                 enough.set()
 
 
-def test_every_acknowledged_update_survives_a_sigkill(tmp_path):
-    db_path = tmp_path / "p13n.db"
+def test_every_acknowledged_update_survives_a_sigkill(db):
+    db_path = db
     create_site(db_path, SITE, "--hash-bits", "12")
     Store(db_path).set_round_config(SITE, RoundConfig(min_devices=100_000, target_devices=100_000))
     process, url = start_server(db_path)
@@ -63,7 +62,7 @@ def test_every_acknowledged_update_survives_a_sigkill(tmp_path):
     try:
         for device in devices:
             device.start()
-        assert enough.wait(timeout=120), f"only {len(acknowledged)} updates were acknowledged"
+        assert enough.wait(timeout=600), f"only {len(acknowledged)} updates were acknowledged"
         process.send_signal(signal.SIGKILL)  # mid-stream: every device has a request in flight
     finally:
         process.kill()

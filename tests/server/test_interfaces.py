@@ -9,13 +9,13 @@ import time
 import httpx
 import jsonschema
 import pytest
-import sqlite_utils
 from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 
 from sync_server.app import create_app
 from sync_server.config import Settings
 from sync_server.middleware.origins import ORIGINS_TTL_SECONDS
+from sync_server.storage import connect
 from tests.conftest import CLI, ROOT, TEST_ORIGIN, TEST_SITE, create_site, serving
 from tests.server.federation import token
 from tests.server.visitors import Visitor
@@ -309,5 +309,5 @@ def test_the_cli_refuses_bad_input_naming_the_problem(tmp_path, args, problem):
     done = cli(*args, "--db", str(db))
     assert done.returncode != 0
     assert problem in done.stderr
-    sites = sqlite_utils.Database(db)["sites"]
-    assert not sites.exists() or sites.count == 0
+    stored = connect(db)
+    assert "sites" not in stored.table_names() or stored["sites"].count == 0

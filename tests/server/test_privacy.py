@@ -59,8 +59,8 @@ def test_the_defaults_keep_every_visitor_within_2_per_year_at_delta_1e_6():
     assert 1.9 < spent <= 2.0  # no more noise than the budget needs
 
 
-def test_every_round_stores_the_epsilon_spent_so_far(tmp_path):
-    store = Store(tmp_path / "p13n.db")
+def test_every_round_stores_the_epsilon_spent_so_far(db):
+    store = Store(db)
     store.create_site("s", hash_bits=6)
     sigmas = [3.0, 3.0, 5.0]
     for round_, sigma in enumerate(sigmas, start=1):
@@ -73,9 +73,9 @@ def test_every_round_stores_the_epsilon_spent_so_far(tmp_path):
     assert store.round_state("s").epsilon == pytest.approx(epsilon(sigmas, 1e-5))
 
 
-def test_the_budget_stops_training_before_a_round_would_exceed_it(tmp_path):
+def test_the_budget_stops_training_before_a_round_would_exceed_it(db):
     one, two = epsilon([5.0], 1e-6), epsilon([5.0, 5.0], 1e-6)
-    with site_server(tmp_path / "p13n.db", noise_multiplier=5.0, epsilon_budget=(one + two) / 2,
+    with site_server(db, noise_multiplier=5.0, epsilon_budget=(one + two) / 2,
                      device_rounds_per_year=12, min_devices=2, target_devices=2) as server:
         assert model(server)["federation"]["accepting_updates"] is True
         for bucket in (1, 2):
@@ -88,26 +88,26 @@ def test_the_budget_stops_training_before_a_round_would_exceed_it(tmp_path):
         assert refused.json()["error"] == "privacy_budget_spent"
         assert f"site '{SITE}' has spent its privacy budget" in refused.json()["detail"]
         assert server.db()["updates"].count == before
-        assert server.db()["rounds"].get((SITE, 1))["epsilon"] == pytest.approx(one)
+        assert next(server.db()["rounds"].rows_where("site = ? AND version = 1", [SITE]))["epsilon"] == pytest.approx(one)
 
 
-def test_with_a_participation_cap_rounds_go_on_at_the_same_epsilon(tmp_path):
+def test_with_a_participation_cap_rounds_go_on_at_the_same_epsilon(db):
     """A device joins at most k rounds a year, so a round beyond k costs a visitor nothing more."""
     one = epsilon([5.0], 1e-6)
-    with site_server(tmp_path / "p13n.db", noise_multiplier=5.0, epsilon_budget=one, device_rounds_per_year=1,
+    with site_server(db, noise_multiplier=5.0, epsilon_budget=one, device_rounds_per_year=1,
                      min_devices=1, target_devices=1) as server:
         for version in (1, 2, 3):
             assert send(server, update([version], [0.1], base_version=version - 1)).status_code == 202
             published = wait_for_version(server, version)
             assert published["federation"]["accepting_updates"] is True
             assert published["federation"]["device_rounds_per_year"] == 1
-        assert [r["epsilon"] for r in server.db()["rounds"].rows] == pytest.approx([one] * 3)
+        assert [r["epsilon"] for r in server.db()["rounds"].rows_where(order_by="version")] == pytest.approx([one] * 3)
         config = RoundConfig()  # (η·σ·C/m)² a round, m = 1
         assert published["noise_variance"] == pytest.approx(3 * (config.learning_rate * 5.0 * config.clip_norm) ** 2)
 
 
-def test_without_noise_there_is_no_guarantee_so_a_budget_allows_no_round(tmp_path):
-    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=10.0) as server:
+def test_without_noise_there_is_no_guarantee_so_a_budget_allows_no_round(db):
+    with site_server(db, noise_multiplier=0.0, epsilon_budget=10.0) as server:
         assert model(server)["federation"]["accepting_updates"] is False
         response = send(server, update([1], [0.1]))
         assert (response.status_code, response.json()["error"]) == (409, "privacy_budget_spent")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
+from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -12,7 +15,7 @@ from sync_server.records import Counter, RoundConfig, Update
 from sync_server.rounds import close_round
 from sync_server.storage import Store
 from tests.conftest import running_server
-from tests.server.federation import SITE, model, send, site_server, update, wait_for_version
+from tests.server.federation import SITE, model, send, site_server, token, update, wait_for_version
 from tests.server.test_interfaces import metric
 
 # The step is the mean of the clipped deltas itself (η = 1, C = 1), so tests can write it down.
@@ -20,11 +23,12 @@ EXACT = {"learning_rate": 1.0, "clip_norm": 1.0}
 
 
 def model_epsilon(server) -> float:
-    return server.db()["rounds"].get((SITE, 1))["epsilon"]
+    return next(server.db()["rounds"].rows_where("site = ? AND version = 1", [SITE]))["epsilon"]
 
 
-def make_store(tmp_path, buckets_bits: int = 4, **config) -> Store:
-    store = Store(tmp_path / "p13n.db")
+def make_store(db: Path | str, buckets_bits: int = 4, **config) -> Store:
+    """A store at `db` (a directory: a SQLite file in it) with site "s"."""
+    store = Store(db / "p13n.db" if isinstance(db, Path) and db.is_dir() else db)
     store.create_site("s", hash_bits=buckets_bits)
     store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, **{**EXACT, **config}))
     return store
@@ -107,8 +111,8 @@ def test_a_round_config_of_the_wrong_type_is_refused_naming_the_field(field, val
 
 # Over HTTP, against the real server and its writer thread.
 
-def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refused(tmp_path):
-    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=3,
+def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refused(db):
+    with site_server(db, noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=3,
                      max_staleness=0) as server:
         for bucket in (1, 2, 3):
             assert send(server, update([bucket], [0.3])).status_code == 202
@@ -122,8 +126,8 @@ def test_a_round_closes_when_enough_devices_took_part_and_stale_updates_are_refu
         assert send(server, update([1], [0.3], base_version=1)).status_code == 202
 
 
-def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(tmp_path):
-    with site_server(tmp_path / "p13n.db", noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=100,
+def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(db):
+    with site_server(db, noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=100,
                      round_seconds=0.5) as server:
         assert send(server, update([4], [0.2])).status_code == 202
         time.sleep(1.5)  # past the deadline: one device is below the minimum all the same
@@ -131,13 +135,13 @@ def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(tmp_path):
         assert send(server, update([5], [0.4])).status_code == 202
         published = wait_for_version(server, 1)
         assert dict(published["weights"]) == pytest.approx({4: 0.1, 5: 0.2})
-        round_ = server.db()["rounds"].get(("fed-site", 1))
+        round_ = next(server.db()["rounds"].rows_where("site = ? AND version = 1", [SITE]))
         assert (round_["reason"], round_["devices"], round_["epsilon"]) == ("deadline", 2, None)
         assert math.isclose(published["intercept"], 0.0)
 
 
-def test_two_server_processes_on_one_database_close_each_round_once(tmp_path):
-    db_path = tmp_path / "p13n.db"
+def test_two_server_processes_on_one_database_close_each_round_once(db):
+    db_path = db
     with site_server(db_path, noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=4, target_devices=4) as first, \
             running_server(db_path, "--ip-rate", "0", "--no-demo") as second:
         for server in (first, second, first, second):
@@ -148,14 +152,54 @@ def test_two_server_processes_on_one_database_close_each_round_once(tmp_path):
         assert [(r["version"], r["devices"]) for r in first.db()["rounds"].rows_where("site = ?", [SITE])] == [(1, 4)]
 
 
-def test_the_open_rounds_size_is_kept_with_every_insert_and_counted_once_for_an_older_database(tmp_path):
-    store = make_store(tmp_path)
+RACE_SECONDS = 60
+
+
+def test_two_replicas_racing_on_round_closes_for_a_minute_close_every_round_exactly_once(db):
+    """Devices send to two replicas at once, and about every second update closes a round: each
+    closed round holds exactly the updates of its number, and every acknowledged one is in one."""
+    config = dict(noise_multiplier=0.0, epsilon_budget=None, **EXACT, min_devices=2, target_devices=2,
+                  max_staleness=1_000, versions_kept=1_000_000, device_rounds_per_year=366 * 24)
+    acknowledged: list[str] = []
+    with site_server(db, **config) as first, running_server(db, "--ip-rate", "0", "--no-demo") as second:
+        def device(server) -> None:
+            with httpx.Client() as client:
+                while time.monotonic() < stop:
+                    try:
+                        held = token(server.url)
+                    except AssertionError:  # refused: the round closed while the device asked
+                        continue
+                    body = update([1], [0.01], base_version=held["round"] - 1, token=held)
+                    if client.post(f"{server.url}/v1/sites/{SITE}/updates", json=body).status_code == 202:
+                        acknowledged.append(body["update_id"])
+
+        stop = time.monotonic() + RACE_SECONDS
+        devices = [threading.Thread(target=device, args=(server,)) for server in (first, second) * 2]
+        for thread in devices:
+            thread.start()
+        for thread in devices:
+            thread.join()
+        stored = first.db()
+        rounds = [(r["version"], r["devices"]) for r in stored["rounds"].rows_where("site = ?", [SITE], order_by="version")]
+        by_round = dict(stored.execute("SELECT round, count(*) FROM updates WHERE site = ? GROUP BY round", [SITE]).rows)
+        pending = stored.value("SELECT max(version) + 1 FROM models WHERE site = ?", [SITE])
+        ids = [r["update_id"] for r in stored["updates"].rows_where("site = ?", [SITE])]
+    assert len(rounds) > 10
+    assert [version for version, _ in rounds] == list(range(1, len(rounds) + 1))
+    assert all(devices == by_round[version] >= 2 for version, devices in rounds)
+    assert set(by_round) <= {*range(1, pending + 1)}
+    assert sorted(acknowledged) == sorted(ids)
+
+
+def test_the_open_rounds_size_is_kept_with_every_insert_and_counted_once_for_an_older_database(db):
+    store = make_store(db)
     store.set_round_config("s", RoundConfig(min_devices=10, target_devices=10))
     store.add_updates([("s", delta([1], [0.1])) for _ in range(3)])
     store.add_updates([("s", delta([2], [0.1]))])
     assert (store.round_state("s").pending, store.db["round_sizes"].count) == (4, 1)
-    store.db["round_sizes"].drop()  # as a database made before the table
-    assert Store(tmp_path / "p13n.db").round_state("s").pending == 4
+    for table in ("round_sizes", "schema_migrations"):  # as a database made before either
+        store.db.execute(f"DROP TABLE {table}")
+    assert Store(db).round_state("s").pending == 4
 
 
 def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_trains(tmp_path):
@@ -165,8 +209,8 @@ def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_
     assert close(store, [delta([3], [0.5])])["weights"] == pytest.approx({1: 0.5, 3: 0.25})
 
 
-def test_metrics_count_closed_rounds_their_cost_and_the_privacy_spent(tmp_path):
-    with site_server(tmp_path / "p13n.db", min_devices=2, target_devices=2, noise_multiplier=1.0, epsilon_budget=None) as server:
+def test_metrics_count_closed_rounds_their_cost_and_the_privacy_spent(db):
+    with site_server(db, min_devices=2, target_devices=2, noise_multiplier=1.0, epsilon_budget=None) as server:
         # Counted from here: the metrics are the process's, and other tests' servers ran in this one.
         closed = metric(server, "p13n_rounds_closed_total", site=SITE, reason="target_devices")
         timed, opened = (metric(server, name, site=SITE) for name in ("p13n_round_close_seconds_count",
@@ -183,21 +227,21 @@ def test_metrics_count_closed_rounds_their_cost_and_the_privacy_spent(tmp_path):
         assert metric(server, "p13n_privacy_epsilon", site=SITE) == pytest.approx(model_epsilon(server))
 
 
-def test_old_versions_and_the_updates_of_their_rounds_are_pruned_the_round_summaries_stay(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=1.0, epsilon_budget=None, versions_kept=3, max_staleness=1)
+def test_old_versions_and_the_updates_of_their_rounds_are_pruned_the_round_summaries_stay(db):
+    store = make_store(db, noise_multiplier=1.0, epsilon_budget=None, versions_kept=3, max_staleness=1)
     for round_ in range(1, 6):
         close(store, [Update(round_ - 1, 1, 0.0, [1], [0.1], update_id=f"u{round_}")])
-    assert [row["version"] for row in store.db["models"].rows_where("site = 's'")] == [3, 4, 5]
+    assert [row["version"] for row in store.db["models"].rows_where("site = 's'", order_by="version")] == [3, 4, 5]
     assert sorted({row["round"] for row in store.db["updates"].rows_where("site = 's'")}) == [3, 4, 5]
     assert [r["version"] for r in store.rounds("s")] == [1, 2, 3, 4, 5]
     assert store.round_state("s").version == 5 and len(store.model("s", 5)[1]) == 16  # noise on every bucket
 
 
-def test_updates_are_kept_as_long_as_a_replay_of_them_could_join_a_round(tmp_path):
-    store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, versions_kept=1, max_staleness=2)
+def test_updates_are_kept_as_long_as_a_replay_of_them_could_join_a_round(db):
+    store = make_store(db, noise_multiplier=0.0, epsilon_budget=None, versions_kept=1, max_staleness=2)
     close(store, [Update(0, 1, 0.0, [1], [0.1], update_id="early")])
     close(store, [Update(1, 1, 0.0, [1], [0.1])])
-    assert [row["version"] for row in store.db["models"].rows_where("site = 's'")] == [0, 1, 2]
+    assert [row["version"] for row in store.db["models"].rows_where("site = 's'", order_by="version")] == [0, 1, 2]
     assert store.add_updates([("s", Update(0, 1, 0.0, [1], [0.1], update_id="early"))]) == [None]  # a replay
     close(store, [Update(2, 1, 0.0, [1], [0.1])])
-    assert [row["version"] for row in store.db["models"].rows_where("site = 's'")] == [1, 2, 3]
+    assert [row["version"] for row in store.db["models"].rows_where("site = 's'", order_by="version")] == [1, 2, 3]

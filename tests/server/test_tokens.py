@@ -173,8 +173,8 @@ def test_a_visitor_sees_and_forgets_the_rounds_it_took_tokens_for(server):
     assert server.db()["token_issues"].count_where("visitor = ?", [visitor_id]) == 0
 
 
-def test_a_token_is_good_in_its_round_only_and_a_visitor_has_a_yearly_cap(tmp_path):
-    with site_server(tmp_path / "p13n.db", min_devices=1, target_devices=1, device_rounds_per_year=2) as server:
+def test_a_token_is_good_in_its_round_only_and_a_visitor_has_a_yearly_cap(db):
+    with site_server(db, min_devices=1, target_devices=1, device_rounds_per_year=2) as server:
         address = fresh_address()
         who = visitor(server.url, address=address)
         late = token(server.url)  # for round 1, spent after round 1 closed

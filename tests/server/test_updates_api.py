@@ -66,7 +66,7 @@ def test_a_valid_update_is_stored_before_the_answer(server):
     before = updates_stored(server)
     response = post(server, spendable(server, {**VALID, "counters": [COUNTER], "update_id": secrets.token_hex(8)}))
     assert response.status_code == 202, response.text
-    row = server.db()["updates"].get(response.json()["accepted"])
+    row = next(server.db()["updates"].rows_where("id = ?", [response.json()["accepted"]]))
     assert (row["site"], row["round"], row["samples"], row["intercept"]) == (TEST_SITE, 1, 4, 0.01)
     assert (list(array("i", row["idx"])), list(array("d", row["val"]))) == ([3, 99], [0.2, -0.1])
     assert json.loads(row["counters"]) == [["hero", "v1", "personalized", 3, 1]]
@@ -136,7 +136,7 @@ def test_a_compact_update_is_stored_like_a_json_one(server):
                         [3, 99], [0.2, -0.1])
     response = post_compact(server, body, content_type="Application/vnd.p13n.update; v=1")
     assert response.status_code == 202, response.text
-    row = server.db()["updates"].get(response.json()["accepted"])
+    row = next(server.db()["updates"].rows_where("id = ?", [response.json()["accepted"]]))
     assert (row["round"], row["samples"], row["intercept"]) == (1, 4, 0.01)
     assert list(array("i", row["idx"])) == [3, 99]
     assert list(array("d", row["val"])) == np.array([0.2, -0.1], dtype=np.float32).tolist()  # float32 precision

@@ -1,6 +1,7 @@
 // personalize.js: <script src="/p13n/personalize.js" data-site="KEY" data-sync="https://…" defer blocking="render">
 // Paints each slot's last ranking at once (from localStorage), starts the engine's worker,
-// ranks every slot in it (slots added later too), reports clicks back to it, and gives the
+// ranks the page's slots in it in one decision (slots added later join it), reports clicks
+// and conversions back to it, and gives the
 // visitor the preferences widget. Calls made before it loads, through the stub
 // `window.p13n = window.p13n || function () { var a = arguments; return new Promise(function (y, n) { (p13n.q = p13n.q || []).push([a, y, n]) }) }`,
 // are replayed once it is ready, and the stub's promise settles with the call's result.
@@ -12,7 +13,8 @@ import { decisionCache } from "./decision_cache.js";
 import { guarded, logError, logWarning } from "./log.js";
 import { preferencesWidget } from "./preferences/widget.js";
 import {
-  SLOT, VARIANT, applyRanking, candidatesOf, defaultRanking, duplicateIds, meaningfulClick, showInPlace, sizeOf, watchSlots,
+  SLOT, VARIANT, applyRanking, candidatesOf, defaultRanking, duplicateIds, meaningfulClick, objectiveOf, showInPlace, sizeOf,
+  watchSlots,
 } from "./slots.js";
 import { SyncCodeError, decodeSyncCode, encodeSyncCode } from "./sync_code.js";
 import { visitorChoices } from "./visitor.js";
@@ -22,6 +24,7 @@ const script = document.currentScript; // only set while this file first runs
 const DEFAULT_ANTI_FLICKER_MS = 300;
 const MAX_ANTI_FLICKER_MS = 1000; // never a blank slot for seconds
 const SERVER_PURPOSES = ["improve", "sync"]; // they act through the server
+const GOAL = /^[\w-]{1,64}$/; // as edge/objectives.py reads it
 const listeners = new Map();
 // `boot`, once the engine is up: when (ms) Python and the engine were ready in the worker's
 // clock, and when the page heard of it in the page's clock.
@@ -73,7 +76,7 @@ function start() {
   const cache = decisionCache(config.site);
   const context = visitContext(config.pageType);
   const slots = new Set(); // every slot seen, to redo when the visitor changes their mind
-  const views = new Map(); // slot -> what it shows now, {candidates, size, ranking, context}, for its clicks
+  const views = new Map(); // slot -> what it shows now, {candidates, size, objective, ranking, context}, for its clicks
   const decisions = new Map(); // slot name -> its latest decision, for "why am I seeing this"
   let engine = null; // {ask, booted}, started by the first call that needs it
   const personalizing = () => choices.purposes().personalize;
@@ -95,10 +98,10 @@ function start() {
 
   const ask = (type, fields) => worker().ask(type, fields);
 
-  // `keep`: the order the page painted, which the engine keeps unless clearly worse.
-  async function decide(slot, candidates, size, keep) {
+  // Content the site renders itself (`p13n.decide`).
+  async function decide(slot, candidates, size) {
     if (!personalizing()) return defaultDecision(slot, candidates, size);
-    return ask("decide", { slot, candidates, size, keep, context, at: Date.now() / 1000 }); // the engine reads no clock
+    return ask("decide", { slot, candidates, size, context, at: Date.now() / 1000 }); // the engine reads no clock
   }
 
   function announce(decision) {
@@ -111,9 +114,16 @@ function start() {
 
   async function track(type, props = {}) {
     if (!personalizing()) return { learned: false };
+    if (type === "convert") return convert(props);
     const reply = await ask("track", { event: { at: Date.now() / 1000, ...props, type } });
     stats.learned += 1;
     return reply;
+  }
+
+  // Kept with the clicks, before a navigation can lose it; a promise of {learned, decisions}.
+  async function convert({ goal, value }) {
+    if (!GOAL.test(goal) || !(value === undefined || value >= 0)) throw new TypeError(`bad conversion: ${goal}, ${value}`);
+    return clicks.add({ type: "convert", goal, value }); // an undefined value is not stored
   }
 
   function showDefault(slot, state) {
@@ -125,47 +135,76 @@ function start() {
 
   // The slot's first paint on this page view: the order remembered from the last one, kept
   // until the engine decides (and then too, unless it has a strong reason), or the default,
-  // hidden until then (anti-flicker). A slot decided again (new interests) just takes the new order.
-  function paint(slot, name, candidates, size) {
-    const cached = cache.get(name, candidates.map((c) => c.id), size);
-    const ranking = cached ?? defaultRanking(slot);
+  // hidden until then (anti-flicker). Neither shows an item that `onPage`, what the page's
+  // other slots paint, has. A slot decided again (new interests) just takes the new order.
+  function paint(slot, spec, onPage) {
+    const cached = cache.get(spec.slot, spec.candidates.map((c) => c.id), spec.size);
+    const fits = cached && !cached.some((id) => onPage.has(id));
+    const ranking = fits ? cached : defaultRanking(slot, onPage);
     applyRanking(slot, ranking); // before the first paint
-    views.set(slot, { candidates, size, ranking, context });
-    if (!cached) return { reveal: hideUntilDecided(slot, config.antiFlickerMs) };
+    views.set(slot, { ...spec, ranking, context });
+    if (!fits) return { reveal: hideUntilDecided(slot, config.antiFlickerMs) };
     slot.dataset.p13nState = "cached";
     return { keep: cached, reveal: () => {} };
   }
 
-  async function personalize(slot) {
+  // What the engine is asked for a slot, or undefined for one that keeps the page's content.
+  function slotRequest(slot) {
     const name = slot.getAttribute(SLOT);
-    const first = !slots.has(slot);
-    slots.add(slot);
-    if (!personalizing()) return showDefault(slot, "off");
     const dupes = duplicateIds(slot);
-    if (dupes.length) {
-      showInPlace(slot);
-      return logWarning(`slot '${name}': variant ids must be unique ('${dupes[0]}' repeats); it keeps the page's content`);
+    if (!dupes.length) return { slot: name, candidates: candidatesOf(slot), size: sizeOf(slot), objective: objectiveOf(slot) };
+    showInPlace(slot);
+    logWarning(`slot '${name}': variant ids must be unique ('${dupes[0]}' repeats); it keeps the page's content`);
+  }
+
+  // What the page view's other slots show (a single-page app's views come and go).
+  const shownBesides = (batch) =>
+    [...slots].filter((slot) => slot.isConnected && !batch.includes(slot)).flatMap((slot) => views.get(slot)?.ranking ?? []);
+
+  // Decide `batch`, slots of one page view, in one decision of the engine: no item shows in
+  // two slots, nor in one the page view shows already (a late slot joins the page).
+  async function personalize(batch) {
+    const fresh = batch.filter((slot) => !slots.has(slot));
+    batch.forEach((slot) => slots.add(slot));
+    if (!personalizing()) return batch.forEach((slot) => showDefault(slot, "off"));
+    const shown = shownBesides(batch);
+    const onPage = new Set(shown);
+    const asked = [];
+    for (const slot of batch) {
+      const spec = guarded(`slot '${slot.getAttribute(SLOT)}' keeps its default`, slotRequest)(slot);
+      if (!spec) continue;
+      const { keep, reveal } = fresh.includes(slot) ? paint(slot, spec, onPage) : {};
+      views.get(slot)?.ranking.forEach((id) => onPage.add(id));
+      asked.push({ slot, spec, keep, reveal });
     }
-    const candidates = candidatesOf(slot);
-    const size = sizeOf(slot);
-    const { keep, reveal } = first ? paint(slot, name, candidates, size) : {};
     try {
-      const decision = await decide(name, candidates, size, keep);
-      clicks.settle(name, decision);
-      if (!personalizing()) return; // turned off while the engine was deciding
-      views.set(slot, { candidates, size, ranking: decision.ranking, context });
-      applyRanking(slot, decision.ranking);
-      slot.dataset.p13nDecision = decision.id;
-      slot.dataset.p13nState = "personalized";
-      cache.put(name, candidates.map((c) => c.id), size, decision.next ?? decision.ranking); // the next view's order
-      announce(decision);
+      if (!asked.length) return;
+      const decisions = await decidePage(asked.map(({ spec, keep }) => ({ ...spec, keep })), shown);
+      decisions.forEach((decision, i) => show(asked[i], decision));
     } finally {
-      reveal?.();
+      asked.forEach(({ reveal }) => reveal?.());
     }
   }
 
-  const personalizeSlot = (slot) => guarded(`slot '${slot.getAttribute(SLOT)}' keeps its default`, personalize)(slot);
-  const redecideAll = () => Promise.all([...slots].map(personalizeSlot));
+  async function decidePage(specs, shown) {
+    if (!personalizing()) return specs.map((s) => defaultDecision(s.slot, s.candidates, s.size));
+    const reply = await ask("decide_page", { slots: specs, shown, context, at: Date.now() / 1000 }); // the engine reads no clock
+    return reply.decisions;
+  }
+
+  function show({ slot, spec }, decision) {
+    clicks.settle(spec.slot, decision);
+    if (!personalizing()) return; // turned off while the engine was deciding
+    views.set(slot, { ...spec, ranking: decision.ranking, context });
+    applyRanking(slot, decision.ranking);
+    slot.dataset.p13nDecision = decision.id;
+    slot.dataset.p13nState = "personalized";
+    cache.put(spec.slot, spec.candidates.map((c) => c.id), spec.size, decision.next ?? decision.ranking); // the next view's order
+    announce(decision);
+  }
+
+  const personalizeSlots = guarded("deciding the page's slots; they keep their default", personalize);
+  const redecideAll = () => personalizeSlots([...slots].filter((slot) => slot.isConnected));
 
   // Kept synchronously, before a link can take the visitor away (see click_queue.js).
   function trackClick(event) {
@@ -175,15 +214,16 @@ function start() {
     clicks.add({ slot: slot.getAttribute(SLOT), variant: variant.getAttribute(VARIANT), decision: slot.dataset.p13nDecision, shown: views.get(slot) });
   }
 
-  // The engine learned queued clicks: the next view of each slot clicked shows it.
-  function learnedClicks(reply, sent) {
-    for (const slot of slots) {
+  // The engine learned queued clicks and conversions: the next view of each slot clicked shows it.
+  function learnedOutcomes(reply, sent) {
+    for (const [slot, view] of views) {
       const next = reply.next[slot.getAttribute(SLOT)];
-      if (next) cache.put(slot.getAttribute(SLOT), candidatesOf(slot).map((c) => c.id), sizeOf(slot), next);
+      if (next) cache.put(slot.getAttribute(SLOT), view.candidates.map((c) => c.id), view.size, next);
     }
-    for (const click of sent.filter((c) => reply.learned.includes(c.id))) {
+    for (const outcome of sent.filter((o) => reply.learned.includes(o.id))) {
       stats.learned += 1;
-      emit("learn", { slot: click.slot, decision: click.decision ?? null });
+      if (outcome.goal) emit("learn", { goal: outcome.goal, decisions: reply.decisions[outcome.id] });
+      else emit("learn", { slot: outcome.slot, decision: outcome.decision ?? null });
     }
   }
 
@@ -326,11 +366,11 @@ function start() {
     if (typeof api[method] !== "function") return logError("unknown call", method);
     return api[method](...args);
   };
+  clicks = clickQueue(config.site, ask, learnedOutcomes); // before the queued calls: a conversion goes in it
   const queued = window.p13n?.q ?? [];
   window.p13n = Object.assign(p13n, api);
   for (const call of queued) replay(p13n, call);
 
-  clicks = clickQueue(config.site, ask, learnedClicks);
   if (personalizing()) {
     worker(); // first: booting is the long part
     clicks.flush(); // clicks a page left with: learned before this page's slots are decided
@@ -338,7 +378,7 @@ function start() {
   if (choices.mustRecord()) guarded("recording consent", recordChoices)(); // a change the server missed last time
   document.addEventListener("click", guarded("click tracking", trackClick), true);
   const personalizeAll = guarded("finding slots; the page keeps its default content", () => {
-    watchSlots(personalizeSlot);
+    watchSlots(personalizeSlots);
     widget.mount();
   });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", personalizeAll);

@@ -10,6 +10,7 @@ export const VARIANT = "data-p13n-variant";
 const CLICK = "data-p13n-click";
 const CONTROLS = "input, select, textarea, button, label, option";
 const FEATURE = /^[^\s:,]+:[^\s:,]+$/; // name:value, one colon, no comma
+const OBJECTIVE = /^(click|(convert|value):[\w-]{1,64})$/; // as edge/objectives.py reads it
 const warned = new Set();
 const warnOnce = (message) => warned.has(message) || (warned.add(message), logWarning(message));
 
@@ -63,17 +64,24 @@ export function sizeOf(slot) {
   throw new Error(`data-p13n-show must be a whole number ≥ 1, got '${show}'`);
 }
 
+// What the slot optimizes (its `data-p13n-objective`): click (the default), convert:GOAL or value:GOAL.
+export function objectiveOf(slot) {
+  const objective = slot.dataset.p13nObjective ?? "click";
+  if (OBJECTIVE.test(objective)) return objective;
+  throw new Error(`data-p13n-objective must be click, convert:GOAL or value:GOAL, got '${objective}'`);
+}
+
 // The order the page's author gave each slot, noted before we first move anything.
 const authored = new WeakMap();
 const noteAuthoredOrder = (slot) => authored.has(slot) || authored.set(slot, candidatesOf(slot).map((c) => c.id));
 
 // The page's own choice: its first `size` variants, in the authored order (variants added
-// since then follow, in the page's order).
-export function defaultRanking(slot) {
+// since then follow, in the page's order), leaving out those in `besides` (shown elsewhere).
+export function defaultRanking(slot, besides = new Set()) {
   noteAuthoredOrder(slot);
   const ids = candidatesOf(slot).map((c) => c.id);
   const order = [...authored.get(slot).filter((id) => ids.includes(id)), ...ids];
-  return [...new Set(order)].slice(0, sizeOf(slot));
+  return [...new Set(order)].filter((id) => !besides.has(id)).slice(0, sizeOf(slot));
 }
 
 export function applyRanking(slot, ranking) {
@@ -111,25 +119,20 @@ function show(variant, shown) {
   }
 }
 
-// Call `onSlot` once for every slot that has variants: those in the page now, and those that
-// appear later (single-page apps render views after load; an empty slot counts once its
-// variants arrive). Our own reordering adds nodes too, but only to slots already seen.
-export function watchSlots(onSlot) {
+// Call `onSlots` with every slot that has variants: those in the page now, at once, and those
+// that appear later, together with the others that appear with them (single-page apps render
+// views after load; an empty slot counts once its variants arrive). Our own reordering adds
+// nodes too, but only to slots already seen.
+export function watchSlots(onSlots) {
   const seen = new WeakSet();
-  const visit = (root) => {
-    for (const slot of findSlots(root)) {
-      if (seen.has(slot) || variantsOf(slot).length === 0) continue;
-      seen.add(slot);
-      noteAuthoredOrder(slot);
-      onSlot(slot);
-    }
+  const visit = (roots) => {
+    const found = roots.flatMap(findSlots).filter((slot) => !seen.has(slot) && variantsOf(slot).length > 0 && seen.add(slot));
+    found.forEach(noteAuthoredOrder);
+    if (found.length) onSlots(found);
   };
-  visit(document);
+  visit([document]);
   new MutationObserver((mutations) => {
-    for (const { addedNodes } of mutations) {
-      for (const node of addedNodes) {
-        if (node.nodeType === Node.ELEMENT_NODE) visit(node.parentElement?.closest(`[${SLOT}]`) ?? node);
-      }
-    }
+    const added = mutations.flatMap((m) => [...m.addedNodes]).filter((node) => node.nodeType === Node.ELEMENT_NODE);
+    visit(added.map((node) => node.parentElement?.closest(`[${SLOT}]`) ?? node));
   }).observe(document.documentElement, { childList: true, subtree: true });
 }

@@ -17,10 +17,10 @@ import { federation } from "./federation.js";
 import { openStateStore } from "./state_store.js";
 import { syncClient } from "./sync_client.js";
 
-const CHANGES_STATE = new Set(["decide", "decide_page", "track", "clicks", "preferences", "restore_profile", "configure"]);
+const CHANGES_STATE = new Set(["decide", "decide_page", "track", "outcomes", "preferences", "restore_profile", "configure"]);
 // Saving a decision waits until the page has it: a checkpoint reads the engine's whole state.
 const SAVED_AFTER_REPLY = new Set(["decide", "decide_page"]);
-const CHANGES_PROFILE = new Set(["track", "clicks", "preferences"]);
+const CHANGES_PROFILE = new Set(["track", "outcomes", "preferences"]);
 const PROFILE_SYNC_DELAY_MS = 5000; // a burst of clicks makes one upload
 let engine = null; // a promise, set by the "boot" message
 let visitor = { purposes: {} };

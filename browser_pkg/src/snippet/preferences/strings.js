@@ -15,7 +15,8 @@ export const STRINGS = {
   // tests/browser/test_words_and_wire.py checks these two against what is sent.
   improveHelp: "From now on, sends our server what this device learns: a change to the model's weights, limited in size, " +
     "with how many examples it came from and which version of the site's model it builds on; how often each item was " +
-    "shown and clicked here, and whether it was ranked for you; a random number per update, so a retry counts once; and " +
+    "shown and clicked here (and how often a click led to a purchase or sign-up, where the site counts them), and " +
+    "whether it was ranked for you; a random number per update, so a retry counts once; and " +
     "a one-time token that lets one device take part once a round: this device asks for it under your random id, and " +
     "it is made so that our server cannot tell which device spends it. " +
     "Updates carry no id, cookie or list of what you did, and our server adds noise before it publishes anything. " +
