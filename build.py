@@ -4,13 +4,18 @@
 
 dist/
   personalize.js          the snippet a page loads (bundled, minified); its name never changes
-  preferences.HASH.js     the preferences panel, which the snippet loads only when it opens
+  widget.HASH.js          the preferences widget's button, which the snippet loads once it
+                          has found the page's slots
+  preferences.HASH.js     the preferences panel, which the widget loads only when it opens
+  requests.HASH.js        the visitor's requests (consent changes, interests, export, forget,
+                          sync codes), which the snippet loads only when the first one is made
   worker.HASH.js          the module worker that runs the engine
   tokens.HASH.js          participation tokens, imported by the worker only with `improve`
-  edge.HASH.zip           the `edge` Python package, unpacked by the worker
-  python-snapshot.HASH.bin  Python's memory with `edge` imported, made under Node; the worker
-                          restores it instead of starting Python (HASH: of the Pyodide and edge
-                          builds it was made from, so an unchanged build does not make it again)
+  edge.HASH.zip           the `edge` Python package, which the worker's Python imports from
+  python-snapshot.HASH.bin  Python's memory with `edge` imported, made under Node, its zero
+                          pages left out; the worker restores it instead of starting Python
+                          (HASH: of the Pyodide and edge builds it was made from and the code
+                          that makes it, so an unchanged build does not make it again)
   pyodide.HASH/           Pyodide's core runtime, copied from npm's package
   uplot/                  uPlot's script and style, for the admin dashboard's charts (not for pages)
   *.br, *.gz              precompressed copies, served to clients that accept them
@@ -20,9 +25,9 @@ dist/
 HASH is the start of the SHA-256 of the content, so every name but personalize.js is immutable:
 the server may let browsers cache those files for a year. The snapshot's HASH is of its inputs
 (two snapshots of the same Pyodide and edge differ in bytes, not in what they restore). Each
-file names the next one (the snippet names the worker and the preferences panel, the worker
-the archive, Pyodide's folder and the Python snapshot), so one short-lived file,
-personalize.js, is all a browser needs to revalidate. dist/ belongs to the build: files an
+file names the next one (the snippet names the worker, the widget, the preferences panel
+and the requests module, the worker the archive, Pyodide's folder and the Python snapshot),
+so one short-lived file, personalize.js, is all a browser needs to revalidate. dist/ belongs to the build: files an
 earlier build wrote and this one did not are removed.
 """
 
@@ -46,6 +51,8 @@ import brotli
 ROOT = Path(__file__).resolve().parent
 PYODIDE = ROOT / "node_modules" / "pyodide"
 SNAPSHOT_TOOL = ROOT / "browser_pkg" / "tools" / "python_snapshot.mjs"
+# The code that makes a snapshot, and that the worker restores it with: a change makes a new one.
+SNAPSHOT_CODE = (SNAPSHOT_TOOL, *(ROOT / "browser_pkg" / "src" / "worker" / name for name in ("python.js", "sparse.js")))
 ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
 UPLOT = ROOT / "node_modules" / "uplot" / "dist"  # pinned in package.json
 UPLOT_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
@@ -53,7 +60,9 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps keep the archive's bytes reproducible
 HASH_CHARS = 12
 COMPRESSIBLE = {".js", ".mjs", ".wasm", ".json", ".zip", ".bin"}  # Pyodide's stdlib zip stores most files uncompressed
-BROTLI_BEST_UP_TO = 16 << 20  # quality 11 takes ~50 s on the 30 MB snapshot (9: 2 s) for 13 % fewer bytes
+# Quality 11 takes ~50 s on the 15 MB snapshot for 15 % fewer bytes than 9 (4.1 MB, not 4.9), on
+# every first visit: worth it, once per snapshot. Larger files would take minutes.
+BROTLI_BEST_UP_TO = 16 << 20
 ENCODINGS = {
     ".br": lambda data: brotli.compress(data, quality=11 if len(data) <= BROTLI_BEST_UP_TO else 9),
     ".gz": lambda data: gzip.compress(data, 9, mtime=0),
@@ -122,8 +131,9 @@ def edge_archive() -> bytes:
 
 def python_snapshot(dist: Path, pyodide: str, edge: str) -> str:
     """Boot Pyodide under Node with the `edge` archive, import the engine and write Python's
-    memory to `python-snapshot.HASH.bin`, HASH naming the two builds it holds."""
-    name = f"python-snapshot.{content_hash(pyodide.encode(), edge.encode())}.bin"
+    memory to `python-snapshot.HASH.bin`, HASH naming the two builds it holds and the code
+    that makes and restores it."""
+    name = f"python-snapshot.{content_hash(pyodide.encode(), edge.encode(), *(p.read_bytes() for p in SNAPSHOT_CODE))}.bin"
     if (dist / name).exists():
         return name
     if shutil.which("node") is None:
@@ -224,8 +234,13 @@ def build(dist: Path) -> dict:
         ("bundle worker.js", bundle_worker),
         ("bundle preferences.js", lambda: names.update(preferences=write_hashed(
             dist, "preferences.js", bundle("snippet/preferences/panel.js", "esm", {})))),
+        ("bundle widget.js", lambda: names.update(widget=write_hashed(
+            dist, "widget.js", bundle("snippet/preferences/widget.js", "esm", {})))),
+        ("bundle requests.js", lambda: names.update(requests=write_hashed(
+            dist, "requests.js", bundle("snippet/requests.js", "esm", {})))),
         ("bundle personalize.js", lambda: write_if_changed(dist / "personalize.js", bundle(
-            "snippet/index.js", "iife", {"P13N_WORKER": names["worker"], "P13N_PREFERENCES": names["preferences"]}))),
+            "snippet/index.js", "iife", {"P13N_WORKER": names["worker"], "P13N_PREFERENCES": names["preferences"],
+                                         "P13N_WIDGET": names["widget"], "P13N_REQUESTS": names["requests"]}))),
         ("remove stale files", lambda: remove_stale(dist, names)),
         ("precompress (brotli, gzip)", lambda: precompress(dist)),
         ("write manifest.json", lambda: write_if_changed(dist / "manifest.json", manifest(dist, names))),

@@ -5,13 +5,18 @@
   IndexedDB): a first visit; *warm* is the next visit in the same profile; *cold, no
   snapshot* is a first visit whose request for build.py's Python snapshot fails, so the
   worker starts Python afresh: `snapshot.cold_speedup` is what the snapshot is worth, measured
-  in the same run. `python` and `engine` are when the worker had Python, then the engine,
-  ready (the worker's clock: from its start).
+  in the same run. The other figures of a row say where the time goes, each when (the page's
+  clock) a step was done: `snippet` personalize.js arrived, `worker` the worker started,
+  `snapshot` the snapshot's bytes were in the worker (downloaded, or read back from the
+  device's IndexedDB on a warm visit), `state` the visitor's saved state was read, `pyodide`
+  Pyodide had restored the snapshot, `python` Python could import `edge`, `engine` the engine
+  was ready, `ready` the page heard so.
 - `first_visits_within_window`: the share of cold visits whose first slot was decided while
   the anti-flicker window (300 ms by default) still hid it, so the visitor never saw the
   default order replaced.
 - `bytes`: what the visit transferred (compressed bodies and headers, as on the wire; a
-  cache hit costs nothing), and how many requests went out.
+  cache hit costs nothing), and how many requests went out; `first_visit_bytes` is the cold
+  visit's.
 - `latency_us`: `decide` (20 candidates, one shown) and `learn` (a click) inside Pyodide,
   timed by Python's own clock in a cross-origin isolated page (browsers keep timers coarse,
   100 µs, elsewhere; isolated pages get 5 µs), the same code on CPython in this process, and
@@ -51,7 +56,8 @@ BOOT_TIMEOUT_MS = 120_000
 GOAL_DECIDE_P99_US = 1_000
 GOAL_SNIPPET_GZIP = 6_000
 GOAL_COLD_MS, GOAL_WARM_MS = 1_000, 300
-STUB = "window.p13n = window.p13n || function () { (p13n.q = p13n.q || []).push(arguments) }"
+STUB = ("window.p13n = window.p13n || function () { var a = arguments; "
+        "return new Promise(function (y, n) { (p13n.q = p13n.q || []).push([a, y, n]) }) }")  # the README's
 # The first decision, and whether its slot was still hidden by the anti-flicker window then.
 FIRST_DECISION = STUB + """; p13n('on', 'decision', (d) => {
     window.firstDecision ??= performance.now();
@@ -59,6 +65,7 @@ FIRST_DECISION = STUB + """; p13n('on', 'decision', (d) => {
 })"""
 ISOLATED = {"cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp"}
 VISITS = ("cold", "warm", "cold, no snapshot")
+STEPS = ("snippet", "worker", "snapshot", "state", "pyodide", "python", "engine", "ready", "first_decision")
 SLOT = "feed"
 
 # Runs in CPython and in Pyodide alike: the engine deciding and learning on the same visits.
@@ -113,6 +120,7 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     figures = {
         "boot_ms": boot,
         "first_visits_within_window": sum(v["in_window"] for v in visits["cold"]) / len(visits["cold"]),
+        "first_visit_bytes": boot["cold"]["bytes"],
         "goals_met": {"cold": boot["cold"]["first_decision"] <= GOAL_COLD_MS,
                       "warm": boot["warm"]["first_decision"] <= GOAL_WARM_MS},
         "snapshot": {
@@ -204,17 +212,24 @@ def _visit(page, url: str) -> dict:
     page.on("requestfinished", record)
     page.goto(f"{url}/demo/")
     page.wait_for_function("window.firstDecision && p13n.stats.boot", timeout=BOOT_TIMEOUT_MS, polling=20)
-    timings = page.evaluate("({first: window.firstDecision, inWindow: window.inWindow, ...p13n.stats.boot})")
+    timings = page.evaluate("""({first_decision: window.firstDecision, inWindow: window.inWindow, ...p13n.stats.boot,
+        snippet: performance.getEntriesByType("resource").find((e) => e.name.includes("/personalize.js")).responseEnd})""")
     page.remove_listener("requestfinished", record)
     sizes = [request.sizes() for request in finished]
-    return {"first_decision": timings["first"], "python": timings["python"], "engine": timings["engine"],
-            "in_window": timings["inWindow"],
+    return {**{step: timings.get(step) for step in STEPS}, "in_window": timings["inWindow"],
             "bytes": sum(s["responseBodySize"] + s["responseHeadersSize"] + s["requestHeadersSize"] for s in sizes),
             "requests": len(sizes)}
 
 
 def _boot_row(visits: list[dict]) -> dict:
-    return {key: percentile([v[key] for v in visits], 50) for key in ("first_decision", "python", "engine", "bytes", "requests")}
+    """Medians, and the range of the first decisions; a step a visit did not take (no
+    snapshot: no `snapshot`) is None."""
+    row = {}
+    for key in (*STEPS, "bytes", "requests"):
+        values = [v[key] for v in visits if v[key] is not None]
+        row[key] = percentile(values, 50) if values else None
+    row["first_decision_range"] = [min(v["first_decision"] for v in visits), max(v["first_decision"] for v in visits)]
+    return row
 
 
 # Latency: the engine inside Pyodide with a precise clock, and the page's view through the worker.

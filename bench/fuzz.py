@@ -1,12 +1,14 @@
 """Fuzzing a real server: schemathesis over `/openapi.json` (device API and admin API, signed
 in with a session and its CSRF token), then random bodies for every admin form.
 
-Three passes against one `python -m sync_server serve` process:
+Four passes against one `python -m sync_server serve` process:
 
 - `openapi_free`: schemathesis' examples, coverage and fuzzing phases with every parameter
   generated (mostly unknown sites and visitors: the refusals' paths);
 - `openapi_anchored`: the same with the site, a registered visitor and that visitor's secret
   filled in, so generated bodies reach the checks behind them;
+- `openapi_backend`: the site's backend endpoints (`decide`, `events`) with a server key of the
+  site and a visitor who granted `sync`, so generated bodies reach the engine;
 - `admin_forms`: random bodies (seeded) for every admin form, which the OpenAPI document does
   not describe (they are HTML forms): raw bytes sent as a form, and random fields, nasty
   values among them, with the session's CSRF token.
@@ -36,11 +38,13 @@ from bench.live_server import SITE, LiveServer, live_server, sign_in
 from bench.report import RESULTS
 
 FORMS = ["/admin/login", "/admin/sites", f"/admin/sites/{SITE}/origins", f"/admin/sites/{SITE}/kill-switch",
-         f"/admin/sites/{SITE}/rules", f"/admin/sites/{SITE}/federation", f"/admin/sites/{SITE}/rotate-key"]
+         f"/admin/sites/{SITE}/rules", f"/admin/sites/{SITE}/federation", f"/admin/sites/{SITE}/catalog",
+         f"/admin/sites/{SITE}/erase", f"/admin/sites/{SITE}/rotate-key", f"/admin/sites/{SITE}/delete"]
 NASTY = ["", "0", "1", "-1", "1e300", "-1e300", "nan", "inf", "1" * 400, "[" * 2000, "{}", "null", "\x00",
          '{"slots": {"a": {"pin": {"b": 1e300}}}}', "http://[::1", "javascript:alert(1)", "%ff%fe"]
 FIELDS = ["name", "password", "next", "site", "hash_bits", "origins", "on", "rules", "clip_norm",
-          "noise_multiplier", "min_devices", "target_devices", "epsilon_budget", "new_key"]
+          "noise_multiplier", "min_devices", "target_devices", "epsilon_budget", "new_key", "catalog", "url",
+          "visitor", "confirm"]
 
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
@@ -55,10 +59,13 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
             session = client.cookies["p13n_admin"]
             visitor, secret = _registered_visitor(server)
             admin_headers = [f"Cookie: p13n_admin={session}", f"X-CSRF-Token: {csrf}"]
-            for name, anchored in progress([("openapi_free", False), ("openapi_anchored", True)], desc="schemathesis"):
-                headers = admin_headers + ([f"Authorization: Bearer {secret}"] if anchored else [])
-                parameters = {"path.site": SITE, "query.site": SITE, "path.visitor": visitor} if anchored else {}
-                figures[name] = _schemathesis(server, headers, parameters, examples, work / name)
+            anchors = {"path.site": SITE, "query.site": SITE, "path.visitor": visitor}
+            passes = [("openapi_free", admin_headers, {}, []),
+                      ("openapi_anchored", [*admin_headers, f"Authorization: Bearer {secret}"], anchors, []),
+                      ("openapi_backend", [f"Authorization: Bearer {server.server_key}"], anchors,
+                       ["--include-operation-id-regex", "^channel"])]
+            for name, headers, parameters, only in progress(passes, desc="schemathesis"):
+                figures[name] = _schemathesis(server, headers, parameters, examples, work / name, only)
                 if not quick:  # the full run's reports are committed beside its results
                     shutil.copy(next((work / name).glob("*.xml")), RESULTS / f"fuzz_{name}.junit.xml")
             figures["admin_forms"] = _forms(client, server, csrf, form_bodies, progress)
@@ -77,7 +84,8 @@ def _registered_visitor(server: LiveServer) -> tuple[str, str]:
     return visitor, secret
 
 
-def _schemathesis(server: LiveServer, headers: list[str], parameters: dict, examples: int, work: Path) -> dict:
+def _schemathesis(server: LiveServer, headers: list[str], parameters: dict, examples: int, work: Path,
+                 only: list[str]) -> dict:
     work.mkdir()
     config = work / "schemathesis.toml"
     config.write_text(("[parameters]\n" if parameters else "")
@@ -85,7 +93,7 @@ def _schemathesis(server: LiveServer, headers: list[str], parameters: dict, exam
     command = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
                f"{server.url}/openapi.json", "--checks", "not_a_server_error", "--max-examples", str(examples),
                "--phases", "examples,coverage,fuzzing", "--workers", "1", "--report", "junit,ndjson",
-               "--report-dir", str(work), "--no-color", "--seed", "13"]
+               "--report-dir", str(work), "--no-color", "--seed", "13", *only]
     for header in headers:
         command += ["-H", header]
     finished = subprocess.run(command, capture_output=True, text=True)

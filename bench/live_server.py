@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from sync_server.admin.accounts import create_admin
+from sync_server.channels import key_hash
 from sync_server.config import ROOT
 from sync_server.demo.traffic import wait_until_up
 from sync_server.storage import Store
@@ -29,6 +30,7 @@ class LiveServer:
     pid: int
     admin: str
     password: str
+    server_key: str  # SITE's key for its backend's endpoints (decide, events)
 
 
 @contextlib.contextmanager
@@ -38,6 +40,8 @@ def live_server(db_path: Path, *options: str) -> Iterator[LiveServer]:
     store.create_site(SITE, hash_bits=10)
     password = secrets.token_urlsafe(16)
     create_admin(store, "bench", password)
+    server_key = f"p13n_sk_{secrets.token_urlsafe(32)}"
+    store.add_server_key(SITE, key_hash(server_key), "bench", admin="bench", via="bench")
     store.db.close()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -47,8 +51,13 @@ def live_server(db_path: Path, *options: str) -> Iterator[LiveServer]:
          "--log-level", "warning", *options], cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
+<<<<<<< HEAD
         wait_until_up(url, running=lambda: process.poll() is None)
         yield LiveServer(url, process.pid, "bench", password)
+=======
+        _wait_until_healthy(url, process)
+        yield LiveServer(url, process.pid, "bench", password, server_key)
+>>>>>>> main
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -327,7 +327,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(port: int, timeout: float = 30.0) -> None:
+def _wait_for(port: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -17,14 +17,20 @@ downloads; they are checked once, when loaded, and never run as code:
 
 Holdout measures the model, so only the model's scores are withheld from the
 control group: exclusions and pins hold for everyone. A visitor's group is a
-stable draw from a hash of their id and the slot: the same visitor stays in the
-same group on every visit, and raising a share only moves visitors into holdout.
+stable draw from a hash of their id: the same visitor stays in the same group on
+every visit, and raising a share only moves visitors into holdout. The top-level
+share is site-wide (one draw per visitor, so a visitor in it sees no slot
+personalized, and the holdout measures the whole site's effect); a slot's own share
+draws per slot.
 
 >>> rules = Rules.from_dict({"slots": {"picks": {"pin": {"tent": 1}, "boost": {"bottle": 0.3}}}})
 >>> arranged = rules.apply("picks", ["tent", "helmet", "bottle"],
 ...                        {"tent": 0.1, "helmet": 0.5, "bottle": 0.4}, visitor="v-123")
 >>> arranged.ranking, arranged.group
 (['tent', 'bottle', 'helmet'], 'personalized')
+>>> site_wide = Rules.from_dict({"holdout": 0.5})
+>>> len({site_wide.group(slot, "v-7") for slot in ("hero", "picks", "footer", "news")})
+1
 >>> Rules.from_dict({"slots": {"picks": {"holdout": 1.5}}})
 Traceback (most recent call last):
     ...
@@ -44,6 +50,7 @@ from edge.validation import is_number, known_fields
 Group = Literal["personalized", "holdout", "off"]
 SLOT_KEYS = ("pin", "exclude", "boost", "holdout")
 DOCUMENT_KEYS = ("kill_switch", "holdout", "slots")
+SITE_WIDE = "\x00site"  # what the site-wide holdout draws on, a name no slot can have (slot names are words)
 
 
 class RuleError(ValueError):
@@ -160,9 +167,9 @@ class Rules:
         if self.kill_switch:
             return "off"
         share = self.slots.get(slot, NO_RULES).holdout
-        share = self.holdout if share is None else share
+        share, scope = (self.holdout, SITE_WIDE) if share is None else (share, slot)
         # A draw is never below 0: without a holdout share, no draw is needed.
-        return "holdout" if share > 0 and draw(visitor, slot) < share else "personalized"
+        return "holdout" if share > 0 and draw(visitor, scope) < share else "personalized"
 
     def allows(self, slot: str, ranking: list[str], variants: list[str]) -> bool:
         """Whether the personalized group of `slot` may show `ranking` (see `SlotRules.allows`)."""

@@ -1,8 +1,14 @@
-"""python -m sync_server serve|create-site|set-origins|list-sites …"""
+"""python -m sync_server serve|create-site|set-origins|list-sites …
+
+Every command that changes a site writes the audit log the dashboard shows, as the operating
+system user who ran it, "via cli". Destructive commands (rotate-key, delete-site,
+erase-visitor) want the site key typed again (`--confirm KEY`, or at the prompt).
+"""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -14,6 +20,7 @@ from sync_server.config import Settings
 from sync_server.sites import DEFAULT_HASH_BITS, parse_hash_bits, parse_site_key
 
 T = TypeVar("T")
+WHO, VIA = getpass.getuser(), "cli"  # who ran a command, and how, for the audit log
 
 
 
@@ -39,7 +46,9 @@ def serve(args: argparse.Namespace) -> None:
     print(f"Database:   {_shown(settings.db_path)}")
     if args.demo_traffic and settings.demo_dir is not None:
         _fill_demo(app.state.store, settings.demo_site, base, args.demo_traffic)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # The demo's progress bar and hundreds of `POST /updates 202` lines cannot share a terminal.
+    access_log = not args.quiet_access_log and not args.demo_traffic
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log)
 
 
 def serve_settings(args: argparse.Namespace) -> Settings:
@@ -62,9 +71,12 @@ def _fill_demo(store, site: str, base: str, visits: int) -> None:
     if store.rounds(site):
         return
     if store.editor_rules(site)[0] == 0:
-        store.set_editor_rules(site, traffic.DEMO_RULES, admin="demo", change="demo rules")
+        store.set_editor_rules(site, traffic.DEMO_RULES, admin="demo", change="demo rules", via="cli")
     if store.logged_sample(site) is None:
-        store.set_logged_sample(site, traffic.logged_sample(traffic.Shop.demo(), traffic.DEMO_SAMPLE, seed=1), "demo")
+        store.set_logged_sample(site, traffic.logged_sample(traffic.Shop.demo(), traffic.DEMO_SAMPLE, seed=1), "demo",
+                                via="cli")
+    if store.catalog(site) is None:
+        store.set_catalog(site, traffic.Shop.demo().catalog(), "demo", via="cli")
     print(f"Filling the demo dashboard: {visits} simulated visits by {traffic.DEMO_DEVICES} devices")
     threading.Thread(target=traffic.fill, args=(base, site, visits), daemon=True, name="demo-traffic").start()
 
@@ -108,6 +120,7 @@ def create_site(args: argparse.Namespace) -> None:
         raise SystemExit(f"{error}; no site was added") from None
     if args.origins:
         store.set_site_origins(args.site, args.origins)
+    store.audit(args.site, WHO, "site created", {"hash_bits": args.hash_bits, "origins": args.origins}, VIA)
     print(f"site {args.site!r} is ready; pages may call it from {_origins_text(store, args.site)}")
 
 
@@ -119,6 +132,7 @@ def set_origins(args: argparse.Namespace) -> None:
         store.set_site_origins(args.site, args.origins)
     except UnknownSite:
         raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}: add it with create-site") from None
+    store.audit(args.site, WHO, "origins", {"origins": args.origins}, VIA)
     print(f"site {args.site!r}: pages may call it from {_origins_text(store, args.site)}")
 
 
@@ -134,16 +148,99 @@ def simulate(args: argparse.Namespace) -> None:
 
 
 def rotate_key(args: argparse.Namespace) -> None:
-    from sync_server.storage import Store, UnknownSite
+    from sync_server.storage import UnknownSite
 
+    store = _store_with_site(args)
+    _confirm(args, "rotate its key")
     try:
-        Store(args.db).rotate_site_key(args.site, args.new_key, admin="cli")
+        store.rotate_site_key(args.site, args.new_key, admin=WHO, via=VIA)
     except UnknownSite:
         raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}") from None
     except ValueError as error:
         raise SystemExit(f"{error}; the key was not changed") from None
     print(f"site {args.site!r} is now {args.new_key!r}: pages need data-site=\"{args.new_key}\"; "
-          f"running servers refuse the old key within a second")
+          f"running servers refuse the old key within a second; rotating back to it restores it")
+
+
+def delete_site(args: argparse.Namespace) -> None:
+    store = _store_with_site(args)
+    _confirm(args, "delete it and everything it keeps")
+    store.delete_site(args.site, admin=WHO, via=VIA)
+    print(f"site {args.site!r} is deleted; its audit log stays")
+
+
+def erase_visitor(args: argparse.Namespace) -> None:
+    from sync_server.admin.dashboard import ADMIN_ERASURE
+
+    store = _store_with_site(args)
+    _confirm(args, "erase the visitor")
+    erased = store.erase_visitor(args.site, args.visitor, reason=ADMIN_ERASURE)
+    store.audit(args.site, WHO, "visitor erased", {"profile": erased["profile"], "consent records": erased["consents"]},
+                VIA)
+    print(f"erased {'a profile and ' if erased['profile'] else ''}{erased['consents']} consent records; "
+          "the audit log counts it without the id")
+
+
+def set_holdout(args: argparse.Namespace) -> None:
+    from edge.rules import RuleError, Rules
+
+    store = _store_with_site(args)
+    _, rules = store.editor_rules(args.site)
+    try:
+        document = Rules.from_dict({**rules, "holdout": args.share}).to_dict()
+    except RuleError as error:
+        raise SystemExit(f"{error}; the holdout was not changed") from None
+    version = store.set_editor_rules(args.site, document, WHO, change=f"holdout {args.share:g}", via=VIA)
+    print(f"site {args.site!r}: {100 * args.share:g}% of visitors are held out on every slot (rules v{version}); "
+          "running servers pass it on within a second")
+
+
+def import_catalog(args: argparse.Namespace) -> None:
+    from sync_server.catalog import Catalog, CatalogError, fetch
+
+    store = _store_with_site(args)
+    source = args.source
+    try:
+        is_url = source.startswith(("http://", "https://"))
+        catalog = fetch(source, allow_private=True) if is_url else Catalog.parse(Path(source).read_bytes())
+    except (OSError, CatalogError) as error:
+        raise SystemExit(f"{source}: {error}; the catalog was not imported") from None
+    store.set_catalog(args.site, catalog.to_dict(), WHO, VIA)
+    print(f"site {args.site!r}: a catalog of {len(catalog.variants())} variants in {len(catalog.slots)} slots "
+          "names the dashboard's weights")
+
+
+def create_server_key(args: argparse.Namespace) -> None:
+    import secrets
+
+    from sync_server.channels import key_hash
+
+    store = _store_with_site(args)
+    key = f"p13n_sk_{secrets.token_urlsafe(32)}"
+    store.add_server_key(args.site, key_hash(key), args.name, WHO, VIA)
+    print(key)
+    print(f"site {args.site!r}: the server key {args.name!r} above calls /v1/sites/{args.site}/decide and /events "
+          "from your own backend; it is shown once, keep it secret (never in pages)", file=sys.stderr)
+
+
+def _store_with_site(args: argparse.Namespace):
+    from sync_server.storage import Store, UnknownSite
+
+    store = Store(args.db)
+    try:
+        store.site(args.site)
+    except UnknownSite:
+        raise SystemExit(f"no site {args.site!r} in {_shown(args.db)}: add it with create-site") from None
+    return store
+
+
+def _confirm(args: argparse.Namespace, what: str) -> None:
+    """Go on only once the site key was typed again (`--confirm`, or at the prompt)."""
+    typed = args.confirm
+    if typed is None and sys.stdin.isatty():
+        typed = input(f"Type the site key {args.site!r} to {what}: ").strip()
+    if typed != args.site:
+        raise SystemExit(f"not confirmed: give --confirm {args.site} to {what}; nothing was changed")
 
 
 def load_sample(args: argparse.Namespace) -> None:
@@ -153,7 +250,7 @@ def load_sample(args: argparse.Namespace) -> None:
     try:
         lines = args.file.read_text().splitlines()
         sample = LoggedSample.parse([json.loads(line) for line in lines if line.strip()])
-        Store(args.db).set_logged_sample(args.site, sample.to_rows(), admin="cli")
+        Store(args.db).set_logged_sample(args.site, sample.to_rows(), admin=WHO, via=VIA)
     except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
         raise SystemExit(f"{args.file}: {error}; the sample was not loaded") from None
     except UnknownSite:
@@ -209,6 +306,12 @@ def _origin(text: str) -> str:
     return parse_origin(text)
 
 
+def _visitor(text: str) -> str:
+    from sync_server.checks import VISITOR_ID, VISITOR_ID_RULE, matching
+
+    return matching("visitor", text, VISITOR_ID, VISITOR_ID_RULE)
+
+
 def _database_target(text: str | Path) -> Path | str:
     from sync_server.storage.database import (
         parse_target,  # no psycopg unless a URL asks for it
@@ -236,6 +339,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--dist", type=Path, default=Settings.dist_dir, help="the built bundle (default: dist/)")
     run.add_argument("--no-demo", action="store_true", help="serve no demo pages and create no demo site")
     run.add_argument("--log-level", default="info")
+    run.add_argument("--quiet-access-log", action="store_true",
+                     help="no line per request (always so with --demo-traffic, whose progress bar needs the terminal)")
     run.add_argument("--secret-key", type=Path, help="key file for visitors' secret hashes, made on first "
                      "start (default: beside the database, DB.key); keep it, and keep it out of DB backups")
     run.add_argument("--ip-rate", type=float, default=Settings.ip_rate,
@@ -276,6 +381,33 @@ def parser() -> argparse.ArgumentParser:
     rotation.add_argument("new_key", type=_site_key)
     rotation.set_defaults(handler=rotate_key)
 
+    deletion = commands.add_parser("delete-site", help="delete a site and all it keeps (its audit log stays)")
+    deletion.add_argument("site", type=_site_key)
+    deletion.set_defaults(handler=delete_site)
+
+    erasure = commands.add_parser("erase-visitor", help="forget a visitor on their behalf (audited without the id)")
+    erasure.add_argument("site", type=_site_key)
+    erasure.add_argument("visitor", type=_argument(_visitor))
+    erasure.set_defaults(handler=erase_visitor)
+
+    holdout = commands.add_parser("set-holdout", help="the share of visitors held out on every slot, e.g. 0.05")
+    holdout.add_argument("site", type=_site_key)
+    holdout.add_argument("share", type=float)
+    holdout.set_defaults(handler=set_holdout)
+
+    catalog = commands.add_parser("import-catalog", help="the site's public catalog, to name the dashboard's weights")
+    catalog.add_argument("site", type=_site_key)
+    catalog.add_argument("source", help="a JSON file, or an http(s) URL to fetch it from (see sync_server/catalog.py)")
+    catalog.set_defaults(handler=import_catalog)
+
+    server_key = commands.add_parser("create-server-key", help="a key for the site's own backend (decide, events)")
+    server_key.add_argument("site", type=_site_key)
+    server_key.add_argument("name", help="what it is for, e.g. newsletter")
+    server_key.set_defaults(handler=create_server_key)
+
+    for command in (rotation, deletion, erasure):
+        command.add_argument("--confirm", metavar="SITE_KEY", help="the site key again, to confirm")
+
     sample = commands.add_parser("load-sample", help="give a site a logged sample of random traffic for offline replay")
     sample.add_argument("site", type=_site_key)
     sample.add_argument("file", type=Path, help="JSON lines, one impression each (see sync_server/replay.py)")
@@ -295,7 +427,8 @@ def parser() -> argparse.ArgumentParser:
     move.set_defaults(handler=migrate_db)
 
     default_db = os.environ.get("P13N_DB") or Settings.db_path
-    for command in (run, site, origins, rotation, sample, listing, admin):
+    for command in (run, site, origins, rotation, deletion, erasure, holdout, catalog, server_key, sample, listing,
+                    admin):
         command.add_argument("--db", type=_database, default=_database(default_db),
                              help="a SQLite file or a postgresql://USER@HOST/DB URL (default: $P13N_DB, else "
                              "data/p13n.db)")

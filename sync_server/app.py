@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from sync_server import (
     admin,
     api,
+    channels,
     consent,
     issuance,
     metrics,
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1/sites/{site}/model", api.global_model, methods=["GET"]),
         Route("/v1/consent", consent.post_consent, methods=["POST"]),
         Route("/v1/sites/{site}/tokens", issuance.post_token, methods=["POST"]),
+        Route("/v1/sites/{site}/decide", channels.decide, methods=["POST"]),
+        Route("/v1/sites/{site}/events", channels.events, methods=["POST"]),
         Route("/v1/profiles/{visitor}", profiles.Profile),
         Route("/openapi.json", openapi.openapi_document),
         Route("/metrics", metrics.metrics_page),

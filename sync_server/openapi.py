@@ -4,8 +4,9 @@ Written by hand so it reads as the contract it is: the device API here, the admi
 API in `admin/openapi.py`. A test checks that it is valid OpenAPI, that it names
 every `/v1` route of the app, and that real answers match the schemas it promises.
 
->>> sorted(PATHS)
-['/v1/consent', '/v1/profiles/{visitor}', '/v1/sites/{site}/model', '/v1/sites/{site}/tokens', '/v1/sites/{site}/updates']
+>>> sorted(PATHS)  # doctest: +NORMALIZE_WHITESPACE
+['/v1/consent', '/v1/profiles/{visitor}', '/v1/sites/{site}/decide', '/v1/sites/{site}/events',
+ '/v1/sites/{site}/model', '/v1/sites/{site}/tokens', '/v1/sites/{site}/updates']
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from edge import model_form
 from sync_server.admin.openapi import ADMIN_PATHS
 from sync_server.admin.openapi import SECURITY_SCHEME as ADMIN_SECURITY_SCHEME
 from sync_server.auth import SECRET
+from sync_server.channels import EVENT_TYPES, MAX_CANDIDATES, MAX_EVENTS, MAX_FEATURES
 from sync_server.checks import VISITOR_ID
 from sync_server.consent import POLICY_VERSION, PURPOSES
 from sync_server.updates import COMPACT_TYPE
@@ -37,8 +39,8 @@ def _errors(*statuses: int) -> dict:
 
 ERROR_MEANINGS = {
     400: "Not JSON (or a compact update without its JSON line), or the site is not named",
-    401: "The visitor's secret is missing, malformed or wrong, or the server holds nothing for that visitor "
-         "(one answer for both, so answers do not tell which visitor ids exist)",
+    401: "The visitor's secret (or the backend's server key) is missing, malformed or wrong, or the server holds "
+         "nothing for that visitor (one answer for both, so answers do not tell which visitor ids exist)",
     403: "The request's origin is not allowed for the site, or the visitor has not granted sync",
     404: "Unknown site",
     408: "The body did not all arrive within the body timeout (10 s by default); the connection is closed",
@@ -55,8 +57,47 @@ VISITOR_PATH = {"name": "visitor", "in": "path", "required": True,
                 "description": "The pseudonymous visitor id the browser made.",
                 "schema": {"type": "string", "pattern": f"^{VISITOR_ID.pattern}$"}}
 VISITOR_SECURITY = [{"visitorSecret": []}]
+SERVER_KEY_SECURITY = [{"serverKey": []}]
+VISITOR_FIELD = {"type": "string", "pattern": f"^{VISITOR_ID.pattern}$", "description": "The synced visitor's id."}
+WORDS = {"type": "array", "maxItems": MAX_FEATURES, "items": {"type": "string", "minLength": 1, "pattern": "^\\S+$"}}
+SECONDS = {"type": "number", "minimum": 0, "description": "When, in seconds since 1970 (default: now)"}
+
+CHANNEL_SCHEMAS = {
+    "DecideRequest": {
+        "type": "object", "required": ["visitor", "slot", "candidates"], "additionalProperties": False,
+        "properties": {
+            "visitor": VISITOR_FIELD, "slot": {"type": "string", "minLength": 1},
+            "candidates": {"type": "array", "minItems": 1, "maxItems": MAX_CANDIDATES, "items": {
+                "type": "object", "required": ["id", "features"],
+                "properties": {"id": {"type": "string", "minLength": 1}, "features": WORDS}}},
+            "context": {"type": "object", "description": "As a page gives it: device, hour, weekday, referrer, "
+                        "page, interests (edge.features.context_tokens)"},
+            "size": {"type": "integer", "minimum": 1}, "at": SECONDS,
+        },
+    },
+    "ChannelDecision": {
+        "type": "object", "required": ["slot", "ranking", "scores", "arm", "why"],
+        "properties": {"slot": {"type": "string"}, "ranking": {"type": "array", "items": {"type": "string"}},
+                       "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+                       "arm": {"enum": ["personalized", "holdout", "off"]},
+                       "why": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
+    },
+    "EventsRequest": {
+        "type": "object", "required": ["visitor", "events"], "additionalProperties": False,
+        "properties": {"visitor": VISITOR_FIELD, "events": {
+            "type": "array", "minItems": 1, "maxItems": MAX_EVENTS, "items": {
+                "type": "object", "required": ["type", "features"], "additionalProperties": False,
+                "properties": {"type": {"enum": sorted(EVENT_TYPES)}, "features": WORDS, "at": SECONDS,
+                               "channel": {"type": "string", "description": "e.g. email, app (not stored)"}}}}},
+    },
+    "EventsLearned": {
+        "type": "object", "required": ["visitor", "learned"],
+        "properties": {"visitor": {"type": "string"}, "learned": {"type": "integer"}},
+    },
+}
 
 SCHEMAS = {
+    **CHANNEL_SCHEMAS,
     "Error": {
         "type": "object", "required": ["error", "detail"],
         "properties": {"error": {"type": "string", "description": "A stable code, e.g. `invalid_consent`."},
@@ -236,6 +277,31 @@ PATHS = {
                           **_errors(400, 401, 403, 404, 409, 413, 422, 429)},
         },
     },
+    "/v1/sites/{site}/decide": {
+        "post": {
+            "summary": "Rank candidates for a synced visitor in another channel (the site's backend)",
+            "operationId": "channelDecide",
+            "description": "With one of the site's server keys, never the public site key. For visitors whose "
+                           "latest consent grants `sync`: the same engine as the browser, greedy, from the "
+                           "global model, the site's rules and the visitor's synced profile.",
+            "parameters": [SITE_PATH], "security": SERVER_KEY_SECURITY,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("DecideRequest")}}},
+            "responses": {"200": _json("The ranking", _ref("ChannelDecision")),
+                          **_errors(400, 401, 403, 404, 408, 409, 413, 422, 429)},
+        },
+    },
+    "/v1/sites/{site}/events": {
+        "post": {
+            "summary": "Report what a synced visitor did in another channel (a click in an email)",
+            "operationId": "channelEvents",
+            "description": "Learned into the visitor's synced profile, which their devices take on their next "
+                           "sync; the events themselves are not kept. All or nothing: one bad event stores none.",
+            "parameters": [SITE_PATH], "security": SERVER_KEY_SECURITY,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EventsRequest")}}},
+            "responses": {"200": _json("Learned", _ref("EventsLearned")),
+                          **_errors(400, 401, 403, 404, 408, 409, 413, 422, 429)},
+        },
+    },
     "/v1/consent": {
         "post": {
             "summary": "Record a visitor's consent per purpose", "operationId": "postConsent",
@@ -282,7 +348,11 @@ DOCUMENT = {
     "components": {
         "schemas": SCHEMAS,
         "responses": {str(status): _json(meaning, _ref("Error")) for status, meaning in ERROR_MEANINGS.items()},
-        "securitySchemes": {"adminSession": ADMIN_SECURITY_SCHEME, "visitorSecret": {
+        "securitySchemes": {"adminSession": ADMIN_SECURITY_SCHEME, "serverKey": {
+            "type": "http", "scheme": "bearer",
+            "description": "A server key of the site (`python -m sync_server create-server-key SITE NAME`), for "
+                           "the site's own backend only: never in pages.",
+        }, "visitorSecret": {
             "type": "http", "scheme": "bearer",
             "description": f"The secret the visitor's device made, matching `{SECRET.pattern}`; "
                            "registered by the first consent call.",

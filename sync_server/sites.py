@@ -19,6 +19,11 @@ HASH_BITS = range(8, 25)  # edge.features.Hasher's range
 # features and 19 % of a 7,000-feature catalog's share a bucket, and neither lost quality beyond
 # run-to-run noise (`python -m bench model_bytes`, "hash_space"). Existing sites keep theirs.
 DEFAULT_HASH_BITS = 14
+# Until its editors say otherwise, a site keeps 5 % of its visitors in a site-wide control group
+# (the same visitors on every slot, edge.rules) so the dashboard can show what personalization adds
+# from the first round: large enough to measure within weeks on a small site, small enough to cost little.
+DEFAULT_HOLDOUT = 0.05
+DEFAULT_RULES = {"holdout": DEFAULT_HOLDOUT}
 
 
 def parse_site_key(text: str) -> str:

@@ -16,10 +16,15 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+<<<<<<< HEAD
 from sync_server import __main__ as cli
 from sync_server.app import create_app
 from sync_server.demo.traffic import wait_until_up
 from sync_server.storage import Database
+=======
+from sync_server.config import Settings
+from sync_server.storage import Database, Store
+>>>>>>> main
 from tests import databases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +75,16 @@ def free_port() -> int:
 
 def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
     wait_until_up(url, timeout, running=lambda: process.poll() is None)
+
+
+def without_holdout(db_path: Path | str, site: str = "demo", hash_bits: int = Settings.demo_hash_bits) -> None:
+    """Make `site` (if new) with no holdout. Browser tests check what one random visitor is shown:
+    the default site-wide holdout would show 5 % of them the page as authored
+    (tests/admin/test_day_one.py tests the default)."""
+    store = Store(db_path)
+    store.create_site(site, hash_bits=hash_bits)
+    store.set_editor_rules(site, {"holdout": 0}, admin="tests", via="test set-up")
+    store.db.close()
 
 
 def create_site(db_path: Path | str, site: str, *options: str) -> None:
@@ -136,4 +151,13 @@ def serve_test_site(request, backend: str, tmp_path_factory, start: Callable = s
 
 @pytest.fixture(scope="session")
 def server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
+<<<<<<< HEAD
     yield from serve_test_site(request, backend, tmp_path_factory)
+=======
+    db_path = new_database(request, backend, tmp_path_factory.mktemp("server"))
+    create_site(db_path, TEST_SITE, "--origin", TEST_ORIGIN)
+    without_holdout(db_path)
+    # No per-IP limit here, so tests need not count their requests; test_interfaces tests it on its own server.
+    with running_server(db_path, "--ip-rate", "0") as running:
+        yield running
+>>>>>>> main

@@ -14,14 +14,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from edge.features import context_tokens
+from edge.rules import Rules
 from sync_server import replay
 from sync_server.admin.effect import Arm, uplift
 from sync_server.admin.features import BucketNames
+from sync_server.catalog import Catalog
 from sync_server.drift import ctr_alerts
 from sync_server.records import RoundState
 from sync_server.storage import Store
 
 TOP_FEATURES = 8
+<<<<<<< HEAD
 
 
 class Dashboards:
@@ -45,6 +48,12 @@ class Dashboards:
         if self._store is None:
             self._store = self._app_store.reopen()
         return site_dashboard(self._store, site, self)
+=======
+ADMIN_ERASURE = "admin_request"  # an erasure an admin made for a visitor, audited as the admin's change
+# Logged samples and their replays are costly to read and compute, and change rarely.
+_samples: dict[tuple, replay.LoggedSample] = {}  # (database, site, upload time) -> the parsed sample
+_replays: dict[tuple, dict] = {}  # (database, site, upload time, version) -> replay results
+>>>>>>> main
 
 
 def site_summary(store: Store, site: str) -> dict:
@@ -60,19 +69,43 @@ def site_dashboard(store: Store, site: str, cache: Dashboards) -> dict:
     rounds = store.rounds(site)
     slots = slot_effects(store, site, rounds)
     variants = {(slot, row["variant"]) for slot, effect in slots.items() for row in effect["variants"]}
+<<<<<<< HEAD
     sample = _logged_sample(store, site, cache.samples)
     features, contexts = _vocabulary(sample[1]) if sample else ((), ())
+=======
+    sample = _logged_sample(store, site)
+    stored = store.catalog(site)
+    catalog = Catalog.from_dict(stored) if stored else None
+>>>>>>> main
     hash_bits = store.site(site)["hash_bits"]
-    names = BucketNames(hash_bits, sorted(variants), features, contexts)
+    names = _bucket_names(hash_bits, variants, sample and sample[1], catalog)
     model = store.latest_model(site)  # dense once noised: read it once
+    floor = 2 * math.sqrt(state.noise_variance)
     return {
         **_summary(site, state, rounds),
-        "features": top_features(model["weights"], names.describe),
-        "noise_floor": 2 * math.sqrt(state.noise_variance),
+        "catalog": catalog and {"slots": len(catalog.slots), "variants": len(catalog.variants()),
+                                "features": len(catalog.features())},
+        "features": top_features(model["weights"], names.describe, floor),
+        "noise_floor": floor,
+        "waiting": waiting(state, store.consent_counts(site)),
+        "holdout": Rules.from_dict(store.editor_rules(site)[1]).holdout,
         "slots": slots,
         "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
         "replay": sample and _model_replay(model, hash_bits, sample, cache.replays),
     }
+
+
+def _bucket_names(hash_bits: int, variants: set[tuple[str, str]], sample: replay.LoggedSample | None,
+                  catalog: Catalog | None) -> BucketNames:
+    """The names the server knows for `site`'s buckets: the counted variants', the logged sample's
+    and the catalog's (its titles among them)."""
+    features, contexts = _vocabulary(sample) if sample else ([], [])
+    titles = {}
+    if catalog:
+        titles = {(slot, variant): title for slot, variant, title in catalog.variants()}
+        variants = variants | set(titles)
+        features, contexts = [*features, *catalog.features()], [*contexts, *catalog.contexts()]
+    return BucketNames(hash_bits, sorted(variants), features, contexts, titles)
 
 
 def _summary(site: str, state: RoundState, rounds: list[dict]) -> dict:
@@ -89,8 +122,21 @@ def _summary(site: str, state: RoundState, rounds: list[dict]) -> dict:
     }
 
 
+<<<<<<< HEAD
 def _logged_sample(store: Store, site: str, samples: dict) -> tuple[float, replay.LoggedSample] | None:
     """The site's logged sample (parsed once per upload, kept in `samples`) and its upload time, or None."""
+=======
+def audit_entries(store: Store, site: str, limit: int = 50) -> list[dict]:
+    """The site's latest changes and erasures, newest first; an erasure says what went, never whose."""
+    erasures = [{"at": e["erased_at"], "admin": "a visitor", "via": e["reason"].replace("_", " "), "action": "erasure",
+                 "detail": {"profile": bool(e["profile"]), "consent records": e["consents"]}}
+                for e in store.erasures(site)[-limit:] if e["reason"] != ADMIN_ERASURE]  # those are in the audit log
+    return sorted([*store.audit_log(site, limit), *erasures], key=lambda entry: entry["at"], reverse=True)[:limit]
+
+
+def _logged_sample(store: Store, site: str) -> tuple[float, replay.LoggedSample] | None:
+    """The site's logged sample (parsed once per upload) and its upload time, or None."""
+>>>>>>> main
     stored = store.logged_sample(site)
     if stored is None:
         return None
@@ -121,22 +167,33 @@ def _vocabulary(sample: replay.LoggedSample) -> tuple[list[str], list[str]]:
     return list(features), list(contexts)
 
 
-def top_features(weights: list[list], describe: Callable[[int], str | None],
-                 count: int = TOP_FEATURES) -> dict[str, list[dict]]:
-    """The hashed buckets that raise and lower scores most in the global model, named by
-    `describe` where it can.
+def top_features(weights: list[list], describe: Callable[[int], str | None], floor: float = 0.0,
+                 count: int = TOP_FEATURES) -> dict:
+    """The named buckets that raise and lower scores most in the global model, and how many
+    weights beyond the noise `floor` no known name hashes to (counted, not listed).
 
-    >>> top = top_features([[3, 0.5], [9, -0.2], [4, 0.1]], {3: "tent in picks"}.get, count=1)
-    >>> top["positive"], top["negative"]
-    ([{'bucket': 3, 'weight': 0.5, 'name': 'tent in picks'}], [{'bucket': 9, 'weight': -0.2, 'name': None}])
+    >>> top_features([[3, 0.5], [9, -0.2], [4, 0.1]], {3: "tent in picks"}.get, count=1)
+    {'positive': [{'bucket': 3, 'weight': 0.5, 'name': 'tent in picks'}], 'negative': [], 'unnamed': 2}
     """
-    ranked = sorted(weights, key=lambda pair: pair[1])
+    named = [(b, w, describe(b)) for b, w in weights if w]
+    ranked = sorted((row for row in named if row[2]), key=lambda row: row[1])
 
-    def as_rows(pairs: list[list]) -> list[dict]:
-        return [{"bucket": b, "weight": w, "name": describe(b)} for b, w in pairs]
+    def as_rows(rows: list[tuple]) -> list[dict]:
+        return [{"bucket": b, "weight": w, "name": name} for b, w, name in rows]
 
-    return {"positive": as_rows([p for p in reversed(ranked) if p[1] > 0][:count]),
-            "negative": as_rows([p for p in ranked if p[1] < 0][:count])}
+    return {"positive": as_rows([r for r in reversed(ranked) if r[1] > 0][:count]),
+            "negative": as_rows([r for r in ranked if r[1] < 0][:count]),
+            "unnamed": sum(1 for _, w, name in named if name is None and abs(w) > floor)}
+
+
+def waiting(state: RoundState, consents: dict[str, int]) -> dict:
+    """What the next round waits for: its number, the updates it has and needs, and how many
+    visitors can send one (those whose consent grants `improve`)."""
+    config = state.config
+    return {"round": state.version + 1, "updates": state.pending, "min_devices": config.min_devices,
+            "target_devices": config.target_devices, "round_seconds": config.round_seconds,
+            "opened_at": state.opened_at, "visitors": consents["visitors"], "improve_visitors": consents["improve"],
+            "sync_visitors": consents["sync"]}
 
 
 def slot_effects(store: Store, site: str, rounds: list[dict]) -> dict[str, dict]:

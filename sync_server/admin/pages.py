@@ -7,6 +7,7 @@ nothing. A good change is stored as a new version and written to the audit log.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 from urllib.parse import urlencode
@@ -16,10 +17,19 @@ from starlette.responses import RedirectResponse, Response
 
 from edge.rules import RuleError
 from sync_server.admin import markup, views
+<<<<<<< HEAD
 from sync_server.admin.dashboard import site_summary
 from sync_server.admin.guard import Handler, page
 from sync_server.admin.rules import checked_rules
 from sync_server.middleware.origins import parse_origin
+=======
+from sync_server.admin.dashboard import ADMIN_ERASURE, audit_entries, site_dashboard, site_summary
+from sync_server.admin.guard import Handler, page
+from sync_server.admin.rules import checked_rules
+from sync_server.catalog import Catalog, CatalogError, fetch
+from sync_server.checks import VISITOR_ID, VISITOR_ID_RULE, matching
+from sync_server.origins import parse_origin
+>>>>>>> main
 from sync_server.sites import parse_hash_bits, parse_site_key
 from sync_server.storage import Store, UnknownSite
 
@@ -81,9 +91,10 @@ async def set_origins(request: Request) -> Response:
 @page
 @for_site
 async def rotate_key(request: Request) -> Response:
-    """Give the site a new key; the old one stops working at once (pages need the new one)."""
+    """Give the site a new key once the admin typed the current one; the old one stops working at once."""
     site = request.path_params["site"]
     try:
+        _confirmed(request, site)
         new_key = parse_site_key(request.state.form.get("new_key", "").strip())
         request.app.state.store.rotate_site_key(site, new_key, request.state.session.admin)
     except ValueError as error:
@@ -91,7 +102,63 @@ async def rotate_key(request: Request) -> Response:
     request.app.state.ingest.forget(site)
     request.app.state.model_answers.forget(site)
     return _back(new_key, f"The site's key is now {new_key}: put data-site=\"{new_key}\" in your pages' snippet. "
-                          f"Requests for {site} are refused from now on.")
+                          f"Requests for {site} are refused from now on; rotating back to it restores it.")
+
+
+@page
+@for_site
+async def delete_site(request: Request) -> Response:
+    """Delete the site and all it keeps but its audit log, once the admin typed its key."""
+    site = request.path_params["site"]
+    try:
+        _confirmed(request, site)
+    except ValueError as error:
+        return _site_page(request, {"delete": f"site not deleted: {error}"}, request.state.form)
+    request.app.state.store.delete_site(site, request.state.session.admin)
+    request.app.state.ingest.forget(site)
+    request.app.state.model_answers.forget(site)
+    return RedirectResponse("/admin?" + urlencode({"saved": f"Site {site} deleted."}), status_code=303)
+
+
+@page
+@for_site
+async def erase_visitor(request: Request) -> Response:
+    """Forget a visitor on their behalf, once the admin typed `erase`; audited without their id."""
+    site, form = request.path_params["site"], request.state.form
+    try:
+        _confirmed(request, "erase")
+        visitor = matching("visitor", form.get("visitor", "").strip(), VISITOR_ID, VISITOR_ID_RULE)
+    except ValueError as error:
+        return _site_page(request, {"erase": f"nothing erased: {error}"}, {})
+    store: Store = request.app.state.store
+    erased = store.erase_visitor(site, visitor, reason=ADMIN_ERASURE)
+    store.audit(site, request.state.session.admin, "visitor erased",
+                {"profile": erased["profile"], "consent records": erased["consents"]})
+    found = "their profile and " if erased["profile"] else ""
+    return _back(site, f"Erased {found}{erased['consents']} consent records; the audit log counts it without the id.")
+
+
+@page
+@for_site
+async def import_catalog(request: Request) -> Response:
+    """Take the site's public catalog from the form's JSON, or fetched from the URL it gives."""
+    site, form = request.path_params["site"], request.state.form
+    try:
+        url, text = form.get("url", "").strip(), form.get("catalog", "").strip()
+        if url and text or not (url or text):
+            raise CatalogError("give the catalog's JSON or a URL to fetch it from, not both")
+        catalog = (await asyncio.to_thread(fetch, url)) if url else Catalog.parse(text.encode())
+    except CatalogError as error:
+        return _site_page(request, {"catalog": f"catalog not imported: {error}"}, form)
+    request.app.state.store.set_catalog(site, catalog.to_dict(), request.state.session.admin)
+    return _back(site, f"Catalog imported: {len(catalog.variants())} variants in {len(catalog.slots)} slots.")
+
+
+def _confirmed(request: Request, expected: str) -> None:
+    """ValueError unless the form's typed confirmation is `expected`."""
+    typed = request.state.form.get("confirm", "").strip()
+    if typed != expected:
+        raise ValueError(f"type {expected!r} to confirm (got {typed[:64]!r})")
 
 
 def _origins(text: str) -> list[str]:
@@ -182,6 +249,6 @@ async def _site_page(request: Request, errors: dict[str, str] | None = None, sub
     site = request.path_params["site"]
     data = await request.app.state.dashboards.site(site)
     version, rules = store.editor_rules(site)
-    body = views.site_page(data, version, rules, store.site_origins(site), store.audit_log(site),
+    body = views.site_page(data, version, rules, store.site_origins(site), audit_entries(store, site),
                            request.state.session, errors or {}, submitted or {}, saved)
     return markup.page(site, body, request.state.session, status=422 if errors else 200)

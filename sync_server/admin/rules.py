@@ -15,13 +15,16 @@ import orjson
 
 from edge.rules import RuleError, Rules
 from sync_server.checks import nests_deeper
+from sync_server.sites import DEFAULT_HOLDOUT
 
 MAX_BYTES = 64_000  # hundreds of slots' rules; every device downloads them with the model
 MAX_DEPTH = 8  # a rules document nests 4 levels (slots, slot, pin, variant)
 
 
 def checked_rules(text: str | bytes) -> dict:
-    """The rules document in JSON `text`, checked and normalized; RuleError naming the problem."""
+    """The rules document in JSON `text`, checked and normalized; RuleError naming the problem.
+    A document without a top-level `holdout` keeps the default site-wide holdout: leaving it out
+    is not turning it off (`"holdout": 0` is)."""
     if len(text) > MAX_BYTES:
         raise RuleError(f"the rules are {len(text)} characters; the limit is {MAX_BYTES}")
     try:
@@ -32,4 +35,6 @@ def checked_rules(text: str | bytes) -> dict:
         raise RuleError(f"the rules are not JSON: {error}") from None
     if nests_deeper(document, MAX_DEPTH):
         raise RuleError(f"the rules nest more than {MAX_DEPTH} levels deep")
+    if isinstance(document, dict):
+        document = {"holdout": DEFAULT_HOLDOUT, **document}
     return Rules.from_dict(document).to_dict()

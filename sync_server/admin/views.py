@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import secrets
 from html import escape
 
 from sync_server.admin.markup import csrf_field, notice, number, table
 from sync_server.admin.sessions import AdminSession
+from sync_server.catalog import FETCH_SECONDS
+from sync_server.catalog import MAX_BYTES as CATALOG_BYTES
 from sync_server.sites import DEFAULT_HASH_BITS
 
 FEDERATION_FIELDS = {  # field: (label, help)
@@ -62,9 +63,30 @@ def site_page(data: dict, rules_version: int, rules: dict, origins: list[str], a
 <div class="stats">{_stat("model version", data["version"])}{_stat("closed rounds", len(data["rounds"]))}
 {_stat("updates waiting", data["pending_updates"])}{_stat("ε spent", _epsilon(data))}
 {_stat("personalization", "stopped" if rules.get("kill_switch") else "on")}</div>{_budget_bar(data)}"""
-    return (header + _model_section(data) + _effect_section(data)
+    return (header + _waiting_section(data) + _model_section(data) + _effect_section(data)
             + _controls(data, rules_version, rules, session, errors, submitted)
-            + _origins_section(data["site"], origins, session, errors, submitted) + _audit_section(audit))
+            + _catalog_section(data, session, errors, submitted)
+            + _origins_section(data["site"], origins, session, errors, submitted)
+            + _danger_section(data["site"], session, errors) + _audit_section(audit))
+
+
+def _waiting_section(data: dict) -> str:
+    """What the next round waits for, in words: before the first round this is all there is to see."""
+    w = data["waiting"]
+    opted = (f"{number(w['improve_visitors'])} of {number(w['visitors'])} visitors who answered the consent prompt "
+             f"({100 * w['improve_visitors'] / w['visitors']:.0f}%) opted in to <em>improve</em>"
+             if w["visitors"] else "no visitor has answered the consent prompt yet")
+    deadline = "" if w["opened_at"] is None else (
+        f", or at {_when(w['opened_at'] + w['round_seconds'])} if {number(w['min_devices'])} have come by then")
+    first = "" if data["rounds"] else (
+        "<p>Nothing to chart yet: the model, its weights and the effect of personalization appear when the first "
+        "round closes. Devices learn on their own meanwhile, and only visitors who opted in to <em>improve</em> "
+        "send updates (a device sends at most one a round).</p>")
+    return f"""<section class="waiting" aria-label="waiting for"><h2>Waiting for round {w['round']}</h2>{first}
+<p>It has <strong>{number(w['updates'])}</strong> of the {number(w['target_devices'])} updates that close it at once{deadline}
+(it never closes with fewer than {number(w['min_devices'])}). So far {opted}; {number(w['sync_visitors'])} synced a profile.</p>
+<p>Holdout: <strong>{100 * data['holdout']:.0f}%</strong> of visitors see the site as authored on every slot, so the effect
+can be measured{" (set it in the editor rules' <code>holdout</code>)" if data['holdout'] else " — none now: uplift cannot be measured"}.</p></section>"""
 
 
 def _model_section(data: dict) -> str:
@@ -83,13 +105,28 @@ def _model_section(data: dict) -> str:
 <div class="columns"><div><h3>Raise scores most</h3>{table(["feature", "weight"], weights(features["positive"]), "no positive weights yet")}</div>
 <div><h3>Lower scores most</h3>{table(["feature", "weight"], weights(features["negative"]), "no negative weights yet")}</div></div>
 <p class="hint">Devices send hashed feature buckets, never feature names: the server names a bucket only
-where a feature it knows (a variant, alone or with a device type, part of day or day of week, and the features
-and contexts of the logged sample) hashes to it. The privacy noise in each weight is below ±{number(floor)}
-(two standard deviations); a weight within that may be noise alone.</p>{_replay(data["replay"])}</section>"""
+where a name it knows (the site's catalog and logged sample: variants, their features, interests and page types,
+alone or with a device type, referrer, part of day or day of week) hashes to it, and lists only those.
+{_unnamed(features["unnamed"], data["catalog"])} {_noise(floor)}</p>{_replay(data["replay"])}</section>"""
+
+
+def _unnamed(unnamed: int, catalog: dict | None) -> str:
+    named = (f"The catalog names {number(catalog['variants'])} variants in {number(catalog['slots'])} slots "
+             f"with {number(catalog['features'])} features." if catalog else "No catalog yet: import one below.")
+    if not unnamed:
+        return named
+    return f"{named} {number(unnamed)} weights beyond the noise have no known name and are not listed."
+
+
+def _noise(floor: float) -> str:
+    if floor == 0:
+        return "No privacy noise in the weights yet: no noised round has closed."
+    return (f"The privacy noise in each weight is below ±{number(floor)} (two standard deviations); "
+            "a weight within that may be noise alone.")
 
 
 def _feature_name(feature: dict) -> str:
-    return f"probably {feature['name']} (bucket {feature['bucket']})" if feature["name"] else f"bucket {feature['bucket']}"
+    return f"probably {feature['name']}"  # only named buckets are listed
 
 
 def _percent(p: float | None) -> str:
@@ -123,8 +160,9 @@ def _effect_section(data: dict) -> str:
         rows = [[v["variant"], v["arm"], number(v["impressions"]), number(v[objective]),
                  "—" if v[rate] is None else f"{100 * v[rate]:.2f}%"] for v in effect["variants"]]
         series, name = effect["series"], escape(slot)
-        lift = "—" if series["uplift"][-1] is None else (
-            f"{100 * series['uplift'][-1]:+.2f} points (95% CI {100 * series['low'][-1]:+.2f} to {100 * series['high'][-1]:+.2f})")
+        lift = "— (no holdout impressions yet)" if series["uplift"][-1] is None else (
+            f"{100 * series['uplift'][-1]:+.2f} points (95% confidence sequence {100 * series['low'][-1]:+.2f} "
+            f"to {100 * series['high'][-1]:+.2f}, valid however often you look)")
         parts.append(f"""<h3>Slot <code>{name}</code></h3><p class="lift">Uplift in {rate_name} over the holdout: <strong>{lift}</strong></p>
 <div class="columns"><div class="chart" data-chart="ctr" data-slot="{name}" aria-label="CTR by arm over time"></div>
 <div class="chart" data-chart="uplift" data-slot="{name}" aria-label="uplift over time"></div></div>
@@ -163,23 +201,57 @@ inputmode="decimal"><small>{escape(hint)}</small></label>""" for name, (label, h
 <h3>Editor rules</h3>{rules_form}<h3>Federated learning</h3>{federation}</section>"""
 
 
+def _catalog_section(data: dict, session: AdminSession, errors: dict[str, str], submitted: dict[str, str]) -> str:
+    action = f"/admin/sites/{escape(data['site'])}/catalog"
+    return f"""<section><h2>Catalog</h2><p>The site's public catalog (slots, their variants' ids, titles and features,
+the interests and page types its pages offer; never visitor data) names the model's weights in the site's words.
+The command line imports it too: <code>python -m sync_server import-catalog {escape(data['site'])} FILE_OR_URL</code>.</p>
+<form method="post" action="{action}" class="grid">{csrf_field(session)}{_error(errors, "catalog")}
+<label class="wide">Catalog JSON <textarea name="catalog" rows="4" spellcheck="false" maxlength="{CATALOG_BYTES}"
+placeholder='{{"slots": {{"picks": [{{"id": "tent", "title": "Two-person tent", "features": ["topic:camping"]}}]}}}}'>{escape(submitted.get("catalog", ""))}</textarea></label>
+<label class="wide">…or fetch it from <input name="url" type="url" maxlength="2000" value="{escape(submitted.get("url", ""))}"
+placeholder="https://shop.example/p13n-catalog.json"><small>a public http(s) address; at most {CATALOG_BYTES // 1000} kB,
+read within {FETCH_SECONDS:g} seconds</small></label><button>Import the catalog</button></form></section>"""
+
+
 def _origins_section(site: str, origins: list[str], session: AdminSession, errors: dict[str, str],
                      submitted: dict[str, str]) -> str:
     text = submitted.get("origins", "\n".join(origins))
-    suggested = submitted.get("new_key", f"{site[:57]}-{secrets.token_hex(3)}")
     return f"""<section><h2>Site key and origins</h2><form method="post" action="/admin/sites/{escape(site)}/origins">
 {csrf_field(session)}{_error(errors, "origins")}<label>Pages on these origins may call the site's API, one a line
-(none: only this server's own pages) <textarea name="origins" rows="3" spellcheck="false">{escape(text)}</textarea></label>
+(none: only this server's own pages) <textarea name="origins" rows="3" spellcheck="false" maxlength="20000">{escape(text)}</textarea></label>
 <button>Save origins</button></form>
-<form method="post" action="/admin/sites/{escape(site)}/rotate-key" class="grid">{csrf_field(session)}{_error(errors, "rotate")}
-<label>New key <input name="new_key" value="{escape(suggested)}" required>
-<small>everything the site has moves to the new key; the key <code>{escape(site)}</code> stops working at once,
-so pages (and anyone copying them) need the new one</small></label><button class="danger">Rotate the key</button></form></section>"""
+<h3>Rotate the key</h3><form method="post" action="/admin/sites/{escape(site)}/rotate-key" class="grid">{csrf_field(session)}{_error(errors, "rotate")}
+<label>New key <input name="new_key" value="{escape(submitted.get("new_key", ""))}" required maxlength="64"
+pattern="[A-Za-z0-9_\\-]{{1,64}}" autocomplete="off"><small>everything the site has moves to the new key and the key
+<code>{escape(site)}</code> stops working at once, so pages need the new one. The old key stays reserved for this
+site: no other site can take it, and rotating back to it restores it.</small></label>
+{_confirm(site, "rotate the key")}<button class="danger">Rotate the key</button></form></section>"""
+
+
+def _danger_section(site: str, session: AdminSession, errors: dict[str, str]) -> str:
+    action = f"/admin/sites/{escape(site)}"
+    return f"""<section class="danger-zone"><h2>Erase and delete</h2>
+<h3>Erase a visitor</h3><form method="post" action="{action}/erase" class="grid">{csrf_field(session)}{_error(errors, "erase")}
+<label>Visitor id <input name="visitor" required maxlength="64" autocomplete="off"><small>from the visitor's
+request (their preferences panel shows it); their profile, consent history and secret go; the audit log counts
+the erasure without the id</small></label>
+<label>Type <code>erase</code> to confirm <input name="confirm" required maxlength="64" autocomplete="off"></label>
+<button class="danger">Erase the visitor</button></form>
+<h3>Delete the site</h3><form method="post" action="{action}/delete" class="grid">{csrf_field(session)}{_error(errors, "delete")}
+<p>The site's models, rounds, consents, profiles, rules and catalog are deleted; its audit log stays.</p>
+{_confirm(site, "delete the site")}<button class="danger">Delete the site</button></form></section>"""
+
+
+def _confirm(site: str, what: str) -> str:
+    return (f'<label>Type the site key <code>{escape(site)}</code> to {what} <input name="confirm" required '
+            f'maxlength="64" autocomplete="off"></label>')
 
 
 def _audit_section(audit: list[dict]) -> str:
-    rows = [[_when(a["at"]), a["admin"], a["action"], json.dumps(a["detail"], sort_keys=True)] for a in audit]
-    return f'<section><h2>Audit log</h2>{table(["when", "admin", "change", "set to"], rows, "No changes yet.")}</section>'
+    rows = [[_when(a["at"]), a["admin"], a["via"] or "—", a["action"], json.dumps(a["detail"], sort_keys=True)] for a in audit]
+    return (f'<section><h2>Audit log</h2>{table(["when", "who", "how", "change", "set to"], rows, "No changes yet.")}'
+            "<p class=\"hint\">Erasures are counted without the visitor's id: what was erased, never whose.</p></section>")
 
 
 def _stat(label: str, value: object) -> str:

@@ -35,13 +35,20 @@ from tqdm import tqdm
 
 from edge import Config, Personalizer, federated, model_form
 from sync_server import tokens
+<<<<<<< HEAD:sync_server/demo/traffic.py
 from sync_server.demo.simulation import Archetype, Item, Site, Visit
+=======
+from sync_server.simulation import Archetype, Item, Site, Visit
+from sync_server.sites import DEFAULT_HOLDOUT
+>>>>>>> main:sync_server/traffic.py
 
 log = logging.getLogger(__name__)
 POLICY_VERSION = "demo-2026"
 DAY = 86_400.0
 DEMO_DEVICES = 200
-DEMO_RULES = {"slots": {"hero": {"holdout": 0.2}}}  # a control group in the hero, none in the picks
+# The default site-wide control group, and a larger one of the hero's own, so the demo's short
+# run already shows an uplift with a confidence sequence narrow enough to read.
+DEMO_RULES = {"holdout": DEFAULT_HOLDOUT, "slots": {"hero": {"holdout": 0.2}}}
 DEMO_SAMPLE = 4_000  # visits in the demo's logged sample
 
 
@@ -77,6 +84,14 @@ class Shop:
                    ("device:mobile", "price:high"): -0.3}
         return cls([Slot("hero", Site(hero, OUTDOOR_ARCHETYPES, 0.015, effects), size=1),
                     Slot("picks", Site(picks, OUTDOOR_ARCHETYPES, 0.015, effects), size=3)])
+
+    def catalog(self) -> dict:
+        """The shop's public catalog (sync_server.catalog): what its page says about its slots."""
+        archetypes = self.slots[0].site.archetypes
+        return {"slots": {slot.name: [{**c, "title": c["id"].replace("-", " ").capitalize()} for c in slot.candidates]
+                          for slot in self.slots},
+                "interests": sorted({i for a in archetypes for i in a.interests}),
+                "pages": sorted({p for a in archetypes for p in a.pages})}
 
     def visits(self, n: int, seed: int) -> Iterator[tuple[Visit, list[dict[str, float]]]]:
         """`n` visits, each with every slot's click probabilities for its context."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import orjson
 
+from sync_server.sites import DEFAULT_RULES
 from sync_server.storage.database import Database
 from sync_server.storage.errors import AdminExists
 
@@ -52,24 +53,26 @@ class AdminStore:
             self.db.execute("DELETE FROM admin_sessions WHERE token_hash = ?", [token_hash])
 
     def editor_rules(self, site: str) -> tuple[int, dict]:
-        """The newest version of `site`'s editor rules and its document (version 0: no rules)."""
+        """The newest version of `site`'s editor rules and its document (version 0: the default
+        rules, a site-wide holdout)."""
         self.site(site)
         row = self.db.row("SELECT version, document FROM editor_rules WHERE site = ? ORDER BY version DESC LIMIT 1",
                           [site])
-        return (row["version"], orjson.loads(row["document"])) if row else (0, {})
+        return (row["version"], orjson.loads(row["document"])) if row else (0, dict(DEFAULT_RULES))
 
-    def set_editor_rules(self, site: str, document: dict, admin: str, change: str = "rules") -> int:
+    def set_editor_rules(self, site: str, document: dict, admin: str, change: str = "rules",
+                         via: str = "dashboard") -> int:
         """Store a new version of `site`'s rules (checked by the caller) and audit it as `change`;
         its version."""
         with self.db.transaction(f"rules:{site}"):
             version = self.editor_rules(site)[0] + 1
             self.db.execute("INSERT INTO editor_rules (site, version, document, admin, created_at) VALUES (?, ?, ?, ?, ?)",
                             [site, version, orjson.dumps(document).decode(), admin, time.time()])
-            self._audit(site, admin, f"{change} (rules v{version})", document)
+            self._audit(site, admin, f"{change} (rules v{version})", document, via)
         self.rules_changes += 1
         return version
 
-    def set_logged_sample(self, site: str, rows: list[dict], admin: str) -> None:
+    def set_logged_sample(self, site: str, rows: list[dict], admin: str, via: str = "dashboard") -> None:
         """Replace `site`'s logged sample (checked by the caller) and audit it."""
         self.site(site)
         with self.db.transaction():
@@ -78,17 +81,18 @@ class AdminStore:
                             ' impressions = excluded.impressions, admin = excluded.admin,'
                             ' uploaded_at = excluded.uploaded_at',
                             [site, orjson.dumps(rows).decode(), len(rows), admin, time.time()])
-            self._audit(site, admin, "logged sample", {"impressions": len(rows)})
+            self._audit(site, admin, "logged sample", {"impressions": len(rows)}, via)
 
     def logged_sample(self, site: str) -> tuple[float, list[dict]] | None:
         """When `site`'s logged sample was uploaded, and its rows; None if it has none."""
         row = self.db.row('SELECT uploaded_at, "rows" FROM logged_samples WHERE site = ?', [site])
         return (row["uploaded_at"], orjson.loads(row["rows"])) if row else None
 
-    def audit(self, site: str, admin: str, action: str, detail: dict) -> None:
-        """Record that `admin` did `action` on `site`; `detail` says what it was set to."""
+    def audit(self, site: str, admin: str, action: str, detail: dict, via: str = "dashboard") -> None:
+        """Record that `admin` did `action` on `site` through `via` (dashboard, api, cli);
+        `detail` says what it was set to."""
         with self.db.transaction():
-            self._audit(site, admin, action, detail)
+            self._audit(site, admin, action, detail, via)
 
     def audit_log(self, site: str, limit: int = 50) -> list[dict]:
         """The latest changes to `site`, newest first, each with its detail decoded."""
@@ -108,6 +112,6 @@ class AdminStore:
                             " DO UPDATE SET tokens = excluded.tokens, as_of = excluded.as_of", [key, tokens, now])
         return wait
 
-    def _audit(self, site: str, admin: str, action: str, detail: dict) -> None:
-        self.db.execute("INSERT INTO admin_audit (site, admin, action, detail, at) VALUES (?, ?, ?, ?, ?)",
-                        [site, admin, action, orjson.dumps(detail).decode(), time.time()])
+    def _audit(self, site: str, admin: str, action: str, detail: dict, via: str = "dashboard") -> None:
+        self.db.execute("INSERT INTO admin_audit (site, admin, action, detail, at, via) VALUES (?, ?, ?, ?, ?, ?)",
+                        [site, admin, action, orjson.dumps(detail).decode(), time.time(), via])

@@ -84,16 +84,22 @@ MIGRATIONS: list[str] = [
     """-- 3: conversions a goal slot's clicks led to, published beside impressions and clicks
     ALTER TABLE round_counters ADD COLUMN conversions DOUBLE PRECISION;
     """,
+    """-- 4: how each change came (dashboard, api, cli); a site's public catalog, which names its
+    -- model's weights; the keys of a site's own backend (other channels), kept as SHA-256
+    ALTER TABLE admin_audit ADD COLUMN via TEXT;
+    CREATE TABLE catalogs (site TEXT PRIMARY KEY, document TEXT, imported_at DOUBLE PRECISION);
+    CREATE TABLE server_keys (key_hash TEXT PRIMARY KEY, site TEXT, name TEXT, created_at DOUBLE PRECISION);
+    """,
 ]
 
 
-def migrate(db: Database) -> int:
-    """Apply the migrations `db` has not had; the version it is at afterwards."""
+def migrate(db: Database, to: int = len(MIGRATIONS)) -> int:
+    """Apply the migrations `db` has not had, up to version `to`; the version it is at afterwards."""
     with db.transaction("schema"):
         db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
                    " applied_at DOUBLE PRECISION)")
     version = _version(db)
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+    for number, script in enumerate(MIGRATIONS[version:to], start=version + 1):
         with db.transaction("schema"):
             if _version(db) >= number:  # another process applied it while this one waited
                 continue

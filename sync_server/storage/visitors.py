@@ -41,6 +41,19 @@ class VisitorStore:
                 self._audit_erasure(site, "sync_revoked", profile=True, consents=0)
         return row, profile_erased
 
+    def consent_counts(self, site: str) -> dict[str, int]:
+        """How many visitors have a consent on record, and how many of them grant `improve` and `sync` now."""
+        row = self.db.row(
+            "SELECT count(*) AS visitors, coalesce(sum(improve), 0) AS improve, coalesce(sum(sync), 0) AS sync"
+            " FROM consents AS c WHERE site = ?"
+            " AND id = (SELECT max(id) FROM consents WHERE site = c.site AND visitor = c.visitor)", [site])
+        return {key: int(row[key]) for key in ("visitors", "improve", "sync")}
+
+    def grants_sync(self, site: str, visitor: str) -> bool:
+        """Whether the visitor's latest consent grants `sync`."""
+        return bool(self.db.value("SELECT sync FROM consents WHERE site = ? AND visitor = ? ORDER BY id DESC LIMIT 1",
+                                  [site, visitor]))
+
     def consents(self, site: str, visitor: str) -> list[dict]:
         """The visitor's consent history, oldest first; the last one is in force."""
         return self.db.rows("SELECT * FROM consents WHERE site = ? AND visitor = ? ORDER BY id", [site, visitor])
@@ -53,22 +66,22 @@ class VisitorStore:
         """Store the visitor's profile and return when; NoSyncConsent unless their consent grants `sync`."""
         updated_at = time.time()
         with self.db.transaction(_lock(site, visitor)):
-            if not self.db.value("SELECT sync FROM consents WHERE site = ? AND visitor = ? ORDER BY id DESC LIMIT 1",
-                                 [site, visitor]):
+            if not self.grants_sync(site, visitor):
                 raise NoSyncConsent(visitor)
             self.db.execute("INSERT INTO profiles (site, visitor, document, updated_at) VALUES (?, ?, ?, ?)"
                             " ON CONFLICT (site, visitor) DO UPDATE SET document = excluded.document,"
                             " updated_at = excluded.updated_at", [site, visitor, document, updated_at])
         return updated_at
 
-    def erase_visitor(self, site: str, visitor: str) -> dict:
-        """Forget the visitor (profile, consent history, secret) and audit it without personal data."""
+    def erase_visitor(self, site: str, visitor: str, reason: str = "visitor_request") -> dict:
+        """Forget the visitor (profile, consent history, secret) and audit it without personal data:
+        `reason` says who asked (the visitor, or an admin on their behalf)."""
         with self.db.transaction(_lock(site, visitor)):
             profile = self._delete_visitor_rows("profiles", site, visitor) > 0
             consents = self._delete_visitor_rows("consents", site, visitor)
             self._delete_visitor_rows("visitors", site, visitor)
             self._delete_visitor_rows("token_issues", site, visitor)
-            self._audit_erasure(site, "visitor_request", profile=profile, consents=consents)
+            self._audit_erasure(site, reason, profile=profile, consents=consents)
         return {"profile": profile, "consents": consents}
 
     def erasures(self, site: str) -> list[dict]:

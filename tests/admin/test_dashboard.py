@@ -49,7 +49,8 @@ def test_the_page_shows_the_figures_escaped(signed_in):
     # What ε assumes stands next to it, with the site's own cap and δ.
     assert ("ε per visitor over any 365 days at δ = 1e-06, assuming a device joins at most 12 rounds a year"
             in page.text)
-    assert "Uplift in CTR over the holdout: <strong>+" in page.text and "95% CI" in page.text
+    assert "Uplift in CTR over the holdout: <strong>+" in page.text
+    assert "95% confidence sequence" in page.text and "valid however often you look" in page.text
     assert "Uplift in conversion rate over the holdout: <strong>+" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
@@ -66,7 +67,7 @@ def test_a_simulated_sites_model_is_replayed_and_read_in_plain_words(signed_in):
         result = replayed["slots"][slot]
         assert result["impressions"] == 1000 and 0 < result["matched"] < 1000
         assert result["ci"][0] <= result["policy_ctr"] <= result["ci"][1]
-    named = [f["name"] for side in data["features"].values() for f in side if f["name"]]
+    named = [f["name"] for side in ("positive", "negative") for f in data["features"][side] if f["name"]]
     assert named, "the logged sample's features name some of the model's buckets"
     assert set(data["drift"]) == {"hero", "picks"} and all(isinstance(a, list) for a in data["drift"].values())
     page = signed_in.get(f"/admin/sites/{SIMULATED}").text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from sync_server import traffic
 from tests.admin.conftest import ROUNDS, SIMULATED, SITE
+from tests.conftest import create_site
 
 INKED_PIXELS = """canvas => {
     const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
@@ -54,3 +56,27 @@ def test_a_wrong_password_keeps_the_browser_out(page, admin_server, admin):
     assert page.is_visible("text=Wrong name or password.")
     page.goto(f"{admin_server.url}/admin")
     assert page.url.startswith(f"{admin_server.url}/admin/login")
+
+
+def test_an_empty_site_explains_what_it_waits_for_and_a_filled_one_names_every_weight(page, admin_server, admin):
+    create_site(admin_server.db_path, "brand-new")
+    page.goto(f"{admin_server.url}/admin/login?next=/admin/sites/brand-new")
+    page.fill('input[name="name"]', admin.name)
+    page.fill('input[name="password"]', admin.password)
+    page.click("button:text('Sign in')")
+    waiting = page.inner_text("section.waiting")
+    assert "Waiting for round 1" in waiting and "Nothing to chart yet" in waiting
+    assert "0 of the 100 updates that close it" in waiting and "Holdout: 5%" in waiting
+    assert page.query_selector_all(".chart") == []  # no empty charts
+
+    page.goto(f"{admin_server.url}/admin/sites/{SIMULATED}")
+    page.wait_for_selector("body[data-charts=drawn]")
+    cells = page.locator("h3:text('Raise scores most') + table tbody td:first-child, "
+                         "h3:text('Lower scores most') + table tbody td:first-child").all_inner_texts()
+    titles = [v["title"] for variants in traffic.Shop.demo().catalog()["slots"].values() for v in variants]
+    features = {f for item in traffic.Shop.demo().catalog()["slots"].values() for v in item for f in v["features"]}
+    assert cells and all(any(word in cell for word in (*titles, *features)) for cell in cells)
+    assert not any("bucket" in cell for cell in cells)
+    lift = page.inner_text("p.lift >> nth=0")
+    assert "95% confidence sequence" in lift
+    assert [m for m in page.console_messages_seen if m[0] in ("error", "pageerror")] == []

@@ -84,7 +84,11 @@ def test_rotating_a_key_moves_everything_and_retires_the_old_key(signed_in, admi
     before = httpx.get(f"{admin_server.url}/v1/sites/porch/model").json()
 
     page = "/admin/sites/porch"
-    answer = signed_in.post(f"{page}/rotate-key", data={"new_key": "porch-2", "csrf": csrf_token(signed_in.get(page))})
+    form = {"new_key": "porch-2", "csrf": csrf_token(signed_in.get(page))}
+    unconfirmed = signed_in.post(f"{page}/rotate-key", data=form)
+    assert unconfirmed.status_code == 422 and "type &#x27;porch&#x27; to confirm" in unconfirmed.text
+    assert httpx.get(f"{admin_server.url}/v1/sites/porch/model").status_code == 200  # nothing changed
+    answer = signed_in.post(f"{page}/rotate-key", data={**form, "confirm": "porch"})
     assert answer.status_code == 303 and answer.headers["location"].startswith("/admin/sites/porch-2?")
 
     old = httpx.get(f"{admin_server.url}/v1/sites/porch/model")
@@ -105,21 +109,25 @@ def test_rotating_a_key_moves_everything_and_retires_the_old_key(signed_in, admi
 ])
 def test_a_bad_new_key_shows_an_error_and_changes_nothing(signed_in, new_key, problem):
     page = f"/admin/sites/{SIMULATED}"
-    answer = signed_in.post(f"{page}/rotate-key", data={"new_key": new_key, "csrf": csrf_token(signed_in.get(page))})
+    answer = signed_in.post(f"{page}/rotate-key", data={"new_key": new_key, "confirm": SIMULATED,
+                                                        "csrf": csrf_token(signed_in.get(page))})
     assert answer.status_code == 422 and problem in answer.text
     assert SIMULATED in sites(signed_in)
 
 
-def test_a_retired_key_cannot_be_taken_again(tmp_path):
+def test_a_retired_key_is_kept_for_its_site_alone(tmp_path):
     store = Store(tmp_path / "p13n.db")
     store.create_site("a")
+    store.create_site("c")
     store.rotate_site_key("a", "b", admin="test")
-    with pytest.raises(ValueError, match="'a' is taken or was retired"):
-        store.rotate_site_key("b", "a", admin="test")
+    with pytest.raises(ValueError, match="'a' is taken or was retired by another site"):
+        store.rotate_site_key("c", "a", admin="test")
     with pytest.raises(ValueError, match="the key 'a' was retired when its site became 'b'"):
         store.create_site("a")
-    assert store.retired_site_key("a")["site"] == "b" and [s["site"] for s in store.sites()] == ["b"]
+    assert store.retired_site_key("a")["site"] == "b" and [s["site"] for s in store.sites()] == ["b", "c"]
     # An update checked against the old key before the rotation is refused, not kept under it.
     [refused] = store.add_updates([("a", Update(0, 1, 0.0, [1], [0.5]))])
     assert isinstance(refused, UnknownSite) and refused.args == ("a",)
     assert store.db["updates"].count == 0
+    store.rotate_site_key("b", "a", admin="test")  # rotating back restores the old key
+    assert [s["site"] for s in store.sites()] == ["a", "c"] and store.retired_site_key("a") is None

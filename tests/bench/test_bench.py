@@ -94,6 +94,11 @@ def test_browser_boot_times_cold_and_warm_visits_and_the_engine_in_pyodide(tmp_p
     assert set(boot) == {"cold", "warm", "cold, no snapshot"}
     for row in boot.values():
         assert 0 < row["python"] <= row["engine"] and row["first_decision"] > 0
+    for visit in ("cold", "warm"):  # where the time goes, step by step
+        steps = [boot[visit][step] for step in ("worker", "snapshot", "pyodide", "python", "engine", "ready")]
+        assert steps == sorted(steps) and boot[visit]["snippet"] > 0
+    assert boot["cold, no snapshot"]["snapshot"] is None
+    assert figures["first_visit_bytes"] == boot["cold"]["bytes"]
     assert boot["cold"]["bytes"] > 100 * boot["warm"]["bytes"]  # a warm visit revalidates, it does not download
     assert 0 < figures["snapshot"]["brotli_bytes"] < figures["snapshot"]["bytes"]
     assert 0 <= figures["first_visits_within_window"] <= 1 and figures["machine_load"]["cores"] >= 1

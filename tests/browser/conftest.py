@@ -7,7 +7,12 @@ import pytest
 
 from sync_server.records import RoundConfig
 from sync_server.storage import Store
+<<<<<<< HEAD
 from tests.conftest import running_server, serve_test_site
+=======
+from tests.chromium import watched
+from tests.conftest import running_server, without_holdout
+>>>>>>> main
 
 # Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
 FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
@@ -25,5 +30,14 @@ def fast_server(tmp_path_factory):
     store.create_site("demo")
     store.set_round_config("demo", FAST_ROUNDS)
     store.db.close()
+    without_holdout(db_path)
     with running_server(db_path, "--ip-rate", "0") as running:
         yield running
+
+
+@pytest.fixture
+def other_device(browser):
+    """A second device: a browser context with storage of its own."""
+    context = browser.new_context()
+    yield watched(context.new_page())
+    context.close()

@@ -44,6 +44,7 @@ def test_the_snippet_is_revalidated_and_answers_304_when_unchanged(server):
     assert again.status_code == 304 and again.headers["cache-control"] == "no-cache"
     assert entry_points()["worker"] in first.text  # the snippet names its worker
     assert entry_points()["preferences"] in first.text  # and the panel it loads when it opens
+    assert entry_points()["widget"] in first.text and entry_points()["requests"] in first.text  # and its other parts
 
 
 def test_the_worker_names_the_archive_pyodide_and_the_python_snapshot_it_was_built_with(server):

@@ -16,7 +16,7 @@ from sync_server.records import RoundConfig
 from sync_server.storage import Store
 from tests.browser.test_snippet import STUB
 from tests.browser.test_walking_skeleton import open_demo, saved_state
-from tests.conftest import running_server
+from tests.conftest import running_server, without_holdout
 from tests.server.federation import token
 
 HASH_BITS = 10
@@ -32,6 +32,7 @@ def noisy_server(tmp_path_factory):
     store.create_site("demo", hash_bits=HASH_BITS)
     store.set_round_config("demo", NOISY_ROUNDS)
     store.db.close()
+    without_holdout(db_path)
     with running_server(db_path, "--ip-rate", "0") as running:
         yield running
 

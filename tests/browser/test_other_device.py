@@ -8,12 +8,10 @@ import base64
 import secrets
 
 import httpx
-import pytest
 
 from tests.browser.test_preferences import open_panel, switch, visitor_record
 from tests.browser.test_snippet import errors
 from tests.browser.test_walking_skeleton import PAGE_ORDER, open_demo, picks_order
-from tests.chromium import watched
 
 USED = "Your profile from your other device is in use here."
 
@@ -33,14 +31,6 @@ def use_code(page, code: str):
     page.get_by_label("Code from your other device").fill(code)
     panel.get_by_role("button", name="Use this code").click()
     return panel
-
-
-@pytest.fixture
-def other_device(browser):
-    """A second device: a browser context with storage of its own."""
-    context = browser.new_context()
-    yield watched(context.new_page())
-    context.close()
 
 
 def test_a_synced_profile_is_restored_on_another_device_with_its_sync_code(context, page, other_device, server):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.chromium import BOOT_TIMEOUT_MS
+from tests.conftest import ROOT
 
 PICKS = '[data-p13n-slot="picks"]'
 PAGE_ORDER = ["tent", "helmet", "bottle"]
@@ -72,3 +74,35 @@ def test_the_page_keeps_its_default_content_when_the_worker_fails(page, server):
     assert picks_order(page) == PAGE_ORDER
     assert page.is_visible(f'{PICKS} [data-p13n-variant="tent"]')
     assert page.get_attribute(PICKS, "data-p13n-state") is None
+
+
+def kept_snapshot(page) -> dict:
+    """What the device keeps in IndexedDB `p13n-python`: {name: size} ({} before the worker made it)."""
+    return page.evaluate("""() => new Promise((resolve, reject) => {
+        const open = indexedDB.open("p13n-python");
+        open.onupgradeneeded = () => open.transaction.abort(); // not made yet: leave it to the worker
+        open.onerror = () => resolve({});
+        open.onsuccess = () => {
+            const store = open.result.transaction("snapshot").objectStore("snapshot");
+            const [keys, values] = [store.getAllKeys(), store.getAll()];
+            values.onsuccess = () => resolve(Object.fromEntries(keys.result.map((k, i) => [k, values.result[i].size])));
+            values.onerror = () => reject(values.error);
+        };
+    })""")
+
+
+def test_a_returning_visit_restores_the_python_snapshot_the_device_kept(page, server):
+    snapshot = json.loads((ROOT / "dist" / "manifest.json").read_text())["entry_points"]["snapshot"]
+    asked = []
+    page.context.on("request", lambda r: r.url.endswith(f"/p13n/{snapshot}") and asked.append(r.url))
+
+    open_demo(page, server)
+    assert len(asked) == 1
+    while not kept_snapshot(page):  # kept once it has arrived, while Python restores it
+        page.wait_for_timeout(50)
+    assert kept_snapshot(page) == {snapshot: (ROOT / "dist" / snapshot).stat().st_size}
+
+    page.reload()
+    open_demo(page, server)
+    assert len(asked) == 1  # read back from IndexedDB: not even the HTTP cache is asked
+    assert [m for m in page.console_messages_seen if "snapshot" in m[1]] == []  # it restored, and was kept

@@ -87,6 +87,14 @@ def test_slots_draw_their_groups_independently():
     assert abs(hero_and_picks / len(VISITORS) - 0.25) < 0.03
 
 
+def test_the_site_wide_share_holds_a_visitor_out_of_every_slot_or_none():
+    rules = Rules.from_dict({"holdout": 0.05})
+    groups = [{rules.group(slot, visitor) for slot in ("hero", "picks", "news")} for visitor in VISITORS]
+    assert all(len(g) == 1 for g in groups)
+    held_out = sum(g == {"holdout"} for g in groups)
+    assert abs(held_out / len(VISITORS) - 0.05) < 0.02
+
+
 def test_raising_the_share_only_moves_visitors_into_the_holdout():
     small, large = Rules.from_dict({"holdout": 0.1}), Rules.from_dict({"holdout": 0.3})
     for visitor in VISITORS:

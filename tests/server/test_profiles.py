@@ -138,7 +138,7 @@ def test_forgetting_a_visitor_erases_everything_and_audits_it_without_personal_d
     assert (audit["reason"], audit["profile"], audit["consents"]) == ("visitor_request", 1, 2)
     for table in db.table_names():  # nothing anywhere still names the visitor
         columns = list(db[table].columns_dict)
-        where = " OR ".join(f"CAST([{column}] AS TEXT) LIKE ?" for column in columns)
+        where = " OR ".join(f'CAST("{column}" AS TEXT) LIKE ?' for column in columns)
         assert db[table].count_where(where, [f"%{syncing.id}%"] * len(columns)) == 0, table
     assert syncing.export().status_code == 401
 

@@ -11,10 +11,17 @@ import httpx
 import numpy as np
 import pytest
 
+<<<<<<< HEAD
 from sync_server.records import Counter, RoundConfig, Update
 from sync_server.rounds import close_round
 from sync_server.storage import Store
 from tests.conftest import running_server
+=======
+from sync_server.rounds import RoundConfig, close_round
+from sync_server.storage import Store, connect, schema
+from sync_server.updates import Counter, Update
+from tests.conftest import new_database, running_server
+>>>>>>> main
 from tests.server.federation import SITE, model, send, site_server, token, update, wait_for_version
 from tests.server.test_interfaces import metric
 
@@ -150,6 +157,9 @@ def test_two_server_processes_on_one_database_close_each_round_once(db):
         assert dict(wait_for_version(second, 1)["weights"]) == pytest.approx({1: 0.4})
         assert send(second, update([2], [0.4], base_version=1)).status_code == 202
         assert [(r["version"], r["devices"]) for r in first.db()["rounds"].rows_where("site = ?", [SITE])] == [(1, 4)]
+        # Both answer the model with the same tag, so a device's cached copy is good whichever it asks.
+        tag = httpx.get(f"{first.url}/v1/sites/{SITE}/model").headers["etag"]
+        assert httpx.get(f"{second.url}/v1/sites/{SITE}/model", headers={"if-none-match": tag}).status_code == 304
 
 
 RACE_SECONDS = 60
@@ -191,15 +201,22 @@ def test_two_replicas_racing_on_round_closes_for_a_minute_close_every_round_exac
     assert sorted(acknowledged) == sorted(ids)
 
 
-def test_the_open_rounds_size_is_kept_with_every_insert_and_counted_once_for_an_older_database(db):
+def test_the_open_rounds_size_is_kept_with_every_insert_and_counted_once_for_an_older_database(request, backend,
+                                                                                               tmp_path, db):
     store = make_store(db)
     store.set_round_config("s", RoundConfig(min_devices=10, target_devices=10))
     store.add_updates([("s", delta([1], [0.1])) for _ in range(3)])
     store.add_updates([("s", delta([2], [0.1]))])
     assert (store.round_state("s").pending, store.db["round_sizes"].count) == (4, 1)
+    older = new_database(request, backend, tmp_path / "older")
+    old = connect(older)
+    schema.migrate(old, to=1)
     for table in ("round_sizes", "schema_migrations"):  # as a database made before either
-        store.db.execute(f"DROP TABLE {table}")
-    assert Store(db).round_state("s").pending == 4
+        old.execute(f"DROP TABLE {table}")
+    old.execute("INSERT INTO sites (site, hash_bits) VALUES ('s', 4)")
+    old.execute("INSERT INTO models (site, version, intercept, weights) VALUES ('s', 0, 0.0, ?)", [b""])
+    old.executemany("INSERT INTO updates (site, round, received_at) VALUES ('s', 1, ?)", [(n,) for n in range(4)])
+    assert Store(older).round_state("s").pending == 4
 
 
 def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_trains(tmp_path):

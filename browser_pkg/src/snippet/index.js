@@ -1,8 +1,8 @@
 // personalize.js: <script src="/p13n/personalize.js" data-site="KEY" data-sync="https://…" defer blocking="render">
 // Paints each slot's last ranking at once (from localStorage), starts the engine's worker,
 // ranks the page's slots in it in one decision (slots added later join it), reports clicks
-// and conversions back to it, and gives the
-// visitor the preferences widget. Calls made before it loads, through the stub
+// and conversions back to it, and gives the visitor the preferences widget. Calls made
+// before it loads, through the stub
 // `window.p13n = window.p13n || function () { var a = arguments; return new Promise(function (y, n) { (p13n.q = p13n.q || []).push([a, y, n]) }) }`,
 // are replayed once it is ready, and the stub's promise settles with the call's result.
 
@@ -10,24 +10,23 @@ import { hideUntilDecided } from "./anti_flicker.js";
 import { clickQueue } from "./click_queue.js";
 import { visitContext } from "./context.js";
 import { decisionCache } from "./decision_cache.js";
+import { lazy } from "./lazy.js";
 import { guarded, logError, logWarning } from "./log.js";
-import { preferencesWidget } from "./preferences/widget.js";
 import {
   SLOT, VARIANT, applyRanking, candidatesOf, defaultRanking, duplicateIds, meaningfulClick, objectiveOf, showInPlace, sizeOf,
   watchSlots,
 } from "./slots.js";
-import { SyncCodeError, decodeSyncCode, encodeSyncCode } from "./sync_code.js";
 import { visitorChoices } from "./visitor.js";
 import { startWorker } from "./worker_client.js";
 
 const script = document.currentScript; // only set while this file first runs
 const DEFAULT_ANTI_FLICKER_MS = 300;
 const MAX_ANTI_FLICKER_MS = 1000; // never a blank slot for seconds
-const SERVER_PURPOSES = ["improve", "sync"]; // they act through the server
 const GOAL = /^[\w-]{1,64}$/; // as edge/objectives.py reads it
 const listeners = new Map();
-// `boot`, once the engine is up: when (ms) Python and the engine were ready in the worker's
-// clock, and when the page heard of it in the page's clock.
+// `boot`, once the engine is up: when (ms, the page's clock) the worker started, its snapshot
+// arrived, Pyodide restored it, Python had `edge`, the saved state was read, the engine was
+// ready, and the page heard of it.
 const stats = { decisions: 0, learned: 0, unsaved: 0, boot: null };
 
 function antiFlickerMs(value) {
@@ -85,6 +84,7 @@ function start() {
     if (engine) return engine;
     const ask = startWorker(new URL(P13N_WORKER, script.src), onWorkerEvent);
     const booted = ask("boot", {
+      origin: performance.timeOrigin,
       config: { site: config.site, sync: config.sync, policy: config.policy },
       visitor: choices.forWorker(),
     });
@@ -131,6 +131,15 @@ function start() {
     delete slot.dataset.p13nDecision;
     if (state) slot.dataset.p13nState = state;
     else delete slot.dataset.p13nState;
+  }
+
+  // Personalization off, or the visitor forgotten: the page's own order, nothing remembered.
+  function showDefaults(state) {
+    cache.clear();
+    clicks.clear();
+    views.clear();
+    decisions.clear();
+    slots.forEach((slot) => showDefault(slot, state));
   }
 
   // The slot's first paint on this page view: the order remembered from the last one, kept
@@ -227,120 +236,32 @@ function start() {
     }
   }
 
-  async function recordChoices() {
-    const sent = choices.forWorker();
-    const reply = await ask("consent", { ...sent, record: choices.mustRecord() });
-    if (reply.recorded) choices.recorded(sent);
-  }
+  // The visitor's requests (requests.js), a module loaded when the first one is made.
+  const page = { config, choices, cache, ask, emit, showDefaults, redecideAll, personalizing, engine: () => engine };
+  const requests = lazy(new URL(P13N_REQUESTS, script.src), (module) => module.visitorRequests(page));
+  const request = (name) => async (...args) => (await requests())[name](...args);
+  // p13n.consent() reads the visitor's choices; with changes, it is a request.
+  const consent = async (changes) => (changes === undefined ? choices.purposes() : request("consent")(changes));
+  const interests = request("interests");
+  const exportData = request("exportData");
+  const forget = request("forget");
+  const syncCode = request("syncCode");
+  const useSyncCode = request("useSyncCode");
 
-  // p13n.consent({improve: true}) grants or revokes purposes; p13n.consent() reads them;
-  // p13n.consent({}) confirms them under the page's policy version.
-  async function consent(changes) {
-    if (changes === undefined) return choices.purposes();
-    if (typeof changes !== "object" || changes === null) throw new TypeError("p13n.consent(changes) needs an object like {improve: true}");
-    const before = choices.purposes();
-    choices.choose(changes);
-    if (before.personalize && !personalizing()) {
-      cache.clear();
-      clicks.clear();
-      views.clear();
-      decisions.clear();
-      slots.forEach((slot) => showDefault(slot, "off"));
-    } else if (!before.personalize && personalizing()) {
-      redecideAll();
-    }
-    try {
-      if (engine || choices.mustRecord()) await recordChoices();
-    } catch (error) {
-      await settleUnrecorded(before);
-      throw error;
-    }
-    emit("consent", choices.purposes());
-    return choices.purposes();
-  }
-
-  // The server could not record a change (the worker took none of it). `improve` and `sync`
-  // act through the server, so what was granted is not in force; what was withdrawn stays
-  // withdrawn on this device, and reaches the server on a later visit.
-  async function settleUnrecorded(before) {
-    const granted = SERVER_PURPOSES.filter((purpose) => choices.purposes()[purpose] && !before[purpose]);
-    if (granted.length) choices.choose(Object.fromEntries(granted.map((purpose) => [purpose, false])));
-    if (engine) await ask("consent", { ...choices.forWorker(), record: false }).catch(() => {}); // none started: none in force
-  }
-
-  async function interests(chosen) {
-    if (chosen === undefined) return (await ask("profile")).profile.interests;
-    const reply = await ask("preferences", { interests: chosen });
-    await redecideAll(); // a declared interest counts at once
-    return reply.interests;
-  }
-
-  // Everything held about the visitor, on this device and on the server, as one JSON object.
-  async function exportData() {
-    const { device, server } = await ask("export", { known: choices.known() });
-    const choicesHeld = choices.exported();
-    return { site: config.site, exported_at: new Date().toISOString(), device: { choices: choicesHeld, decisions: cache.all(), ...device }, server };
-  }
-
-  // Whether an engine runs (one that could not start has logged why).
-  const engineUp = async () => engine !== null && engine.booted.then(() => true, () => false);
-
-  // The worker's "forget" done from the page, when no engine runs: the server's copy first.
-  async function forgetHere() {
-    const { forgetVisitor, clearState } = await widget.module(); // rarely needed: it comes with the panel
-    const server = choices.known() && config.sync ? await forgetVisitor(config.sync, config.site, choices.forWorker()) : null;
-    await clearState(config.site, logWarning);
-    return server;
-  }
-
-  // Erase the visitor on the server, then on this device; the page shows its defaults.
-  async function forget() {
-    const server = (await engineUp()) ? (await ask("forget", { known: choices.known() })).server : await forgetHere();
-    choices.forget();
-    cache.clear();
-    clicks.clear();
-    views.clear();
-    decisions.clear();
-    slots.forEach((slot) => showDefault(slot));
-    emit("consent", choices.purposes());
-    return { device: true, server: server !== null };
-  }
-
-  // The code that carries the visitor's id and secret to their other devices, once the
-  // server has recorded their `sync` consent; null before.
-  function syncCode() {
-    const { visitor, secret, purposes } = choices.forWorker();
-    return purposes.sync && choices.known() && !choices.mustRecord() ? encodeSyncCode(visitor, secret) : null;
-  }
-
-  // Be, on this device, the visitor of another device's sync code: their synced profile is
-  // restored into the engine, this device's consent is recorded under their id, and every
-  // slot is decided again. Rejects with a SyncCodeError (its `reason`) for a code that opens
-  // no profile, and changes nothing then.
-  async function useSyncCode(code) {
-    const identity = decodeSyncCode(code);
-    const reply = await ask("restore", { ...identity, known: choices.known() });
-    if (!reply.restored) throw new SyncCodeError(reply.reason);
-    choices.adopt(identity, reply.inForce);
-    await recordChoices(); // the worker acts for the adopted visitor from now on
-    await redecideAll();
-    emit("consent", choices.purposes());
-    return reply.interests;
-  }
-
-  const widget = preferencesWidget({
+  const widget = lazyWidget({
     button: config.button,
     purposes: () => choices.purposes(),
     outdated: () => choices.outdated(),
     consent,
     interests,
-    interestChoices: () => interestChoices(slots, config.interestKinds),
-    decisions: () => [...slots].map((slot) => ({ slot, decision: decisions.get(slot.getAttribute(SLOT)) })),
+    interestKinds: config.interestKinds,
+    slots: () => [...slots],
+    decisions,
     syncCode,
     useSyncCode,
     exportData,
     forget,
-  }, new URL(P13N_PREFERENCES, script.src));
+  });
 
   const api = {
     stats,
@@ -375,7 +296,7 @@ function start() {
     worker(); // first: booting is the long part
     clicks.flush(); // clicks a page left with: learned before this page's slots are decided
   }
-  if (choices.mustRecord()) guarded("recording consent", recordChoices)(); // a change the server missed last time
+  if (choices.mustRecord()) guarded("recording consent", request("recordChoices"))(); // a change the server missed last time
   document.addEventListener("click", guarded("click tracking", trackClick), true);
   const personalizeAll = guarded("finding slots; the page keeps its default content", () => {
     watchSlots(personalizeSlots);
@@ -385,17 +306,25 @@ function start() {
   else personalizeAll();
 }
 
+// The preferences widget (preferences/widget.js), a module loaded once the slots are found; a
+// page that hides the button loads it only to open the panel (or when a new policy version
+// must ask the visitor). `host` is what the snippet lends it.
+function lazyWidget(host) {
+  let widget = null; // once loaded
+  const load = lazy(new URL(P13N_WIDGET, script.src), (module) => (widget = module.preferencesWidget(host, new URL(P13N_PREFERENCES, script.src))));
+  return {
+    mount: () => (host.button || host.outdated()) && load().then((w) => w.mount(), (error) => logError("the preferences widget could not load", error)),
+    open: async () => (await load()).open(),
+    decided: () => widget?.decided(),
+    setStrings: async (strings) => (await load()).setStrings(strings),
+  };
+}
+
 // A call the stub queued: [arguments, resolve, reject], or bare arguments from an older stub.
 function replay(p13n, call) {
   const [args, resolve, reject] = Array.isArray(call) ? call : [call];
   if (!resolve) return guarded(`queued call p13n('${args[0]}')`, p13n)(...args);
   new Promise((settle) => settle(p13n(...args))).then(resolve, reject);
-}
-
-// The interests a visitor can pick: the page's candidate features of the site's kinds.
-function interestChoices(slots, kinds) {
-  const features = [...slots].flatMap((slot) => candidatesOf(slot).flatMap((c) => c.features));
-  return [...new Set(features.filter((f) => kinds.includes(f.split(":")[0])))].sort();
 }
 
 guarded("start-up; the page keeps its default content", start)();

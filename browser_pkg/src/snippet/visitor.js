@@ -10,14 +10,10 @@
 // another, the choices stay in force but the visitor is asked to confirm them (`outdated`).
 
 import { logWarning } from "./log.js";
-import { base64url } from "./sync_code.js";
 
 const VERSION = 1;
 export const PURPOSES = ["personalize", "improve", "sync"];
 const DEFAULT_PURPOSES = { personalize: true, improve: false, sync: false };
-
-// 32 random bytes in base64url: the README's visitor id and secret alphabet.
-const randomToken = () => base64url(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 
 function read(key) {
   const text = localStorage.getItem(key);
@@ -36,6 +32,17 @@ function read(key) {
   }
 }
 
+// Whether the server has to hear of `record`: it knows the visitor already (every change is
+// kept as proof), or they just granted something it is needed for.
+export function mustRecord(record) {
+  const { recorded, purposes } = record;
+  if (record.policyVersion === null) return false; // saved under no known version: the visitor is asked first
+  if (!recorded) return purposes.improve || purposes.sync;
+  return recorded.policyVersion !== record.policyVersion || PURPOSES.some((p) => recorded.purposes[p] !== purposes[p]);
+}
+
+// What the snippet reads on every page view. Changing the choices is the visitor's request,
+// so it comes with requests.js (choice_changes.js), through `keep`.
 export function visitorChoices(site, policyVersion) {
   const key = `p13n:visitor:${site}`;
   // The defaults grant nothing, so they need no confirming under any version.
@@ -46,60 +53,25 @@ export function visitorChoices(site, policyVersion) {
   } catch (error) {
     logWarning(`privacy choices unavailable (${error.name}); the defaults hold`);
   }
-  const save = () => {
-    try {
-      localStorage.setItem(key, JSON.stringify(record));
-    } catch (error) {
-      logWarning(`could not save privacy choices (${error.name}); they last until the page closes`);
-    }
-  };
-  const known = () => Boolean(record.recorded);
-  // Whether the server has to hear of the current choices: it knows the visitor already
-  // (every change is kept as proof), or they just granted something it is needed for.
-  function mustRecord() {
-    const { recorded, purposes } = record;
-    if (record.policyVersion === null) return false; // saved under no known version: the visitor is asked first
-    if (!recorded) return purposes.improve || purposes.sync;
-    return recorded.policyVersion !== record.policyVersion || PURPOSES.some((p) => recorded.purposes[p] !== purposes[p]);
-  }
   return {
+    policyVersion,
+    record: () => record,
+    // `next` is in force from now on, and kept; null forgets the visitor: the defaults, nothing kept.
+    keep(next) {
+      record = next ?? defaults();
+      try {
+        if (next) localStorage.setItem(key, JSON.stringify(next));
+        else localStorage.removeItem(key);
+      } catch (error) {
+        logWarning(`could not save privacy choices (${error.name}); they last until the page closes`);
+      }
+    },
     purposes: () => ({ ...record.purposes }),
-    known,
+    known: () => Boolean(record.recorded),
     // What the worker needs to act for the visitor (no identity before the server needs one).
     forWorker: () => ({ visitor: record.id, secret: record.secret, policyVersion: record.policyVersion, purposes: { ...record.purposes } }),
-    mustRecord,
+    mustRecord: () => mustRecord(record),
     // The choices in force were made under another version of the site's privacy text.
     outdated: () => record.policyVersion !== policyVersion,
-    // Grant or revoke purposes; no changes ({}) confirms the choices under this page's version.
-    choose(changes) {
-      for (const [purpose, value] of Object.entries(changes)) {
-        if (!PURPOSES.includes(purpose)) throw new Error(`unknown purpose '${purpose}'; expected ${PURPOSES.join(", ")}`);
-        if (typeof value !== "boolean") throw new Error(`consent for '${purpose}' must be true or false, got ${value}`);
-      }
-      record.purposes = { ...record.purposes, ...changes };
-      record.policyVersion = policyVersion;
-      if (mustRecord() && !record.id) Object.assign(record, { id: randomToken(), secret: randomToken() });
-      save();
-    },
-    // Be the visitor of another device (their sync code): their id and secret, with `sync`.
-    // `inForce` is the consent the server holds for them ({policyVersion, purposes}).
-    adopt({ visitor, secret }, inForce) {
-      record = { ...record, id: visitor, secret, purposes: { ...record.purposes, sync: true }, policyVersion, recorded: inForce };
-      save();
-    },
-    // What the server acknowledged: `sent` is the forWorker() it was sent.
-    recorded({ policyVersion: version, purposes }) {
-      record.recorded = { policyVersion: version, purposes };
-      save();
-    },
-    // Forgotten: a new visitor with the defaults, and nothing saved.
-    forget() {
-      record = defaults();
-      localStorage.removeItem(key);
-    },
-    // Without the secret: it is a key to the data, not data about the visitor.
-    exported: () => ({
-      id: record.id ?? null, purposes: { ...record.purposes }, policyVersion: record.policyVersion, recorded: record.recorded ?? null,
-    }),
   };
 }

@@ -4,6 +4,7 @@
 // "tokens": "tokens.HASH.js"}, relative to this worker's URL.
 
 import { startPython } from "./python.js";
+import { keptSnapshot } from "./snapshot_store.js";
 
 const base = new URL("./", import.meta.url);
 const pyodideURL = new URL(P13N_ASSETS.pyodide, base).href;
@@ -40,20 +41,20 @@ function restore(api, savedState, model, engineConfig, warn) {
 
 // Downloads start at once and in parallel: `savedState` is a promise of JSON text or null,
 // `globalModel` one of the compact model's bytes (or null), for a visitor without saved state.
-// `timings` says when (ms since the worker started) Python and then the engine were ready.
+// `timings` says when each step was done, in ms since the epoch (the page maps them to its
+// own clock): the worker started, the snapshot arrived, Pyodide restored it, Python had
+// `edge`, the saved state was read, the engine was ready.
 export async function bootEngine({ policy }, savedState, globalModel, warn) {
-  const timings = {};
-  const snapshot = fetchBytes(P13N_ASSETS.snapshot);
+  const timings = { worker: performance.timeOrigin };
+  const mark = (step) => (value) => ((timings[step] = performance.timeOrigin + performance.now()), value);
+  const snapshot = keptSnapshot(P13N_ASSETS.snapshot, () => fetchBytes(P13N_ASSETS.snapshot), warn).then(mark("snapshot"));
   snapshot.catch(() => {}); // Pyodide takes the promise, and says why when it fails
-  const python = startPython(pyodideURL, fetchBytes(P13N_ASSETS.edge), snapshot, warn).then((pyodide) => {
-    timings.python = performance.now();
-    return pyodide;
-  });
-  const [pyodide, saved, model] = await Promise.all([python, savedState, globalModel]);
+  const python = startPython(pyodideURL, fetchBytes(P13N_ASSETS.edge), snapshot, warn, mark("pyodide")).then(mark("python"));
+  const [pyodide, saved, model] = await Promise.all([python, savedState.then(mark("state")), globalModel]);
   const api = pyodide.pyimport("edge.worker_api");
   const engineConfig = policy ? JSON.stringify({ policy }) : null; // for a visitor without saved state
   const restored = withBytes(pyodide, model, (view) => restore(api, saved, view, engineConfig, warn));
-  timings.engine = performance.now();
+  mark("engine")();
   return {
     restored,
     timings,

@@ -3,24 +3,11 @@
 // A database this code cannot use (another version, missing store, not text) is discarded
 // with a warning: the visitor loses what was learned, never the page.
 
+import { openDatabase, request } from "./idb.js";
+
 const DB_NAME = "p13n";
-const VERSION = 1;
 const STORE = "engine-state";
-
-function request(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-
-async function open() {
-  const req = indexedDB.open(DB_NAME, VERSION);
-  req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-  const db = await request(req);
-  db.onversionchange = () => db.close(); // let another tab upgrade or delete the database
-  return db;
-}
+const open = () => openDatabase(DB_NAME, STORE);
 
 const metaKey = (site) => `${site} federation`;
 const runIn = (db, mode, action) => request(action(db.transaction(STORE, mode).objectStore(STORE)));

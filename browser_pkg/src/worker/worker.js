@@ -147,13 +147,16 @@ async function restore(running, { visitor: id, secret, known }) {
   return { restored: true, interests: reply.interests, inForce: latest && { policyVersion: latest.policy_version, purposes: latest.purposes } };
 }
 
+// Epoch ms as ms on the page's clock, whose origin the page sends.
+const pageClock = (timings, origin = 0) => Object.fromEntries(Object.entries(timings).map(([step, at]) => [step, at - origin]));
+
 const VISITOR_CALLS = { consent, export: exportData, forget, restore };
 
 async function answer({ type, ...message }) {
   if (type === "boot") {
     visitor = message.visitor ?? visitor;
     engine = boot(message.config);
-    return { booted: true, timings: (await engine).timings };
+    return { booted: true, timings: pageClock((await engine).timings, message.origin) };
   }
   if (!engine) throw new Error("the worker got a message before 'boot'");
   const running = await engine;

@@ -7,16 +7,14 @@
 // constructed stylesheet, which a strict style-src allows.
 //
 // `host` is what the snippet lends it: button (whether the site shows the floating button),
-// purposes(), outdated(), consent(changes), interests(list?), interestChoices(),
-// decisions() ([{slot, decision}]), syncCode(), useSyncCode(code), exportData(), forget().
+// purposes(), outdated(), consent(changes), interests(list?), interestKinds (the kinds of
+// feature a visitor may pick), slots() (the page's slot elements), decisions (a Map of slot
+// name -> its latest decision), syncCode(), useSyncCode(code), exportData(), forget(); the
+// last five are promises.
 
-import { SLOT, VARIANT } from "../slots.js";
+import { SLOT, VARIANT, candidatesOf } from "../slots.js";
 import { STRINGS } from "./strings.js";
 import { STYLES } from "./styles.js";
-
-// What the page needs to forget a visitor when no engine runs: rarely, so it comes with the panel.
-export { clearState } from "../../worker/state_store.js";
-export { forgetVisitor } from "../../worker/sync_client.js";
 
 const PURPOSES = ["personalize", "improve", "sync"];
 const CODE_REFUSALS = { malformed: "codeMalformed", unknown: "codeUnknown", empty: "codeEmpty" };
@@ -55,6 +53,12 @@ function interestLabel(strings, feature) {
   return kind === "topic" ? value : `${kind[0].toUpperCase()}${kind.slice(1).replace(/[_-]/g, " ")}: ${value}`;
 }
 
+// The interests a visitor can pick: the page's candidate features of the site's kinds.
+function interestChoices(slots, kinds) {
+  const features = slots.flatMap((slot) => candidatesOf(slot).flatMap((c) => c.features));
+  return [...new Set(features.filter((f) => kinds.includes(f.split(":")[0])))].sort();
+}
+
 // `root` is the widget's shadow root, `button` its floating button; `overrides` the site's words.
 export function preferencesPanel({ root, button, host, overrides }) {
   let strings = { ...STRINGS, ...overrides };
@@ -85,7 +89,7 @@ export function preferencesPanel({ root, button, host, overrides }) {
       code,
       entry,
       needsSync: h("p", { className: "help", textContent: strings.codeNeedsSync }),
-      reveal: h("button", { className: "secondary", textContent: strings.showCode, onclick: showCode }),
+      reveal: h("button", { className: "secondary", textContent: strings.showCode, onclick: () => showCode().catch(failed) }),
       myCode: h("div", { hidden: true },
         h("div", { className: "row" }, code, h("button", { className: "secondary", textContent: strings.copy, onclick: copyCode })),
         h("p", { className: "help", id: "code-help", textContent: strings.codeHelp })),
@@ -152,7 +156,7 @@ export function preferencesPanel({ root, button, host, overrides }) {
     ui.notice.hidden = !host.outdated();
     ui.forget.textContent = strings.forget;
     delete ui.forget.dataset.armed;
-    const code = host.syncCode();
+    const code = await host.syncCode();
     ui.needsSync.hidden = code !== null;
     ui.reveal.hidden = code === null || !ui.myCode.hidden;
     if (code === null) hideCode();
@@ -173,7 +177,7 @@ export function preferencesPanel({ root, button, host, overrides }) {
     const focused = root.activeElement?.value;
     fieldset.disabled = !personalizing;
     fieldset.setAttribute("aria-label", strings.interests);
-    fieldset.replaceChildren(...host.interestChoices().map((feature) => {
+    fieldset.replaceChildren(...interestChoices(host.slots(), host.interestKinds).map((feature) => {
       const input = h("input", { type: "checkbox", name: "interest", value: feature, checked: chosen.includes(feature) });
       input.onchange = () => {
         const picked = [...fieldset.querySelectorAll(":checked")].map((box) => box.value);
@@ -186,7 +190,8 @@ export function preferencesPanel({ root, button, host, overrides }) {
 
   // "Why am I seeing this": for each slot, the decision's reasons for what it shows.
   function showReasons() {
-    ui.panel.querySelector(".why").replaceChildren(...host.decisions().map(({ slot, decision }) => {
+    ui.panel.querySelector(".why").replaceChildren(...host.slots().map((slot) => {
+      const decision = host.decisions.get(slot.getAttribute(SLOT));
       const reasons = decision?.arm === "personalized"
         ? h("ul", {}, ...decision.ranking.map((id) => {
           const variant = [...slot.querySelectorAll(`[${VARIANT}]`)].find((v) => v.getAttribute(VARIANT) === id);
@@ -199,8 +204,8 @@ export function preferencesPanel({ root, button, host, overrides }) {
   }
 
   // The code is shown only when asked for, and hidden again when the panel closes.
-  function showCode() {
-    ui.code.value = host.syncCode();
+  async function showCode() {
+    ui.code.value = await host.syncCode();
     ui.myCode.hidden = false;
     ui.reveal.hidden = true;
     ui.code.select();

@@ -1,11 +1,13 @@
-// The visitors' preferences widget, as the snippet carries it: a floating button in a Shadow
-// DOM (the page's CSS cannot break it, and its CSS cannot touch the page), inside an <aside>
-// landmark named after it. The panel behind the button (panel.js, several times the
-// button's size) is a file of its own, loaded with import() when the visitor first opens it,
-// or when a new policy version must ask them: visitors who never open it never download it.
+// The visitors' preferences widget: a floating button in a Shadow DOM (the page's CSS cannot
+// break it, and its CSS cannot touch the page), inside an <aside> landmark named after it. A
+// module of its own (widget.HASH.js), which the snippet loads once it has found the page's
+// slots: painting them needs none of it. The panel behind the button (panel.js, several
+// times the button's size) is another, loaded when the visitor first opens it, or when a
+// new policy version must ask them: visitors who never open it never download it.
 //
 // `host` is what the snippet lends the panel (panel.js lists it); `url` the panel's module.
 
+import { lazy } from "../lazy.js";
 import { logError } from "../log.js";
 
 const BUTTON = "Personalization"; // the panel's words are in strings.js, loaded with it
@@ -39,7 +41,7 @@ export function preferencesWidget(host, url) {
   let aside = null;
   let root = null;
   let button = null;
-  let loading = null; // the panel's module, once asked for
+  const module = lazy(url); // the panel's
   let panel = null;
 
   function mount() {
@@ -62,15 +64,6 @@ export function preferencesWidget(host, url) {
     aside.setAttribute("aria-label", button.textContent);
   }
 
-  // The panel's module; a failed load is tried again next time (offline, perhaps).
-  function module() {
-    loading ??= import(url).catch((error) => {
-      loading = null;
-      throw error;
-    });
-    return loading;
-  }
-
   async function open() {
     mount();
     try {
@@ -85,7 +78,6 @@ export function preferencesWidget(host, url) {
   return {
     mount,
     open,
-    module,
     // A slot was decided: an open panel shows the new reasons.
     decided: () => panel?.decided(),
     setStrings(changes) {
