@@ -51,13 +51,8 @@ def live_server(db_path: Path, *options: str) -> Iterator[LiveServer]:
          "--log-level", "warning", *options], cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
-<<<<<<< HEAD
         wait_until_up(url, running=lambda: process.poll() is None)
-        yield LiveServer(url, process.pid, "bench", password)
-=======
-        _wait_until_healthy(url, process)
         yield LiveServer(url, process.pid, "bench", password, server_key)
->>>>>>> main
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -16,15 +16,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-<<<<<<< HEAD
 from sync_server import __main__ as cli
 from sync_server.app import create_app
-from sync_server.demo.traffic import wait_until_up
-from sync_server.storage import Database
-=======
 from sync_server.config import Settings
+from sync_server.demo.traffic import wait_until_up
 from sync_server.storage import Database, Store
->>>>>>> main
 from tests import databases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,13 +147,4 @@ def serve_test_site(request, backend: str, tmp_path_factory, start: Callable = s
 
 @pytest.fixture(scope="session")
 def server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
-<<<<<<< HEAD
     yield from serve_test_site(request, backend, tmp_path_factory)
-=======
-    db_path = new_database(request, backend, tmp_path_factory.mktemp("server"))
-    create_site(db_path, TEST_SITE, "--origin", TEST_ORIGIN)
-    without_holdout(db_path)
-    # No per-IP limit here, so tests need not count their requests; test_interfaces tests it on its own server.
-    with running_server(db_path, "--ip-rate", "0") as running:
-        yield running
->>>>>>> main

@@ -24,7 +24,6 @@ from sync_server.records import RoundState
 from sync_server.storage import Store
 
 TOP_FEATURES = 8
-<<<<<<< HEAD
 
 
 class Dashboards:
@@ -48,12 +47,9 @@ class Dashboards:
         if self._store is None:
             self._store = self._app_store.reopen()
         return site_dashboard(self._store, site, self)
-=======
+
+
 ADMIN_ERASURE = "admin_request"  # an erasure an admin made for a visitor, audited as the admin's change
-# Logged samples and their replays are costly to read and compute, and change rarely.
-_samples: dict[tuple, replay.LoggedSample] = {}  # (database, site, upload time) -> the parsed sample
-_replays: dict[tuple, dict] = {}  # (database, site, upload time, version) -> replay results
->>>>>>> main
 
 
 def site_summary(store: Store, site: str) -> dict:
@@ -69,14 +65,9 @@ def site_dashboard(store: Store, site: str, cache: Dashboards) -> dict:
     rounds = store.rounds(site)
     slots = slot_effects(store, site, rounds)
     variants = {(slot, row["variant"]) for slot, effect in slots.items() for row in effect["variants"]}
-<<<<<<< HEAD
     sample = _logged_sample(store, site, cache.samples)
-    features, contexts = _vocabulary(sample[1]) if sample else ((), ())
-=======
-    sample = _logged_sample(store, site)
     stored = store.catalog(site)
     catalog = Catalog.from_dict(stored) if stored else None
->>>>>>> main
     hash_bits = store.site(site)["hash_bits"]
     names = _bucket_names(hash_bits, variants, sample and sample[1], catalog)
     model = store.latest_model(site)  # dense once noised: read it once
@@ -122,10 +113,6 @@ def _summary(site: str, state: RoundState, rounds: list[dict]) -> dict:
     }
 
 
-<<<<<<< HEAD
-def _logged_sample(store: Store, site: str, samples: dict) -> tuple[float, replay.LoggedSample] | None:
-    """The site's logged sample (parsed once per upload, kept in `samples`) and its upload time, or None."""
-=======
 def audit_entries(store: Store, site: str, limit: int = 50) -> list[dict]:
     """The site's latest changes and erasures, newest first; an erasure says what went, never whose."""
     erasures = [{"at": e["erased_at"], "admin": "a visitor", "via": e["reason"].replace("_", " "), "action": "erasure",
@@ -134,9 +121,8 @@ def audit_entries(store: Store, site: str, limit: int = 50) -> list[dict]:
     return sorted([*store.audit_log(site, limit), *erasures], key=lambda entry: entry["at"], reverse=True)[:limit]
 
 
-def _logged_sample(store: Store, site: str) -> tuple[float, replay.LoggedSample] | None:
-    """The site's logged sample (parsed once per upload) and its upload time, or None."""
->>>>>>> main
+def _logged_sample(store: Store, site: str, samples: dict) -> tuple[float, replay.LoggedSample] | None:
+    """The site's logged sample (parsed once per upload, kept in `samples`) and its upload time, or None."""
     stored = store.logged_sample(site)
     if stored is None:
         return None

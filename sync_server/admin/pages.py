@@ -17,19 +17,12 @@ from starlette.responses import RedirectResponse, Response
 
 from edge.rules import RuleError
 from sync_server.admin import markup, views
-<<<<<<< HEAD
-from sync_server.admin.dashboard import site_summary
-from sync_server.admin.guard import Handler, page
-from sync_server.admin.rules import checked_rules
-from sync_server.middleware.origins import parse_origin
-=======
-from sync_server.admin.dashboard import ADMIN_ERASURE, audit_entries, site_dashboard, site_summary
+from sync_server.admin.dashboard import ADMIN_ERASURE, audit_entries, site_summary
 from sync_server.admin.guard import Handler, page
 from sync_server.admin.rules import checked_rules
 from sync_server.catalog import Catalog, CatalogError, fetch
 from sync_server.checks import VISITOR_ID, VISITOR_ID_RULE, matching
-from sync_server.origins import parse_origin
->>>>>>> main
+from sync_server.middleware.origins import parse_origin
 from sync_server.sites import parse_hash_bits, parse_site_key
 from sync_server.storage import Store, UnknownSite
 
@@ -113,7 +106,7 @@ async def delete_site(request: Request) -> Response:
     try:
         _confirmed(request, site)
     except ValueError as error:
-        return _site_page(request, {"delete": f"site not deleted: {error}"}, request.state.form)
+        return await _site_page(request, {"delete": f"site not deleted: {error}"}, request.state.form)
     request.app.state.store.delete_site(site, request.state.session.admin)
     request.app.state.ingest.forget(site)
     request.app.state.model_answers.forget(site)
@@ -129,7 +122,7 @@ async def erase_visitor(request: Request) -> Response:
         _confirmed(request, "erase")
         visitor = matching("visitor", form.get("visitor", "").strip(), VISITOR_ID, VISITOR_ID_RULE)
     except ValueError as error:
-        return _site_page(request, {"erase": f"nothing erased: {error}"}, {})
+        return await _site_page(request, {"erase": f"nothing erased: {error}"}, {})
     store: Store = request.app.state.store
     erased = store.erase_visitor(site, visitor, reason=ADMIN_ERASURE)
     store.audit(site, request.state.session.admin, "visitor erased",
@@ -149,7 +142,7 @@ async def import_catalog(request: Request) -> Response:
             raise CatalogError("give the catalog's JSON or a URL to fetch it from, not both")
         catalog = (await asyncio.to_thread(fetch, url)) if url else Catalog.parse(text.encode())
     except CatalogError as error:
-        return _site_page(request, {"catalog": f"catalog not imported: {error}"}, form)
+        return await _site_page(request, {"catalog": f"catalog not imported: {error}"}, form)
     request.app.state.store.set_catalog(site, catalog.to_dict(), request.state.session.admin)
     return _back(site, f"Catalog imported: {len(catalog.variants())} variants in {len(catalog.slots)} slots.")
 

@@ -35,12 +35,8 @@ from tqdm import tqdm
 
 from edge import Config, Personalizer, federated, model_form
 from sync_server import tokens
-<<<<<<< HEAD:sync_server/demo/traffic.py
 from sync_server.demo.simulation import Archetype, Item, Site, Visit
-=======
-from sync_server.simulation import Archetype, Item, Site, Visit
 from sync_server.sites import DEFAULT_HOLDOUT
->>>>>>> main:sync_server/traffic.py
 
 log = logging.getLogger(__name__)
 POLICY_VERSION = "demo-2026"

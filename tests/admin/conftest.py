@@ -91,16 +91,11 @@ def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
     Store(db_path).set_editor_rules(SIMULATED, traffic.DEMO_RULES, admin="test")
     sample = directory / "sample.jsonl"
     sample.write_text("".join(json.dumps(row) + "\n" for row in traffic.logged_sample(traffic.Shop.demo(), 1000, seed=2)))
-<<<<<<< HEAD
     cli.main(["load-sample", SIMULATED, str(sample), "--db", str(db_path)])
-    with serving(db_path, "--ip-rate", "0", "--no-demo") as server:
-=======
-    subprocess.run([*CLI, "load-sample", SIMULATED, str(sample), "--db", str(db_path)], check=True, cwd=ROOT)
     catalog = db_path.parent / "catalog.json"
     catalog.write_text(json.dumps(traffic.Shop.demo().catalog()))
-    subprocess.run([*CLI, "import-catalog", SIMULATED, str(catalog), "--db", str(db_path)], check=True, cwd=ROOT)
-    with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:
->>>>>>> main
+    cli.main(["import-catalog", SIMULATED, str(catalog), "--db", str(db_path)])
+    with serving(db_path, "--ip-rate", "0", "--no-demo") as server:
         fill_rounds(server)
         traffic.simulate(server.url, SIMULATED, devices=40, visits=1500, seed=4, fresh_seconds=0.0, progress=False)
         yield server

@@ -7,12 +7,8 @@ import pytest
 
 from sync_server.records import RoundConfig
 from sync_server.storage import Store
-<<<<<<< HEAD
-from tests.conftest import running_server, serve_test_site
-=======
 from tests.chromium import watched
-from tests.conftest import running_server, without_holdout
->>>>>>> main
+from tests.conftest import running_server, serve_test_site, without_holdout
 
 # Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
 FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)

@@ -11,17 +11,10 @@ import httpx
 import numpy as np
 import pytest
 
-<<<<<<< HEAD
 from sync_server.records import Counter, RoundConfig, Update
 from sync_server.rounds import close_round
-from sync_server.storage import Store
-from tests.conftest import running_server
-=======
-from sync_server.rounds import RoundConfig, close_round
 from sync_server.storage import Store, connect, schema
-from sync_server.updates import Counter, Update
 from tests.conftest import new_database, running_server
->>>>>>> main
 from tests.server.federation import SITE, model, send, site_server, token, update, wait_for_version
 from tests.server.test_interfaces import metric
 
