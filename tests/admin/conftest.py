@@ -92,7 +92,7 @@ def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
     sample = directory / "sample.jsonl"
     sample.write_text("".join(json.dumps(row) + "\n" for row in traffic.logged_sample(traffic.Shop.demo(), 1000, seed=2)))
     cli.main(["load-sample", SIMULATED, str(sample), "--db", str(db_path)])
-    catalog = db_path.parent / "catalog.json"
+    catalog = directory / "catalog.json"
     catalog.write_text(json.dumps(traffic.Shop.demo().catalog()))
     cli.main(["import-catalog", SIMULATED, str(catalog), "--db", str(db_path)])
     with serving(db_path, "--ip-rate", "0", "--no-demo") as server:
