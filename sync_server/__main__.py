@@ -427,9 +427,10 @@ def parser() -> argparse.ArgumentParser:
     move.set_defaults(handler=migrate_db)
 
     default_db = os.environ.get("P13N_DB") or Settings.db_path
+    # A string default is parsed only when a command runs: --help imports no storage (and no NumPy).
     for command in (run, site, origins, rotation, deletion, erasure, holdout, catalog, server_key, sample, listing,
                     admin):
-        command.add_argument("--db", type=_database, default=_database(default_db),
+        command.add_argument("--db", type=_database, default=str(default_db),
                              help="a SQLite file or a postgresql://USER@HOST/DB URL (default: $P13N_DB, else "
                              "data/p13n.db)")
     return parser
