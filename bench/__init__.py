@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-BENCHMARKS = ("edge_latency", "edge_quality", "edge_outcomes", "obd_replay", "sync_ingest", "federated_quality", "model_bytes",
-              "poisoning", "browser_boot", "login_flood", "fuzz")
+BENCHMARKS = ("edge_latency", "edge_quality", "variety", "edge_outcomes", "obd_replay", "sync_ingest", "federated_quality",
+              "model_bytes", "poisoning", "browser_boot", "login_flood", "fuzz")
 
 # Called like tqdm: progress(iterable, total=..., desc=...) yields the same items.
 Progress = Callable[..., Iterable]

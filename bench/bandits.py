@@ -27,6 +27,13 @@ class Contestant(abc.ABC):
     def learn(self, context: dict, item: str, clicked: bool) -> None:
         """Learn the outcome of showing `item` in `context`."""
 
+    visitor: int | None = None  # who the visit is, if visitors come back; None: a new visitor
+
+    def meet(self, visitor: int | None) -> None:
+        """Who the next visit is. Only what keeps a profile per visitor, as our engine does on
+        each visitor's device, makes use of it."""
+        self.visitor = visitor
+
 
 class Random(Contestant):
     """Shows any candidate with equal chance: the floor every learner must beat."""
@@ -123,9 +130,9 @@ class Engine(Contestant):
     """Our `edge.Personalizer`, showing the top of its ranking in a slot of size one.
 
     The engine is built to serve one visitor; here it serves every visit of the site, as
-    a global model would. Each visit is a new visitor, so it starts from an empty profile:
-    visitors share what the model learned, never each other's history. Visits are a
-    minute apart on the engine's clock.
+    a global model would. A new visitor starts from an empty profile, a returning one
+    (`meet`) from their own: visitors share what the model learned, never each other's
+    history. Visits are a minute apart on the engine's clock.
 
     It may also learn from an item something else showed, such as a logged random policy:
     its own decision was then never seen, so it is withdrawn, and the item is recorded as
@@ -139,10 +146,12 @@ class Engine(Contestant):
         self.clock = 0.0
         self._decision: edge.Decision | None = None
         self._candidates: dict[str, dict] = {}
+        self._profiles: dict[int, Profile] = {}
 
     def choose(self, context: dict, candidates: list[dict]) -> str:
         self.clock += self.SECONDS_BETWEEN_VISITS
-        self.engine.profile = Profile()
+        visitor = self.visitor
+        self.engine.profile = Profile() if visitor is None else self._profiles.setdefault(visitor, Profile())
         self._decision = self.engine.decide(SLOT, candidates, context, at=self.clock, size=1)
         self._candidates = {c["id"]: c for c in candidates}
         return self._decision.ranking[0]

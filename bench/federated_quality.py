@@ -43,7 +43,8 @@ import orjson
 import edge
 from bench import Progress
 from edge.profile import Profile
-from sync_server.demo.simulation import DEFAULT_ARCHETYPES, DEFAULT_CONTEXT_EFFECTS, Archetype, Item, Site
+from sync_server.demo.simulated_sites import boutique, news
+from sync_server.demo.simulation import Site
 from sync_server.records import RoundConfig
 from sync_server.rounds import close_round
 from sync_server.storage import Store
@@ -75,34 +76,6 @@ class Shape:
             return items
         start = round_ * self.live // 2 % len(items)  # half the live items are new each round
         return [items[(start + i) % len(items)] for i in range(self.live)]
-
-
-def news() -> Site:
-    """A news site: 200 articles over 8 topics and 4 formats, read by the shop's kinds of visitor."""
-    topics = ("news", "sports", "tech", "travel", "food", "politics", "culture", "science")
-    formats = ("article", "video", "live", "guide")
-    items = [Item(f"story{i:03d}", (f"topic:{topics[i % 8]}", f"format:{formats[i // 8 % 4]}",
-                                    f"length:{('short', 'long')[i // 32 % 2]}")) for i in range(200)]
-    archetypes = [dataclasses.replace(a, tastes={**a.tastes, "topic:politics": 0.6 if a.name == "commuter" else -0.2,
-                                                 "length:long": 0.5 if a.name == "weekend_planner" else -0.3})
-                  for a in DEFAULT_ARCHETYPES]
-    return Site(items, archetypes, base_ctr=0.02, context_effects={("daypart:morning", "length:short"): 0.5,
-                                                                    **DEFAULT_CONTEXT_EFFECTS})
-
-
-def boutique() -> Site:
-    """A small shop: 8 products, three kinds of visitor."""
-    items = [Item(f"p{i}", (f"kind:{('shoes', 'bags', 'coats', 'hats')[i % 4]}", f"price:{('low', 'high')[i // 4]}"))
-             for i in range(8)]
-    base = {a.name: a for a in DEFAULT_ARCHETYPES}
-    archetypes = [
-        dataclasses.replace(base["commuter"], tastes={"kind:shoes": 0.8, "price:high": -0.4}),
-        dataclasses.replace(base["bargain_hunter"], tastes={"price:low": 0.9, "kind:bags": 0.4}),
-        Archetype("stylist", share=0.2, devices={"desktop": 0.6, "mobile": 0.4}, hours=tuple(range(8, 23)),
-                  weekend=0.5, referrers={"social": 0.7, "direct": 0.3}, pages={"home": 1.0},
-                  interests=("fashion",), tastes={"kind:coats": 0.9, "kind:hats": 0.6, "price:high": 0.4}),
-    ]
-    return Site(items, archetypes, base_ctr=0.03, context_effects={("weekend", "kind:coats"): 0.3})
 
 
 def sites(quick: bool) -> dict[str, Shape]:

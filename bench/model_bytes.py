@@ -1,7 +1,7 @@
 """What a device downloads per global model version, what it costs the server, and the hash
 space that sets both.
 
-- `hash_space`: one shared `edge.Personalizer` (Thompson, as in `edge_quality`) learns on two
+- `hash_space`: one shared `edge.Personalizer` (Thompson sampling) learns on two
   simulated sites of different shapes, the edge benchmarks' shop (20 items, 3 features each)
   and a catalog (200 items with a brand among 40 as a fourth feature, 20 of them shown per
   visit), at each size in `HASH_BITS`, all meeting the same visits, for each of `SEEDS`.

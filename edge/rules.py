@@ -10,6 +10,8 @@ downloads; they are checked once, when loaded, and never run as code:
 - `pin` puts a variant at a position (1 is the top), whatever its score;
 - `exclude` never shows a variant;
 - `boost` adds to a variant's score before ranking (a negative boost buries it);
+- `variety` re-ranks what the slot shows for variety (`edge.variety.spread`): the weight,
+  in the score's units, of how alike an item is to one shown above it (0: none);
 - `holdout` is the share of visitors, from 0 to 1, in a control group that sees
   the page's default order, so the dashboard can measure what personalization
   adds. The top-level `holdout` holds for slots without their own.
@@ -48,7 +50,7 @@ from typing import Any, Literal
 from edge.validation import is_number, known_fields
 
 Group = Literal["personalized", "holdout", "off"]
-SLOT_KEYS = ("pin", "exclude", "boost", "holdout")
+SLOT_KEYS = ("pin", "exclude", "boost", "variety", "holdout")
 DOCUMENT_KEYS = ("kill_switch", "holdout", "slots")
 SITE_WIDE = "\x00site"  # what the site-wide holdout draws on, a name no slot can have (slot names are words)
 
@@ -78,6 +80,7 @@ class SlotRules:
     exclude: tuple[str, ...] = ()
     boost: dict[str, float] = dataclasses.field(default_factory=dict)
     holdout: float | None = None  # None: the document's share
+    variety: float = 0.0
 
     @classmethod
     def from_dict(cls, rules: Any, path: str) -> SlotRules:
@@ -88,11 +91,14 @@ class SlotRules:
         holdout = rules.get("holdout")
         if holdout is not None:
             holdout = _share(holdout, f"{path}.holdout")
+        variety = _number(rules.get("variety", 0.0), f"{path}.variety")
+        if variety < 0:
+            raise RuleError(f"{path}.variety: must be a weight of 0 or more, got {variety!r}")
         _check_pins(pin, exclude, path)
-        return cls(pin, exclude, boost, holdout)
+        return cls(pin, exclude, boost, holdout, variety)
 
     def to_dict(self) -> dict[str, Any]:
-        rules = {"pin": self.pin, "exclude": list(self.exclude), "boost": self.boost}
+        rules = {"pin": self.pin, "exclude": list(self.exclude), "boost": self.boost, "variety": self.variety}
         rules = {key: value for key, value in rules.items() if value}
         if self.holdout is not None:  # an explicit 0 overrides the document's share
             rules["holdout"] = self.holdout

@@ -11,10 +11,11 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 - `track` `{event}` -> `{learned: true, decisions}`; a click, view or convert event carries its `at`
 - `outcomes` `{outcomes}` -> `{learned, dropped, next, decisions}`: the page's queue of clicks and
   conversions (see `_outcomes`)
-- `preferences` `{interests}` -> `{interests}`: the visitor's declared interests, which
-  steer the next decision at once (see `steer`)
-- `profile` -> `{profile}`: what the engine knows of the visitor (interests, decayed views
-  and clicks), for the server's profile store
+- `preferences` `{interests?, variety?}` -> `{interests, variety}`: the visitor's declared
+  interests, which steer the next decision at once (see `steer`), and whether they want
+  more variety (`Personalizer.declare_variety`)
+- `profile` -> `{profile, variety}`: what the engine knows of the visitor (interests, decayed
+  views and clicks), for the server's profile store, and their wish for variety
 - `restore_profile` `{profile}` -> `{interests}`: take a profile synced from another device
 - `configure` `{settings}` -> `{configured: true}`: the site's rules, segments and wording
 - `state` -> the engine's whole state, for IndexedDB
@@ -163,10 +164,25 @@ def _learn_click(click: dict) -> dict[str, list[str]]:
 
 
 def _preferences(message: dict) -> dict:
-    before = _engine.profile.interests
-    _engine.declare(message["interests"])
-    steer(_engine, before, _engine.profile.interests)
-    return {"interests": _engine.profile.interests}
+    """Each preference the message carries; one that is malformed changes nothing.
+
+    >>> _ = boot(None, None)
+    >>> json.loads(handle('{"type": "preferences", "variety": true}'))
+    {'interests': [], 'variety': True}
+    >>> json.loads(handle('{"type": "preferences", "interests": ["topic:x"], "variety": "yes"}'))
+    {'error': "variety must be true or false, got 'yes'"}
+    >>> json.loads(handle('{"type": "profile"}'))["profile"]["interests"]
+    []
+    """
+    variety = message.get("variety", _engine.variety)
+    if not isinstance(variety, bool):
+        raise ValueError(f"variety must be true or false, got {variety!r}")
+    if "interests" in message:
+        before = _engine.profile.interests
+        _engine.declare(message["interests"])
+        steer(_engine, before, _engine.profile.interests)
+    _engine.declare_variety(variety)
+    return {"interests": _engine.profile.interests, "variety": _engine.variety}
 
 
 def _restore_profile(message: dict) -> dict:
@@ -242,7 +258,7 @@ HANDLERS: dict[str, Callable[[dict], Any]] = {
     "track": _track,
     "outcomes": _outcomes,
     "preferences": _preferences,
-    "profile": lambda message: {"profile": _engine.profile.to_dict()},
+    "profile": lambda message: {"profile": _engine.profile.to_dict(), "variety": _engine.variety},
     "restore_profile": _restore_profile,
     "configure": _configure,
     "state": lambda message: _engine.to_dict(),

@@ -54,8 +54,8 @@ class FTRLProximal(Optimizer):
 
     def settle(self, w: Weights, keys: Iterable) -> None:
         """Set the weights of `keys` from `z` and `n` as they are now, as McMahan et al.
-        predict with them; `step`, like River's, leaves each one a step behind. A step
-        with a zero gradient does exactly that, leaving `z` and `n` as they are.
+        predict with them; `step`, like River's, leaves each one a step behind. It is what
+        a step with a zero gradient does, without the statistics it would leave as they are.
 
         >>> from edge import optim
         >>> ftrl, w = optim.FTRLProximal(alpha=0.1), {}
@@ -66,7 +66,12 @@ class FTRLProximal(Optimizer):
         >>> round(w["a"], 4), ftrl.n_iterations
         (0.0645, 1)
         """
-        self._step(w, dict.fromkeys(keys, 0.0))
+        alpha, beta, l1, l2, z, n = self.alpha, self.beta, self.l1, self.l2, self.z, self.n
+        copysign, sqrt = math.copysign, math.sqrt
+        for i in keys:
+            zi = z.get(i, 0.0)
+            if zi > l1 or zi < -l1:
+                w[i] = (copysign(l1, zi) - zi) / ((beta + sqrt(n.get(i, 0.0))) / alpha + l2)
 
     def follow(self, w: Weights) -> None:
         """Set each `z` so that the closed form gives back `w`: the next step then starts
@@ -90,15 +95,16 @@ class FTRLProximal(Optimizer):
 
     def _step(self, w: Weights, g: Gradient) -> None:
         alpha, beta, l1, l2, z, n = self.alpha, self.beta, self.l1, self.l2, self.z, self.n
-        copysign = math.copysign
-        for i, gi in g.items():
-            zi = z.get(i, 0.0)
-            ni = n.get(i, 0.0)
-            root = ni**0.5
-            if abs(zi) > l1:
-                wi = w[i] = -(((beta + root) / alpha + l2) ** -1) * (zi - copysign(l1, zi))
+        copysign, sqrt = math.copysign, math.sqrt
+        zget, nget, wget = z.get, n.get, w.get
+        for i, gi in g.items():  # the hot loop of learning: written for speed
+            zi = zget(i, 0.0)
+            ni = nget(i, 0.0)
+            root = sqrt(ni)
+            if zi > l1 or zi < -l1:
+                wi = w[i] = (copysign(l1, zi) - zi) / ((beta + root) / alpha + l2)
             else:
-                wi = w[i] = w.get(i, 0.0)
-            grown = ni + gi**2
-            z[i] = zi + (gi - (grown**0.5 - root) / alpha * wi)
+                wi = w[i] = wget(i, 0.0)
+            grown = ni + gi * gi
+            z[i] = zi + gi - (sqrt(grown) - root) / alpha * wi
             n[i] = grown

@@ -95,7 +95,7 @@ class Policy(Stateful):
         """The finite number to rank each arm by, given the learner's logit for it."""
 
     def to_dict(self) -> State:
-        return {"name": self.name, **vars(self)}
+        return {"name": self.name, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
 
     @classmethod
     def from_dict(cls, state: State) -> Policy:
@@ -121,17 +121,30 @@ class ConfidencePolicy(Policy):
     `1 / prior_precision`), does not grow with the number of features a site sends, and
     still shrinks only where the features are known: a familiar candidate in a new
     context has new crosses, so its variance rises by their share.
+
+    `precisions` may be replaced (a federated merge does), never changed in place: the
+    policy keeps each weight's variance beside it, as a decision reads hundreds of them.
     """
 
     def __init__(self, prior_precision: float = 10.0) -> None:
         if not (math.isfinite(prior_precision) and prior_precision > 0):
             raise ValueError(f"prior_precision must be a positive number, got {prior_precision!r}")
         self.prior_precision = prior_precision
-        self.precisions: dict[Hashable, float] = {}
+        self.precisions = {}
+
+    @property
+    def precisions(self) -> dict[Hashable, float]:
+        """The precision of each weight seen; the others have `prior_precision`."""
+        return self._precisions
+
+    @precisions.setter
+    def precisions(self, table: dict[Hashable, float]) -> None:
+        self._precisions = table
+        self._variances = {k: 1.0 / v for k, v in table.items()}
 
     def weight_variances(self, keys: Iterable[Hashable]) -> Iterator[float]:
         """The variance of each weight, `1 / precision`, in the order of `keys`."""
-        return map(operator.truediv, repeat(1.0), map(self.precisions.get, keys, repeat(self.prior_precision)))
+        return map(self._variances.get, keys, repeat(1.0 / self.prior_precision))
 
     def variance(self, x: Features) -> float:
         """The variance of the logit `w · x`: the `x[i]²`-weighted mean of its weights' variances."""
@@ -144,9 +157,10 @@ class ConfidencePolicy(Policy):
 
     def update(self, x: Features, p: float) -> None:
         information = self._information(p)
-        precisions, prior = self.precisions, self.prior_precision
+        precisions, variances, prior = self._precisions, self._variances, self.prior_precision
         for k, v in x.items():
-            precisions[k] = precisions.get(k, prior) + v * v * information
+            precision = precisions[k] = precisions.get(k, prior) + v * v * information
+            variances[k] = 1.0 / precision
 
     @abc.abstractmethod
     def _information(self, p: float) -> float:

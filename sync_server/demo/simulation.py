@@ -106,6 +106,7 @@ class Visit:
     archetype: str
     ctr: dict[str, float]  # item id -> probability of a click, given the context
     draws: dict[str, float]  # item id -> the uniform draw that decides a click on it
+    visitor: int | None = None  # who came, if visitors come back (see `sync_server.demo.simulated_sites`)
 
     @property
     def best_ctr(self) -> float:
@@ -171,10 +172,7 @@ class Site:
         """`n` visits drawn from `seed`; the same seed always gives the same visits."""
         rng = random.Random(seed)
         for _ in range(n):
-            archetype = self._draw_archetype(rng)
-            context = archetype.draw_context(rng)
-            draws = {item.id: rng.random() for item in self.items}
-            yield Visit(context, archetype.name, self.ctr(context), draws)
+            yield self.visit(rng)
 
     def visitor(self, n: int, seed: int = 0) -> list[Visit]:
         """`n` visits of one visitor, as their device sees them: one archetype throughout, and
@@ -185,17 +183,24 @@ class Site:
         ['commuter', 'commuter', 'commuter']
         """
         rng = random.Random(seed)
-        archetype = self._draw_archetype(rng)
-        visits = []
-        for _ in range(n):
-            context = archetype.draw_context(rng)
-            draws = {item.id: rng.random() for item in self.items}
-            ctr = {item.id: _sigmoid(logit + self._taste[archetype.name, item.id])
-                   for item, logit in zip(self.items, self._logits(context))}
-            visits.append(Visit(context, archetype.name, ctr, draws))
-        return visits
+        archetype = self.draw_archetype(rng)
+        return [self.visit(rng, archetype) for _ in range(n)]
 
-    def _draw_archetype(self, rng: random.Random) -> Archetype:
+    def visit(self, rng: random.Random, archetype: Archetype | None = None) -> Visit:
+        """One visit drawn from `rng`: of a new visitor, whose kind a policy can only guess
+        from the context (`ctr` mixes the kinds that fit it), or of a visitor of a known
+        `archetype`, whose clicks follow that kind's own tastes."""
+        known = archetype is not None
+        archetype = archetype or self.draw_archetype(rng)
+        context = archetype.draw_context(rng)
+        draws = {item.id: rng.random() for item in self.items}
+        if not known:
+            return Visit(context, archetype.name, self.ctr(context), draws)
+        ctr = {item.id: _sigmoid(logit + self._taste[archetype.name, item.id])
+               for item, logit in zip(self.items, self._logits(context))}
+        return Visit(context, archetype.name, ctr, draws)
+
+    def draw_archetype(self, rng: random.Random) -> Archetype:
         return rng.choices(self.archetypes, weights=[a.share for a in self.archetypes])[0]
 
     def ctr(self, context: dict) -> dict[str, float]:

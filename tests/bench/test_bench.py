@@ -33,31 +33,44 @@ def run_quick(name: str, results: Path) -> dict:
 def test_edge_latency_reports_p50_and_p99_for_the_engine_and_river(tmp_path):
     figures = run_quick("edge_latency", tmp_path)["figures"]
     latency = figures["latency_us"]
-    for row in ("engine thompson decide", "engine thompson learn", "engine thompson, River learner decide",
+    for row in ("engine lin-ucb decide", "engine lin-ucb learn", "engine lin-ucb, River learner decide",
                 "edge model rank", "edge model learn", "river model rank", "river model learn"):
         assert 0 < latency[row]["p50"] <= latency[row]["p99"]
     assert {"engine decide p99", "model rank p99"} <= set(figures["river_over_edge"])
     assert figures["decide_p99_under_goal"].keys() == {row.removesuffix(" decide") for row in latency if row.endswith(" decide")}
     assert figures["cpu_us"].keys() == latency.keys()
     assert all(0 < figures["cpu_us"][row]["p50"] <= figures["cpu_us"][row]["p99"] for row in latency)
+    assert figures["ten_candidates_decide_and_learn_p50_under_goal"].keys() == {"wall", "cpu"}
 
 
-def test_edge_quality_compares_every_contestant_on_the_same_visits(tmp_path):
+def test_edge_quality_compares_every_contestant_on_the_same_visits_of_every_site(tmp_path):
     result = run_quick("edge_quality", tmp_path)
-    figures = result["figures"]
-    policies = figures["policies"]
-    assert {"random", "popularity (Thompson)"} <= set(policies)
-    for family in ("river LinUCBDisjoint α=", "vw cb_explore_adf ", "edge "):  # baselines run with their best settings
-        assert sum(name.startswith(family) for name in policies) >= 2
-    assert set(figures["best_of_each"].values()) <= set(policies)
-    assert f"edge {result['params']['edge_config']['policy']}" in policies  # the default is in the race
-    for row in policies.values():
-        assert 0 <= row["expected_ctr"] <= figures["optimal_ctr"]
-        assert row["regret"] >= 0
-    curve = figures["curves"]["random"]
-    assert curve["visits"][-1] == result["params"]["visits"]
-    assert len(curve["ctr"]) == len(curve["regret"]) == len(curve["visits"])
+    figures, params = result["figures"], result["params"]
+    assert set(params["sites"]) == set(figures["default_meets_goal"]) and len(params["sites"]) >= 3
+    default = f"edge {params['edge_config']['policy']}"
+    for site in params["sites"]:
+        policies = figures[site]["policies"]
+        assert {"random", "popularity (Thompson)", default} <= set(policies)  # the default is in the race
+        for family in ("river LinUCBDisjoint α=", "vw cb_explore_adf ", "edge "):  # baselines run with their best settings
+            assert sum(name.startswith(family) for name in policies) >= 2
+        assert set(figures[site]["best_of_each"].values()) <= set(policies)
+        standing = figures[site]["default"]
+        assert standing["policy"] == default and standing["meets_goal"] in (True, False)
+        for row in policies.values():
+            assert 0 <= row["expected_ctr"] <= figures[site]["optimal_ctr"]
+            assert row["regret"] >= 0 and len(row["expected_ctr_by_seed"]) == len(params["seeds"])
+        curve = figures[site]["curves"]["random"]
+        assert curve["visits"][-1] == params["visits"]
+        assert len(curve["ctr"]) == len(curve["regret"]) == len(curve["visits"])
     assert (tmp_path / "edge_quality.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_variety_shows_what_each_setting_costs_in_clicks_and_gains_in_diversity(tmp_path):
+    settings = run_quick("variety", tmp_path)["figures"]["settings"]
+    assert "none" in settings and settings["none"]["ctr_vs_none"] == 1
+    for row in settings.values():
+        assert 0 <= row["intra_list_diversity"] <= 1 and 0 < row["catalog_coverage"] <= 1
+        assert 0 < row["visitor_coverage"] <= 1
 
 
 def test_edge_outcomes_compares_slot_objectives_on_the_same_visits(tmp_path):

@@ -120,6 +120,21 @@ def test_an_interest_reorders_the_slots_at_once_and_why_this_says_so(page, serve
     assert page.evaluate("p13n.interests()") == []
 
 
+def test_more_variety_is_a_switch_the_engine_keeps_until_turned_off(page, server):
+    open_demo(page, server)
+    open_panel(page)
+    wanted = page.get_by_label("Show me more variety")
+    assert not wanted.is_checked()
+    wanted.check()
+    # Each poll asks the engine again and looks at what the last answer said.
+    page.wait_for_function("p13n.variety().then((on) => (window.varietyNow = on)) && window.varietyNow === true", polling=100)
+    assert page.evaluate("p13n.variety()") is True and wanted.is_checked()
+
+    wanted.uncheck()
+    page.wait_for_function("p13n.variety().then((on) => (window.varietyNow = on)) && window.varietyNow === false", polling=100)
+    assert page.evaluate("p13n.variety()") is False
+
+
 def test_download_my_data_gives_everything_held_on_the_device_and_the_server(page, server):
     open_demo(page, server)
     panel = open_panel(page)

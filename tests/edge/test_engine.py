@@ -17,7 +17,7 @@ from river import optim as river_optim
 from edge import HOLDOUT, OFF, PERSONALIZED, Config, Personalizer
 from edge.engine import SCHEMA
 from edge.features import Hasher
-from edge.rules import draw
+from edge.rules import SITE_WIDE, draw
 from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update
 
@@ -122,10 +122,13 @@ def test_old_decisions_are_closed_so_state_stays_bounded(make):
 # Exploring
 
 
-def test_thompson_sampling_is_the_default_and_is_reproducible_from_its_seed(make):
-    assert Config().policy == "thompson"
-    rankings = [[make(Config(seed=seed)).decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking for _ in range(2)]
-                for seed in range(8)]
+def test_lin_ucb_is_the_default_half_a_standard_deviation_up():
+    assert (Config().policy, Config().alpha) == ("lin-ucb", 0.5)  # chosen on four sites: bench/edge_quality.py
+
+
+def test_thompson_sampling_is_reproducible_from_its_seed(make):
+    rankings = [[make(Config(policy="thompson", seed=seed)).decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking
+                 for _ in range(2)] for seed in range(8)]
     assert all(first == again for first, again in rankings)  # same seed, same decision
     assert len({tuple(first) for first, _ in rankings}) > 1  # a fresh visitor's order is explored
 
@@ -194,7 +197,8 @@ def test_the_holdout_share_puts_that_share_of_visitors_in_holdout_for_good(make)
     for engine in engines:
         engine.configure({"rules": {"holdout": 0.25}})
     arms = [engine.decide("picks", PICKS, {}, at=NOW).arm for engine in engines]
-    assert arms == [HOLDOUT if draw(e.visitor, "picks") < 0.25 else PERSONALIZED for e in engines]
+    # The document's share is site-wide: one draw per visitor for every slot.
+    assert arms == [HOLDOUT if draw(e.visitor, SITE_WIDE) < 0.25 else PERSONALIZED for e in engines]
     assert 30 <= arms.count(HOLDOUT) <= 70
     assert [engine.decide("picks", PICKS, {}, at=NOW + HOUR).arm for engine in engines] == arms  # the same next visit
 
@@ -218,6 +222,43 @@ def test_without_rules_the_policys_exploring_order_is_kept(make):
         engine = make(config)
         engine.configure({"rules": {"slots": {"other": {"pin": {"tent": 1}}}}})
         assert engine.decide("picks", PICKS, EVENING_MOBILE, at=NOW).ranking == decided.ranking
+
+
+SHELF = [{"id": f"{topic}{i}", "features": [f"topic:{topic}", f"model:{topic}{i}"]}
+         for topic in ("hiking", "cycling", "camping") for i in range(3)]
+
+
+def test_a_variety_rule_spreads_a_slot_over_kinds_and_keeps_pins(make):
+    engine = make()
+    for _ in range(5):
+        decision = engine.decide("shelf", SHELF, at=NOW, size=1)
+        engine.learn({"type": "click", "decision": decision.id, "variant": "hiking0", "at": NOW})
+    assert [v[:-1] for v in engine.decide("shelf", SHELF, at=NOW, size=3).ranking] == ["hiking"] * 3  # one kind learned: a bubble
+    engine.configure({"rules": {"slots": {"shelf": {"variety": 2.0, "pin": {"camping2": 3}}}}})
+    shown = engine.decide("shelf", SHELF, at=NOW, size=3).ranking
+    assert shown[0] == "hiking0" and shown[2] == "camping2" and not shown[1].startswith("hiking")
+
+
+def test_a_visitor_who_asks_for_variety_gets_it_in_every_slot_and_keeps_the_wish(make):
+    assert [v[:-1] for v in make().decide("shelf", SHELF, at=NOW, size=3).ranking] == ["hiking"] * 3  # the page's order
+    engine = make(Config(policy="greedy", seed=2))
+    engine.declare_variety(True)
+    assert len({v[:-1] for v in engine.decide("shelf", SHELF, at=NOW, size=3).ranking}) == 3
+    if make.backend == "builtin":
+        assert Personalizer.from_dict(json.loads(json.dumps(engine.to_dict()))).variety is True
+    with pytest.raises(ValueError, match="variety must be true or false"):
+        engine.declare_variety("yes")
+
+
+def test_a_minimum_exploration_share_keeps_trying_what_the_model_ranks_low(make):
+    engine = make(Config(policy="greedy", min_explore=0.2, seed=5))
+    engine.configure({"rules": {"slots": {"shelf": {"boost": {"cycling1": 100.0}}}}})  # the model's sure favourite
+    tops = [engine.decide("shelf", SHELF, at=NOW + t, size=1).ranking[0] for t in range(300)]
+    explored = sum(top != "cycling1" for top in tops) / len(tops)
+    assert 0.1 < explored < 0.3  # about a fifth (less the draws that land on it): greedy alone never leaves it
+    assert len(set(tops)) == len(SHELF)
+    with pytest.raises(ValueError, match="min_explore must be a share"):
+        Config(min_explore=1.5)
 
 
 def test_the_kill_switch_gives_everyone_the_page_order_and_counts_nothing(make):
@@ -484,7 +525,7 @@ def test_state_saved_by_schema_1_is_migrated():
     }
     engine = Personalizer.from_dict(json.loads(json.dumps(schema_1)))
     state = engine.to_dict()
-    assert state["schema"] == SCHEMA == 6 and state["config"]["policy"] == "thompson"
+    assert state["schema"] == SCHEMA == 7 and state["config"]["policy"] == Config().policy
     assert engine.global_version == 4 and engine.model.weights[hashed("topic:hiking")] == 0.05
     engine.learn({"type": "click", "decision": "picks#7", "variant": "tent", "at": NOW})  # old decisions stay learnable
     assert engine.counters() == [{"slot": "picks", "variant": "tent", "arm": "personalized", "impressions": 0, "clicks": 1}]
@@ -508,7 +549,14 @@ def test_state_saved_by_schema_2_is_migrated():
     assert migrated.delta()["samples"] == engine.delta()["samples"] + 1
 
 
-@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 6"), ("2", "no valid schema"),
+def test_state_saved_by_schema_6_is_migrated_without_a_wish_for_variety():
+    engine = used_engine(Config(policy="greedy", seed=5))
+    schema_6 = {**{k: v for k, v in engine.to_dict().items() if k != "variety"}, "schema": 6}
+    migrated = Personalizer.from_dict(json.loads(json.dumps(schema_6)))
+    assert migrated.variety is False and migrated.to_dict() == engine.to_dict()
+
+
+@pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 7"), ("2", "no valid schema"),
                                              (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
     state = Personalizer().to_dict()
@@ -651,8 +699,8 @@ HERO = [{"id": f"h{i}", "features": [f"topic:{topic}"]} for i, topic in enumerat
 @pytest.mark.parametrize("clicking", [False, True])
 def test_the_painted_order_is_kept_view_after_view_and_learning_shows_on_the_next(seed, clicking):
     """Each view paints the `next` of the one before (or the redraw after a click), as the
-    snippet does; Thompson sampling (the default) never takes that back for noise."""
-    engine = Personalizer(Config(seed=seed))
+    snippet does; Thompson sampling never takes that back for noise."""
+    engine = Personalizer(Config(policy="thompson", seed=seed))
     painted: dict[str, list[str]] = {}
     views = kept = firsts = 0
     for view in range(150):

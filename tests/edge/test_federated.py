@@ -78,7 +78,7 @@ def test_a_very_noisy_global_model_leaves_a_device_where_learning_alone_would():
     hero = [{"id": v, "features": [f"topic:{v}"]} for v in ("news", "sports", "travel")]
 
     def learned(model: dict | None) -> Personalizer:
-        engine = Personalizer(Config(hash_bits=10, seed=5))
+        engine = Personalizer(Config(hash_bits=10, policy="thompson", seed=5))
         if model is not None:
             engine.merge_global(model)
         for i in range(40):

@@ -99,7 +99,7 @@ def test_bad_messages_get_an_error_reply_and_change_nothing():
 
 def test_the_visitor_declares_interests_and_views_pages_that_shape_the_next_decision():
     worker_api.boot(None, None, json.dumps({"policy": "greedy"}))
-    assert ask({"type": "preferences", "interests": ["hiking"]}) == {"interests": ["hiking"]}
+    assert ask({"type": "preferences", "interests": ["hiking"]}) == {"interests": ["hiking"], "variety": False}
     viewed = {"type": "view", "features": ["topic:y"], "at": NOW}
     assert ask({"type": "track", "event": viewed}) == {"learned": True, "decisions": []}
     profile = ask({"type": "state"})["profile"]

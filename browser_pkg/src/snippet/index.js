@@ -243,6 +243,7 @@ function start() {
   // p13n.consent() reads the visitor's choices; with changes, it is a request.
   const consent = async (changes) => (changes === undefined ? choices.purposes() : request("consent")(changes));
   const interests = request("interests");
+  const variety = request("variety");
   const exportData = request("exportData");
   const forget = request("forget");
   const syncCode = request("syncCode");
@@ -254,6 +255,7 @@ function start() {
     outdated: () => choices.outdated(),
     consent,
     interests,
+    variety,
     interestKinds: config.interestKinds,
     slots: () => [...slots],
     decisions,
@@ -269,6 +271,7 @@ function start() {
     track,
     consent,
     interests,
+    variety,
     syncCode,
     useSyncCode,
     exportData,

@@ -1,5 +1,5 @@
 // What the visitor asks for, from the page's own controls or the preferences panel: consent
-// changes, interests, their data, "forget me", another device's sync code. A module of its
+// changes, interests, variety, their data, "forget me", another device's sync code. A module of its
 // own (requests.HASH.js), loaded with import() when the first such request comes: pages
 // whose visitors make none never download it.
 //
@@ -58,6 +58,14 @@ export function visitorRequests(page) {
     return reply.interests;
   }
 
+  // Whether the visitor wants more variety (no argument: read it); every slot takes it at once.
+  async function variety(wanted) {
+    if (wanted === undefined) return (await ask("profile")).variety;
+    const reply = await ask("preferences", { variety: wanted });
+    await page.redecideAll();
+    return reply.variety;
+  }
+
   // Everything held about the visitor, on this device and on the server, as one JSON object.
   async function exportData() {
     const { device, server } = await ask("export", { known: choices.known() });
@@ -106,5 +114,5 @@ export function visitorRequests(page) {
     return reply.interests;
   }
 
-  return { recordChoices, consent, interests, exportData, forget, syncCode, useSyncCode };
+  return { recordChoices, consent, interests, variety, exportData, forget, syncCode, useSyncCode };
 }

@@ -7,7 +7,7 @@
 // constructed stylesheet, which a strict style-src allows.
 //
 // `host` is what the snippet lends it: button (whether the site shows the floating button),
-// purposes(), outdated(), consent(changes), interests(list?), interestKinds (the kinds of
+// purposes(), outdated(), consent(changes), interests(list?), variety(wanted?), interestKinds (the kinds of
 // feature a visitor may pick), slots() (the page's slot elements), decisions (a Map of slot
 // name -> its latest decision), syncCode(), useSyncCode(code), exportData(), forget(); the
 // last five are promises.
@@ -123,6 +123,8 @@ export function preferencesPanel({ root, button, host, overrides }) {
       h("h3", { textContent: strings.interests }),
       h("p", { className: "help", textContent: strings.interestsHelp }),
       h("fieldset", { className: "interests" }),
+      h("label", {}, h("input", { type: "checkbox", name: "variety" }), strings.variety),
+      h("p", { className: "help", textContent: strings.varietyHelp }),
       h("h3", { textContent: strings.why }),
       h("div", { className: "why" }),
       h("div", { className: "actions" }, h("button", { textContent: strings.download, onclick: download }), ui.forget),
@@ -167,13 +169,17 @@ export function preferencesPanel({ root, button, host, overrides }) {
   // Interests need the engine: without one (it could not start) the list says why.
   async function showInterests(personalizing) {
     const fieldset = ui.panel.querySelector(".interests");
+    const variety = ui.panel.querySelector("[name=variety]");
     let chosen = [];
+    let wanted = false;
     try {
-      if (personalizing) chosen = await host.interests();
+      if (personalizing) [chosen, wanted] = await Promise.all([host.interests(), host.variety()]);
     } catch (error) {
-      fieldset.disabled = true;
+      fieldset.disabled = variety.disabled = true;
       return fieldset.replaceChildren(h("p", { className: "help", textContent: failure(error) }));
     }
+    Object.assign(variety, { disabled: !personalizing, checked: wanted });
+    variety.onchange = () => host.variety(variety.checked).then(refresh, failed);
     const focused = root.activeElement?.value;
     fieldset.disabled = !personalizing;
     fieldset.setAttribute("aria-label", strings.interests);

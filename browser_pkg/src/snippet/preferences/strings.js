@@ -40,6 +40,8 @@ export const STRINGS = {
   codeEmpty: "Nothing is synced under that code yet.",
   interests: "Your interests",
   interestsHelp: "Pick what you like: it counts at once.",
+  variety: "Show me more variety",
+  varietyHelp: "Fewer items alike side by side, and now and then something you would not have picked.",
   why: "Why am I seeing this?",
   siteOrder: "In the site's own order.",
   noReason: "Nothing learned about it yet: shown to find out what you like.",
