@@ -17,6 +17,7 @@ dist/
                           (HASH: of the Pyodide and edge builds it was made from and the code
                           that makes it, so an unchanged build does not make it again)
   pyodide.HASH/           Pyodide's core runtime, copied from npm's package
+  uplot/                  uPlot's script and style, for the admin dashboard's charts (not for pages)
   *.br, *.gz              precompressed copies, served to clients that accept them
   manifest.json           every file with its size and SRI hash (sha384), the entry points,
                           and the snippet's gzipped size
@@ -53,6 +54,8 @@ SNAPSHOT_TOOL = ROOT / "browser_pkg" / "tools" / "python_snapshot.mjs"
 # The code that makes a snapshot, and that the worker restores it with: a change makes a new one.
 SNAPSHOT_CODE = (SNAPSHOT_TOOL, *(ROOT / "browser_pkg" / "src" / "worker" / name for name in ("python.js", "sparse.js")))
 ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
+UPLOT = ROOT / "node_modules" / "uplot" / "dist"  # pinned in package.json
+UPLOT_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps keep the archive's bytes reproducible
 HASH_CHARS = 12
@@ -104,6 +107,14 @@ def copy_pyodide(dist: Path) -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
     return folder
+
+
+def copy_uplot(dist: Path) -> None:
+    """Copy uPlot to dist/uplot/: the server serves the admin's charts from the build, not from node_modules."""
+    for name in UPLOT_FILES:
+        if not (UPLOT / name).exists():
+            raise BuildError(f"node_modules/uplot/dist/{name} is missing: run `npm ci` first")
+        write_if_changed(dist / "uplot" / name, (UPLOT / name).read_bytes())
 
 
 def edge_archive() -> bytes:
@@ -182,7 +193,7 @@ def remove_stale(dist: Path, entry_points: dict[str, str]) -> None:
     for path in sorted(dist.rglob("*"), reverse=True):  # children before their folders
         name = path.relative_to(dist).as_posix()
         base = name.removesuffix(".br").removesuffix(".gz")
-        if base in keep or base.startswith(entry_points["pyodide"]):
+        if base in keep or base.startswith((entry_points["pyodide"], "uplot")):
             continue
         path.rmdir() if path.is_dir() else path.unlink()
 
@@ -214,6 +225,7 @@ def build(dist: Path) -> dict:
 
     steps = [
         ("copy Pyodide core", lambda: names.update(pyodide=copy_pyodide(dist))),
+        ("copy uPlot (the admin's charts)", lambda: copy_uplot(dist)),
         ("pack edge.zip", lambda: names.update(edge=write_hashed(dist, "edge.zip", edge_archive()))),
         ("snapshot Python with edge imported (Node)",
          lambda: names.update(snapshot=python_snapshot(dist, names["pyodide"], names["edge"]))),

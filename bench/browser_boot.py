@@ -45,7 +45,7 @@ from playwright.sync_api import sync_playwright
 
 from bench import Progress
 from bench.timing import percentile, summary_us
-from sync_server.simulation import Site
+from sync_server.demo.simulation import Site
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist"

@@ -45,7 +45,7 @@ from bench.timing import summary_us, timed
 from edge import linear_model, policies
 from edge.features import Hasher, candidate_tokens, context_tokens, crossed_names
 from edge.profile import Profile
-from sync_server.simulation import Site
+from sync_server.demo.simulation import Site
 
 SLOT = "hero"
 SEED = 1

@@ -1,6 +1,6 @@
 """Slots that optimize conversions against slots that optimize clicks, where the two disagree.
 
-The site is `sync_server.simulation.Site.default()` (20 items, hidden visitor types), with
+The site is `sync_server.demo.simulation.Site.default()` (20 items, hidden visitor types), with
 orders on top: a visitor who clicks an item then orders it with a probability set by the
 item's format (`CONVERTS`: videos are clickbait, clicked often and seldom bought; guides
 the other way round), for a value set by its price (`VALUE`). The engine (its default
@@ -26,7 +26,7 @@ import edge
 from bench import Progress
 from edge.objectives import ATTRIBUTION_SECONDS
 from edge.profile import Profile
-from sync_server.simulation import Site
+from sync_server.demo.simulation import Site
 
 SEEDS = (1, 2, 3)
 CONVERTS = {"format:video": 0.02, "format:deal": 0.15, "format:article": 0.3, "format:guide": 0.6}  # P(order | click)

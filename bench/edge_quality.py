@@ -1,7 +1,7 @@
 """How well each policy learns what visitors click, on simulated sites of different shapes.
 
 The default policy and its settings must win on sites they were not tuned on, so every
-contestant meets each site of `sync_server.simulated_sites.SITES`, with several seeds:
+contestant meets each site of `sync_server.demo.simulated_sites.SITES`, with several seeds:
 
 - `shop`: the default shop, 20 items, five kinds of visitor, every visit a new visitor;
 - `news`: 200 stories, 30 live at once, half of them replaced every two hours by new ones;
@@ -47,8 +47,8 @@ from collections.abc import Callable
 import edge
 from bench import Progress, bandits
 from edge import policies
-from sync_server.simulated_sites import SITES, Traffic
-from sync_server.simulation import Visit
+from sync_server.demo.simulated_sites import SITES, Traffic
+from sync_server.demo.simulation import Visit
 
 SEEDS = (1, 2, 3)
 WORKERS = 4  # runs at once: on a shared machine, more of them get more of its time

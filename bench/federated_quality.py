@@ -43,9 +43,10 @@ import orjson
 import edge
 from bench import Progress
 from edge.profile import Profile
-from sync_server.rounds import RoundConfig, close_round
-from sync_server.simulated_sites import boutique, news
-from sync_server.simulation import Site
+from sync_server.demo.simulated_sites import boutique, news
+from sync_server.demo.simulation import Site
+from sync_server.records import RoundConfig
+from sync_server.rounds import close_round
 from sync_server.storage import Store
 from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update

@@ -10,7 +10,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import httpx
 from sync_server.admin.accounts import create_admin
 from sync_server.channels import key_hash
 from sync_server.config import ROOT
+from sync_server.demo.traffic import wait_until_up
 from sync_server.storage import Store
 
 SITE = "bench-site"
@@ -51,7 +51,7 @@ def live_server(db_path: Path, *options: str) -> Iterator[LiveServer]:
          "--log-level", "warning", *options], cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process)
+        wait_until_up(url, running=lambda: process.poll() is None)
         yield LiveServer(url, process.pid, "bench", password, server_key)
     finally:
         process.terminate()
@@ -71,14 +71,3 @@ def sign_in(client: httpx.Client, server: LiveServer) -> str:
 def _field(html: str, name: str) -> str:
     return html.split(f'name="{name}" value="')[1].split('"')[0]
 
-
-def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"the server at {url} was not healthy within {timeout} s")

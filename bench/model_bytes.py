@@ -37,8 +37,9 @@ from bench import Progress, bandits
 from sync_server import model_answers
 from sync_server.app import create_app
 from sync_server.config import Settings
-from sync_server.rounds import RoundConfig, close_round
-from sync_server.simulation import DEFAULT_ARCHETYPES, DEFAULT_CONTEXT_EFFECTS, DEFAULT_ITEMS, Item, Site
+from sync_server.demo.simulation import DEFAULT_ARCHETYPES, DEFAULT_CONTEXT_EFFECTS, DEFAULT_ITEMS, Item, Site
+from sync_server.records import RoundConfig
+from sync_server.rounds import close_round
 from sync_server.sites import DEFAULT_HASH_BITS
 from sync_server.storage import Store
 from sync_server.tokens import TokenKeys

@@ -32,10 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from bench import Progress
-from sync_server.rounds import RoundConfig, close_round
+from sync_server.records import RoundConfig, Update
+from sync_server.rounds import close_round
 from sync_server.storage import Store
 from sync_server.tokens import TokenKeys
-from sync_server.updates import Update, parse_update
+from sync_server.updates import parse_update
 
 SITE = "shop"
 HASH_BITS = 12

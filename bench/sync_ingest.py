@@ -53,10 +53,11 @@ from bench import Progress
 from bench.timing import percentile
 from sync_server.auth import VisitorSecrets
 from sync_server.privacy import epsilon
-from sync_server.rounds import RoundConfig, close_round
+from sync_server.records import Counter, RoundConfig, Update
+from sync_server.rounds import close_round
 from sync_server.storage import Store
 from sync_server.tokens import SERVER_KEY_NAME, TokenKeys
-from sync_server.updates import COMPACT_TYPE, Counter, Update, compact_body
+from sync_server.updates import COMPACT_TYPE, compact_body
 from tests import databases
 
 SITE = "bench"

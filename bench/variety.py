@@ -1,6 +1,6 @@
 """What variety costs in clicks and what it gains in coverage and diversity.
 
-On the simulated outlet (`sync_server.simulated_sites.SITES["outlet"]`: 40 items, 10 of them
+On the simulated outlet (`sync_server.demo.simulated_sites.SITES["outlet"]`: 40 items, 10 of them
 offered per visit; here 200 visitors who come back, some 30 visits each, with their own profile
 in the engine, so that a profile has time to narrow what a visitor sees) a
 slot shows 3 items per visit and the visitor may click any of them. The default engine runs
@@ -29,7 +29,7 @@ from itertools import combinations
 import edge
 from bench import Progress
 from edge.profile import Profile
-from sync_server.simulated_sites import SITES
+from sync_server.demo.simulated_sites import SITES
 
 SITE = "outlet"
 TRAFFIC = dataclasses.replace(SITES[SITE], visitors=200)

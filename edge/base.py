@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 Features = dict[Hashable, float]
 State = dict[str, Any]
@@ -46,6 +46,9 @@ class Stateful(abc.ABC):
         """Rebuild an object from what `to_dict` returned."""
 
 
+S = TypeVar("S", bound=Stateful)
+
+
 def to_pairs(table: dict) -> list[list]:
     """A per-feature table as `[key, value]` pairs, ready for JSON.
 
@@ -58,6 +61,15 @@ def to_pairs(table: dict) -> list[list]:
     {7: 0.5, 'topic:news': -1.25}
     """
     return [[key, value] for key, value in table.items()]
+
+
+def rebuild(kinds: dict[str, type[S]], state: State, kind: str) -> S:
+    """Rebuild whichever of `kinds` (by name) `state` describes; ValueError naming an unknown one."""
+    try:
+        chosen = kinds[state["name"]]
+    except KeyError:
+        raise ValueError(f"unknown {kind} in state: {state.get('name')!r}; expected one of {sorted(kinds)}") from None
+    return chosen.from_dict(state)
 
 
 def check_state_name(state: State, expected: str) -> None:

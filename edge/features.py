@@ -17,14 +17,12 @@ and a federated delta carries bucket numbers, never feature names.
 from __future__ import annotations
 
 import copy
-import math
 import operator
-import re
 import zlib
 from collections.abc import Callable
 from itertools import repeat
 
-_SPACE = re.compile(r"\s")  # what str.isspace() finds, searched in C
+from edge.validation import is_number, word
 
 DAYPARTS = ("night",) * 6 + ("morning",) * 6 + ("afternoon",) * 6 + ("evening",) * 6
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # JavaScript's getDay() order
@@ -208,13 +206,11 @@ def _crc(name: str) -> int:
 
 
 def _word(key: str, value: object) -> str:
-    if not isinstance(value, str) or not value or _SPACE.search(value):
-        raise ValueError(f"context {key!r} must be a non-empty word, got {value!r}")
-    return value
+    return word(f"context {key!r}", value)
 
 
 def _integer(key: str, value: object, limit: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value):
         raise ValueError(f"context {key!r} must be a number, got {value!r}")
     if value != int(value) or not 0 <= value < limit:
         raise ValueError(f"context {key!r} must be a whole number from 0 to {limit - 1}, got {value!r}")

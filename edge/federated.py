@@ -56,6 +56,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from edge.base import to_pairs
+from edge.validation import finite
 
 # The curvature is sent times this public constant. Noise of the same size lands on every
 # coordinate of both sums, and a click moves the gradient about 30 times as much as an
@@ -121,7 +122,7 @@ class GlobalModel(LinearModel):
             raise ValueError(f"global model version must be a whole number >= 0, got {version!r}")
         return cls(
             version=version,
-            intercept=_finite("global model intercept", model["intercept"]),
+            intercept=finite("global model intercept", model["intercept"]),
             weights=_read_pairs("weights", model["weights"], buckets, positive=False),
             precisions=_read_pairs("precisions", model.get("precisions", []), buckets, positive=True),
             noise_variance=_variance(model.get("noise_variance", 0.0)),
@@ -195,14 +196,8 @@ def merge(local: dict, old: dict, new: dict, default: float = 0.0) -> dict:
     return merged
 
 
-def _finite(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 def _variance(value: object) -> float:
-    variance = _finite("global model noise_variance", value)
+    variance = finite("global model noise_variance", value)
     if variance < 0:
         raise ValueError(f"global model noise_variance must be >= 0, got {value!r}")
     return variance
@@ -221,7 +216,7 @@ def _read_pairs(name: str, pairs: object, buckets: int, positive: bool) -> dict[
         bucket, value = pair
         if isinstance(bucket, bool) or not isinstance(bucket, int) or not 0 <= bucket < buckets:
             raise ValueError(f"global model {name}[{i}] bucket must be a whole number from 0 to {buckets - 1}, got {bucket!r}")
-        values[bucket] = _finite(f"global model {name}[{i}] value", value)
+        values[bucket] = finite(f"global model {name}[{i}] value", value)
         if positive and values[bucket] <= 0:
             raise ValueError(f"global model {name}[{i}] value must be positive, got {value!r}")
     return values

@@ -34,12 +34,10 @@ make a taste, a single click on a cheap item no longer does:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from edge.base import State, Stateful
-
-_SPACE = re.compile(r"\s")  # what str.isspace() finds, searched in C
+from edge.validation import is_number, word
 
 SCHEMA = 1
 SESSION_HALF_LIFE = 30 * 60.0
@@ -78,7 +76,7 @@ class Horizon(Stateful):
     """
 
     def __init__(self, half_life: float, capacity: int = CAPACITY) -> None:
-        if not _is_number(half_life) or half_life <= 0:
+        if not is_number(half_life) or half_life <= 0:
             raise ValueError(f"half_life must be a positive number of seconds, got {half_life!r}")
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a whole number of at least 1, got {capacity!r}")
@@ -149,9 +147,9 @@ class Horizon(Stateful):
         if len(state["entries"]) > horizon.capacity:
             raise ValueError(f"profile has {len(state['entries'])} entries, more than its capacity {horizon.capacity}")
         for name, entry in state["entries"].items():
-            if not (isinstance(entry, list) and len(entry) == 3 and all(map(_is_number, entry))):
+            if not (isinstance(entry, list) and len(entry) == 3 and all(map(is_number, entry))):
                 raise ValueError(f"profile entry {name!r} must be [seen, clicked, as_of], got {entry!r}")
-            horizon._remember(_word("feature", name), tuple(entry))
+            horizon._remember(word("feature", name), tuple(entry))
         return horizon
 
 
@@ -199,7 +197,7 @@ class Profile(Stateful):
 
     def declare(self, interests: Iterable[str]) -> None:
         """Replace the interests the visitor declared (in the preferences widget)."""
-        words = sorted({_word("interest", interest) for interest in interests})
+        words = sorted({word("interest", interest) for interest in interests})
         if len(words) > self.taste.capacity:
             raise ValueError(f"at most {self.taste.capacity} interests, got {len(words)}")
         self.interests = words
@@ -214,7 +212,7 @@ class Profile(Stateful):
 
     def _record(self, features: Iterable[str], at: float, **amounts: float) -> None:
         # Check everything first, so bad input changes nothing.
-        names = [_word("feature", feature) for feature in features]
+        names = [word("feature", feature) for feature in features]
         at = check_time(at)
         for horizon in (self.session, self.taste):
             horizon.record(names, at, **amounts)
@@ -256,17 +254,8 @@ class Profile(Stateful):
         return profile
 
 
-def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def check_time(at: object) -> float:
-    if not _is_number(at):
+    if not is_number(at):
         raise ValueError(f"time 'at' must be a finite number of seconds, got {at!r}")
     return at
 
-
-def _word(kind: str, value: object) -> str:
-    if not isinstance(value, str) or not value or _SPACE.search(value):
-        raise ValueError(f"{kind} must be a non-empty word without spaces, got {value!r}")
-    return value

@@ -47,6 +47,8 @@ import math
 from collections.abc import Callable
 from typing import Any, Literal
 
+from edge.validation import is_number, known_fields
+
 Group = Literal["personalized", "holdout", "off"]
 SLOT_KEYS = ("pin", "exclude", "boost", "variety", "holdout")
 DOCUMENT_KEYS = ("kill_switch", "holdout", "slots")
@@ -82,7 +84,7 @@ class SlotRules:
 
     @classmethod
     def from_dict(cls, rules: Any, path: str) -> SlotRules:
-        _check_keys(rules, SLOT_KEYS, path)
+        known_fields(rules, SLOT_KEYS, path, RuleError)
         pin = _mapping(rules.get("pin", {}), f"{path}.pin", _position)
         exclude = tuple(_variants(rules.get("exclude", []), f"{path}.exclude"))
         boost = _mapping(rules.get("boost", {}), f"{path}.boost", _number)
@@ -145,7 +147,7 @@ class Rules:
     @classmethod
     def from_dict(cls, document: Any) -> Rules:
         """Check a rules document and build the rules; raises RuleError naming the bad field."""
-        _check_keys(document, DOCUMENT_KEYS, "rules")
+        known_fields(document, DOCUMENT_KEYS, "rules", RuleError)
         kill_switch = document.get("kill_switch", False)
         if not isinstance(kill_switch, bool):
             raise RuleError(f"kill_switch: must be true or false, got {kill_switch!r}")
@@ -213,16 +215,8 @@ def _check_ranking(default: list[str], scores: dict[str, float]) -> None:
     if set(map(type, values)) <= {float} and math.isfinite(sum(values)):
         return  # the engine's case, checked in C: floats, none infinite or NaN (else the sum would not be finite)
     for variant, score in scores.items():
-        if not _is_number(score):
+        if not is_number(score):
             raise ValueError(f"score of {variant!r} must be a finite number, got {score!r}")
-
-
-def _check_keys(value: Any, known: tuple[str, ...], path: str) -> None:
-    if not isinstance(value, dict):
-        raise RuleError(f"{path}: must be an object, got {value!r}")
-    unknown = [key for key in value if key not in known]
-    if unknown:
-        raise RuleError(f"{path}: unknown field {unknown[0]!r}; expected some of {list(known)}")
 
 
 def _check_pins(pin: dict[str, int], exclude: tuple[str, ...], path: str) -> None:
@@ -261,7 +255,7 @@ def _position(value: Any, path: str) -> int:
 
 
 def _number(value: Any, path: str) -> float:
-    if not _is_number(value):
+    if not is_number(value):
         raise RuleError(f"{path}: must be a finite number, got {value!r}")
     return value
 
@@ -271,6 +265,3 @@ def _share(value: Any, path: str) -> float:
         raise RuleError(f"{path}: must be a share from 0 to 1, got {value!r}")
     return value
 
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)

@@ -39,10 +39,11 @@ edge.segments.SegmentError: hikers.all[0].gte: must be a finite number, got 'lot
 from __future__ import annotations
 
 import abc
-import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from edge.validation import is_number
 
 MAX_DEPTH = 16  # conditions nest this deep at most: no document can exhaust the stack
 
@@ -110,10 +111,6 @@ def _kind(value: Any) -> str:
 
 def _equal(actual: Any, expected: Any) -> bool:
     return _kind(actual) == _kind(expected) and actual == expected
-
-
-def _is_finite(value: Any) -> bool:
-    return _kind(value) == "number" and math.isfinite(value)
 
 
 def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, float], bool]:
@@ -188,9 +185,9 @@ def _check_value(check: str, value: Any, path: str) -> Any:
             raise SegmentError(f"{path}: must be a non-empty list of values, got {value!r}")
         return [_check_value("eq", item, f"{path}[{i}]") for i, item in enumerate(value)]
     elif check in ("eq", "contains"):
-        if not (_kind(value) in ("str", "bool") or _is_finite(value)):
+        if not (_kind(value) in ("str", "bool") or is_number(value)):
             raise SegmentError(f"{path}: must be a string, a finite number, true or false, got {value!r}")
-    elif not _is_finite(value):
+    elif not is_number(value):
         raise SegmentError(f"{path}: must be a finite number, got {value!r}")
     return value
 

@@ -16,7 +16,7 @@ is checked whole before anything is used, and a new one replaces the old one who
 >>> Settings.from_dict({"rule": {}})
 Traceback (most recent call last):
     ...
-ValueError: site settings: unknown parts ['rule']; expected some of ['rules', 'segments', 'explain']
+ValueError: site settings: unknown field 'rule'; expected some of ['rules', 'segments', 'explain']
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 from edge.explain import Explainer
 from edge.rules import Rules
 from edge.segments import Segments
+from edge.validation import known_fields
 
 PARTS = ("rules", "segments", "explain")
 EXPLAIN_PARTS = ("templates", "words")
@@ -45,9 +46,9 @@ class Settings:
     @classmethod
     def from_dict(cls, document: Any) -> Settings:
         """Check the document and build the settings; raises ValueError naming the bad part."""
-        _check_parts(document, PARTS, "site settings")
+        known_fields(document, PARTS, "site settings")
         explain = document.get("explain", {})
-        _check_parts(explain, EXPLAIN_PARTS, "explain")
+        known_fields(explain, EXPLAIN_PARTS, "explain")
         for part, table in explain.items():
             if not isinstance(table, dict):
                 raise ValueError(f"explain.{part} must be an object, got {table!r}")
@@ -60,10 +61,3 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         return {"rules": self.rules.to_dict(), "segments": self.segments.to_dict(), "explain": self.explain}
 
-
-def _check_parts(document: Any, known: tuple[str, ...], what: str) -> None:
-    if not isinstance(document, dict):
-        raise ValueError(f"{what} must be an object, got {document!r}")
-    unknown = [part for part in document if part not in known]
-    if unknown:
-        raise ValueError(f"{what}: unknown parts {unknown}; expected some of {list(known)}")

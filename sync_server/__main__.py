@@ -29,12 +29,7 @@ def serve(args: argparse.Namespace) -> None:
 
     from sync_server.app import create_app
 
-    settings = Settings(
-        db_path=args.db, dist_dir=args.dist, demo_dir=None if args.no_demo else Settings.demo_dir,
-        secret_key_path=args.secret_key,
-        ip_rate=args.ip_rate, ip_burst=args.ip_burst, visitor_rate=args.visitor_rate, visitor_burst=args.visitor_burst,
-        body_seconds=args.body_timeout,
-    )
+    settings = serve_settings(args)
     if not (settings.dist_dir / "personalize.js").exists():
         raise SystemExit(f"{settings.dist_dir} has no bundle: run `python build.py` first")
     try:
@@ -56,12 +51,22 @@ def serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log)
 
 
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """The settings `serve ARGS` runs with (tests run a server in-process with the same options)."""
+    return Settings(
+        db_path=args.db, dist_dir=args.dist, demo_dir=None if args.no_demo else Settings.demo_dir,
+        secret_key_path=args.secret_key,
+        ip_rate=args.ip_rate, ip_burst=args.ip_burst, visitor_rate=args.visitor_rate, visitor_burst=args.visitor_burst,
+        body_seconds=args.body_timeout,
+    )
+
+
 def _fill_demo(store, site: str, base: str, visits: int) -> None:
     """Once the server is up, let simulated visitors fill the demo site's dashboard (once per
     database), with a holdout group in the hero banner so the dashboard can show uplift."""
     import threading
 
-    from sync_server import traffic
+    from sync_server.demo import traffic
 
     if store.rounds(site):
         return
@@ -134,7 +139,7 @@ def set_origins(args: argparse.Namespace) -> None:
 def simulate(args: argparse.Namespace) -> None:
     import httpx
 
-    from sync_server import traffic
+    from sync_server.demo import traffic
 
     try:
         print(traffic.simulate(args.url, args.site, args.devices, args.visits, seed=args.seed))
@@ -296,9 +301,7 @@ def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 
 def _origin(text: str) -> str:
-    from sync_server.origins import (
-        parse_origin,  # it brings Starlette; other commands need not
-    )
+    from sync_server.middleware.origins import parse_origin  # it brings Starlette; other commands need not
 
     return parse_origin(text)
 
@@ -322,6 +325,11 @@ _database = _argument(_database_target)
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.handler(args)
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sync_server", description="The p13n sync server.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -419,13 +427,13 @@ def main(argv: list[str] | None = None) -> None:
     move.set_defaults(handler=migrate_db)
 
     default_db = os.environ.get("P13N_DB") or Settings.db_path
+    # A string default is parsed only when a command runs: --help imports no storage (and no NumPy).
     for command in (run, site, origins, rotation, deletion, erasure, holdout, catalog, server_key, sample, listing,
                     admin):
-        command.add_argument("--db", type=_database, default=_database(default_db),
+        command.add_argument("--db", type=_database, default=str(default_db),
                              help="a SQLite file or a postgresql://USER@HOST/DB URL (default: $P13N_DB, else "
                              "data/p13n.db)")
-    args = parser.parse_args(argv)
-    args.handler(args)
+    return parser
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ site asks for it, adds Gaussian noise to every total it publishes, so that the t
 hide any one device's counts (noisy totals are floats and may dip below zero: rounding
 or clamping them would bias the CTR estimates built on them).
 
->>> from sync_server.updates import Counter
+>>> from sync_server.records import Counter
 >>> totals = sum_counters([[Counter("hero", "v1", "holdout", 10, 1)],
 ...                        [Counter("hero", "v1", "holdout", 5, 2)]])
 >>> totals
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sync_server.updates import Counter
+from sync_server.records import Counter
 
 Key = tuple[str, str, str]
 

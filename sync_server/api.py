@@ -11,9 +11,9 @@ from sync_server.checks import parse_json
 from sync_server.errors import ApiError
 from sync_server.ingest import Ingest
 from sync_server.model_answers import negotiate
-from sync_server.rounds import RoundState
+from sync_server.records import RoundState, Token
 from sync_server.storage import UnknownSite
-from sync_server.tokens import Token, TokenKeys
+from sync_server.tokens import TokenKeys
 from sync_server.updates import COMPACT_TYPE, parse_update, split_compact
 
 

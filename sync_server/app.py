@@ -25,14 +25,14 @@ from sync_server import (
     tokens,
 )
 from sync_server.auth import VisitorSecrets
-from sync_server.bodylimit import BodyLimit
 from sync_server.config import Settings
 from sync_server.errors import ApiError, api_error_response, http_error_response
-from sync_server.headers import SecurityHeaders
 from sync_server.ingest import Ingest
+from sync_server.middleware.bodylimit import BodyLimit
+from sync_server.middleware.headers import SecurityHeaders
+from sync_server.middleware.origins import SiteOrigins
+from sync_server.middleware.ratelimit import LimitPerIP, RateLimiter
 from sync_server.model_answers import ModelAnswers
-from sync_server.origins import SiteOrigins
-from sync_server.ratelimit import LimitPerIP, RateLimiter
 from sync_server.static import BundleFiles
 from sync_server.storage import Store
 
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/v1/sites/{site}/updates", api.PostUpdate(), methods=["POST"]),  # first: the busiest
         Route("/healthz", pages.healthz),
-        *admin.routes(),
+        *admin.routes(settings.dist_dir),
         Route("/v1/sites/{site}/model", api.global_model, methods=["GET"]),
         Route("/v1/consent", consent.post_consent, methods=["POST"]),
         Route("/v1/sites/{site}/tokens", issuance.post_token, methods=["POST"]),
@@ -91,4 +91,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.wrong_secret_limiter = RateLimiter(settings.visitor_rate, settings.visitor_burst)
     app.state.ingest = ingest
     app.state.model_answers = ModelAnswers(store, app.state.token_keys)
+    app.state.dashboards = admin.Dashboards(store)
     return app

@@ -28,7 +28,7 @@ from pathlib import Path
 from starlette.requests import Request
 
 from sync_server.errors import ApiError
-from sync_server.ratelimit import limit_wrong_secrets
+from sync_server.middleware.ratelimit import limit_wrong_secrets
 
 SECRET = re.compile(r"[A-Za-z0-9_-]{32,128}")  # base64url or hex: 128 bits or more when random
 KEY_BYTES = 32

@@ -22,7 +22,6 @@ Consent(visitor='aaaaaaaaaaaaaaaaaaaaaa', policy_version='v1', personalize=True,
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import UTC, datetime
 
@@ -32,21 +31,11 @@ from starlette.responses import JSONResponse
 from sync_server.auth import authenticate
 from sync_server.checks import VISITOR_ID, VISITOR_ID_RULE, boolean, fields, json_body, matching, site_in_query
 from sync_server.errors import ApiError
-from sync_server.ratelimit import limit_visitor
+from sync_server.middleware.ratelimit import limit_visitor
+from sync_server.records import Consent
 
 PURPOSES = ("personalize", "improve", "sync")
 POLICY_VERSION = re.compile(r"[\x21-\x7e]{1,64}")  # printable ASCII, no spaces: "2026-01", "v3.1"
-
-
-@dataclasses.dataclass(frozen=True)
-class Consent:
-    """One decision of a visitor: each purpose granted or not, under a policy version."""
-
-    visitor: str
-    policy_version: str
-    personalize: bool
-    improve: bool
-    sync: bool
 
 
 def parse_consent(payload: object) -> Consent:

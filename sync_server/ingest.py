@@ -26,9 +26,9 @@ import numpy as np
 
 from sync_server import metrics
 from sync_server.errors import ApiError
-from sync_server.rounds import RoundConfig, RoundState, close_round
+from sync_server.records import RoundConfig, RoundState, Update
+from sync_server.rounds import close_round
 from sync_server.storage import Store, TokenExpired, TokenSpent, UnknownSite
-from sync_server.updates import Update
 
 log = logging.getLogger(__name__)
 STOP = object()

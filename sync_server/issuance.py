@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from sync_server.auth import authenticate
 from sync_server.checks import VISITOR_ID, VISITOR_ID_RULE, fields, json_body, matching
 from sync_server.errors import ApiError
-from sync_server.ratelimit import limit_visitor
+from sync_server.middleware.ratelimit import limit_visitor
 from sync_server.storage import TokenRefused, UnknownSite
 from sync_server.tokens import blinded_element, decode, network_of
 

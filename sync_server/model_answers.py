@@ -29,7 +29,7 @@ import numpy as np
 import orjson
 
 from edge import model_form
-from sync_server.rounds import RoundState
+from sync_server.records import RoundState
 from sync_server.static import accepted
 from sync_server.storage import Store
 from sync_server.tokens import TokenKeys

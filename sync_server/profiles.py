@@ -29,7 +29,7 @@ from sync_server.auth import authenticate
 from sync_server.checks import fields, json_body, nests_deeper, site_in_query, visitor_in_path
 from sync_server.consent import consent_record, iso_time
 from sync_server.errors import ApiError
-from sync_server.ratelimit import limit_visitor
+from sync_server.middleware.ratelimit import limit_visitor
 from sync_server.storage import NoSyncConsent, Store
 
 MAX_DEPTH = 16

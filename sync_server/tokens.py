@@ -41,11 +41,11 @@ import hashlib
 import hmac
 import ipaddress
 import os
-from typing import NamedTuple
 
 from voprf import ristretto
 
 from sync_server.errors import ApiError
+from sync_server.records import Token
 
 NONCE_BYTES = 32
 AUTHENTICATOR_BYTES = 64  # a SHA-512 output
@@ -53,14 +53,6 @@ TOKEN_FIELDS = {"round", "nonce", "authenticator"}
 IPV4_PREFIX, IPV6_PREFIX = 24, 56  # one home or office network: what one client address stands for
 KEY_LABEL = b"p13n participation tokens\n"  # keeps these keys apart from the visitor secrets' HMAC
 SERVER_KEY_NAME = b"participation tokens"  # what the master key is derived under from the server key
-
-
-class Token(NamedTuple):
-    """A spent token as an update carries it."""
-
-    round: int
-    nonce: bytes
-    authenticator: bytes
 
 
 class TokenKeys:
@@ -132,7 +124,7 @@ def network_of(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
-# The device's side, in Python: the simulated devices (`sync_server.traffic`) and the tests.
+# The device's side, in Python: the simulated devices (`sync_server.demo.traffic`) and the tests.
 
 @dataclasses.dataclass(frozen=True)
 class TokenRequest:

@@ -50,16 +50,16 @@ sync_server.errors.ApiError: base_version 0 is stale: the server accepts version
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 import orjson
 
+from edge.validation import is_number
 from sync_server.errors import ApiError, invalid
-from sync_server.tokens import Token, parse_token
+from sync_server.records import Counter, Update
+from sync_server.tokens import parse_token
 
 COMPACT_TYPE = b"application/vnd.p13n.update"
 COMPACT_IDX, COMPACT_VAL = np.dtype("<i4"), np.dtype("<f4")
@@ -73,33 +73,6 @@ ARMS = ("personalized", "holdout")
 MAX_COUNTERS = 1_000
 MAX_NAME = 200
 MAX_COUNT = 1_000_000
-
-
-class Counter(NamedTuple):
-    """Impressions, clicks and conversions of one variant in one slot, in the personalized or holdout arm."""
-
-    slot: str
-    variant: str
-    arm: str
-    impressions: int
-    clicks: int
-    conversions: int | None = None  # counted only in slots that optimize a goal
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Update:
-    """A checked update; `idx` and `val` are lists from JSON, NumPy arrays from the compact form."""
-
-    base_version: int
-    samples: int
-    intercept: float
-    idx: Sequence[int]
-    val: Sequence[float]
-    update_id: str | None = None
-    counters: tuple[Counter, ...] = ()
-    token: Token | None = None  # always there in an update a device sent (tokens.py)
-    intercept_curvature: float = 0.0
-    curvature: Sequence[float] = ()  # parallel to idx; empty: no curvature
 
 
 def parse_update(payload: object, buckets: int, latest_version: int, max_staleness: int,
@@ -256,6 +229,6 @@ def _whole(name: str, value: object, low: int, high: int) -> int:
 
 
 def _finite(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value):
         raise invalid(f"{name} must be a finite number, got {value!r}")
     return float(value)

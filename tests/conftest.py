@@ -1,4 +1,5 @@
-"""A real sync server on a loopback port, started the way a user starts it."""
+"""A real sync server on a loopback port: in this process where no process matters (`serving`),
+or started the way a user starts it (`running_server`: durability, several processes, browsers)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+import uvicorn
 
+from sync_server import __main__ as cli
+from sync_server.app import create_app
 from sync_server.config import Settings
+from sync_server.demo.traffic import wait_until_up
 from sync_server.storage import Database, Store
 from tests import databases
 
@@ -66,16 +70,7 @@ def free_port() -> int:
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not become healthy in {timeout} s")
+    wait_until_up(url, timeout, running=lambda: process.poll() is None)
 
 
 def without_holdout(db_path: Path | str, site: str = "demo", hash_bits: int = Settings.demo_hash_bits) -> None:
@@ -89,7 +84,8 @@ def without_holdout(db_path: Path | str, site: str = "demo", hash_bits: int = Se
 
 
 def create_site(db_path: Path | str, site: str, *options: str) -> None:
-    subprocess.run([*CLI, "create-site", site, "--db", str(db_path), *options], check=True, cwd=ROOT)
+    """`create-site SITE OPTIONS`, the command run in this process."""
+    cli.main(["create-site", site, "--db", str(db_path), *options])
 
 
 @contextlib.contextmanager
@@ -110,17 +106,45 @@ def running_server(db_path: Path | str, *options: str) -> Iterator[RunningServer
 
 
 def serve_command(db_path: Path | str, port: int, *options: str) -> list[str]:
-    """`python -m sync_server serve` on `port` (with the key file a PostgreSQL database needs)."""
+    """`python -m sync_server serve` on `port`."""
+    return [*CLI, *serve_arguments(db_path, "--port", str(port), *options)]
+
+
+def serve_arguments(db_path: Path | str, *options: str) -> list[str]:
+    """`serve`'s arguments for `db_path` (with the key file a PostgreSQL database needs)."""
     key = databases.secret_key_for(db_path)
-    return [*CLI, "serve", "--port", str(port), "--db", str(db_path), "--log-level", "warning",
-            *(["--secret-key", str(key)] if key else []), *options]
+    return ["serve", "--db", str(db_path), "--log-level", "warning", *(["--secret-key", str(key)] if key else []),
+            *options]
+
+
+@contextlib.contextmanager
+def serving(db_path: Path | str, *options: str) -> Iterator[RunningServer]:
+    """`serve … OPTIONS` in this process: the real app under uvicorn on a thread, on a loopback
+    port, without the seconds a new interpreter spends importing it; stopped afterwards."""
+    args = cli.parser().parse_args(serve_arguments(db_path, *options))
+    server = uvicorn.Server(uvicorn.Config(create_app(cli.serve_settings(args)), log_level=args.log_level))
+    listening = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name=f"server {url}", daemon=True)
+    thread.start()
+    try:
+        wait_until_up(url, 90.0, running=thread.is_alive)
+        yield RunningServer(url, db_path)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listening.close()
+
+
+def serve_test_site(request, backend: str, tmp_path_factory, start: Callable = serving) -> Iterator[RunningServer]:
+    """A server (`serving` or `running_server`) with TEST_SITE, which TEST_ORIGIN's pages may call."""
+    db_path = new_database(request, backend, tmp_path_factory.mktemp("server"))
+    create_site(db_path, TEST_SITE, "--origin", TEST_ORIGIN)
+    # No per-IP limit here, so tests need not count their requests; test_interfaces tests it on its own server.
+    with start(db_path, "--ip-rate", "0") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 def server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
-    db_path = new_database(request, backend, tmp_path_factory.mktemp("server"))
-    create_site(db_path, TEST_SITE, "--origin", TEST_ORIGIN)
-    without_holdout(db_path)
-    # No per-IP limit here, so tests need not count their requests; test_interfaces tests it on its own server.
-    with running_server(db_path, "--ip-rate", "0") as running:
-        yield running
+    yield from serve_test_site(request, backend, tmp_path_factory)

@@ -1,6 +1,6 @@
 """Optimizers for the linear models, with River's names and numerics."""
 
-from edge.base import State
+from edge.base import State, rebuild
 from edge.optim.adam import Adam
 from edge.optim.base import Optimizer
 from edge.optim.ftrl import FTRLProximal
@@ -13,8 +13,4 @@ _BY_NAME: dict[str, type[Optimizer]] = {"Adam": Adam, "FTRLProximal": FTRLProxim
 
 def from_dict(state: State) -> Optimizer:
     """Rebuild whichever optimizer `state` describes."""
-    try:
-        optimizer = _BY_NAME[state["name"]]
-    except KeyError:
-        raise ValueError(f"unknown optimizer in state: {state.get('name')!r}") from None
-    return optimizer.from_dict(state)
+    return rebuild(_BY_NAME, state, "optimizer")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.base import State
+from edge.base import State, rebuild
 from edge.policies.base import ConfidencePolicy, LinearLearner, Policy, Ranking, dot, readable_weights
 from edge.policies.epsilon_greedy import EpsilonGreedy
 from edge.policies.greedy import Greedy
@@ -19,8 +19,4 @@ BY_NAME: dict[str, type[Policy]] = {p.name: p for p in (Greedy, EpsilonGreedy, T
 
 def from_dict(state: State) -> Policy:
     """Rebuild whichever policy `state` describes."""
-    try:
-        policy = BY_NAME[state["name"]]
-    except KeyError:
-        raise ValueError(f"unknown policy in state: {state.get('name')!r}; expected one of {sorted(BY_NAME)}") from None
-    return policy.from_dict(state)
+    return rebuild(BY_NAME, state, "policy")

@@ -7,7 +7,8 @@ them 401.
 """
 
 from sync_server.admin.accounts import PasswordChecks
+from sync_server.admin.dashboard import Dashboards
 from sync_server.admin.login import LoginLimiter
 from sync_server.admin.routes import routes
 
-__all__ = ["LoginLimiter", "PasswordChecks", "routes"]
+__all__ = ["Dashboards", "LoginLimiter", "PasswordChecks", "routes"]

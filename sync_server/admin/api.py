@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from edge.rules import RuleError
-from sync_server.admin.dashboard import site_dashboard
 from sync_server.admin.guard import api
 from sync_server.admin.rules import checked_rules
 from sync_server.checks import json_body
@@ -29,7 +28,7 @@ async def dashboard(request: Request) -> JSONResponse:
     store: Store = _store_with_site(request)
     site = request.path_params["site"]
     version, rules = store.editor_rules(site)
-    return JSONResponse({**site_dashboard(store, site), "rules": {"version": version, "document": rules}})
+    return JSONResponse({**await request.app.state.dashboards.site(site), "rules": {"version": version, "document": rules}})
 
 
 @api

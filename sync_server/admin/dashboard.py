@@ -6,10 +6,12 @@ page renders as tables and `/v1/admin/sites/{site}/dashboard` hands to the chart
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from edge.features import context_tokens
 from edge.rules import Rules
@@ -18,14 +20,36 @@ from sync_server.admin.effect import Arm, uplift
 from sync_server.admin.features import BucketNames
 from sync_server.catalog import Catalog
 from sync_server.drift import ctr_alerts
-from sync_server.rounds import RoundState
+from sync_server.records import RoundState
 from sync_server.storage import Store
 
 TOP_FEATURES = 8
+
+
+class Dashboards:
+    """Builds sites' dashboards off the event loop, which the update path shares: a River replay
+    and a dense model's read take from milliseconds to seconds. One worker thread with a
+    connection of its own (a connection serves one thread at a time), and the logged samples
+    and replays it made, which are costly and change rarely. One per app (`app.state.dashboards`)."""
+
+    def __init__(self, store: Store) -> None:
+        self._app_store = store
+        self._store: Store | None = None  # the worker thread's own connection, opened when first needed
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard")
+        self.samples: dict[tuple, replay.LoggedSample] = {}  # (site, upload time) -> the parsed sample
+        self.replays: dict[tuple, dict] = {}  # (site, upload time, version) -> replay results
+
+    async def site(self, site: str) -> dict:
+        """`site_dashboard` of `site`, built on the worker thread (UnknownSite if there is none)."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, self._build, site)
+
+    def _build(self, site: str) -> dict:
+        if self._store is None:
+            self._store = self._app_store.reopen()
+        return site_dashboard(self._store, site, self)
+
+
 ADMIN_ERASURE = "admin_request"  # an erasure an admin made for a visitor, audited as the admin's change
-# Logged samples and their replays are costly to read and compute, and change rarely.
-_samples: dict[tuple, replay.LoggedSample] = {}  # (database, site, upload time) -> the parsed sample
-_replays: dict[tuple, dict] = {}  # (database, site, upload time, version) -> replay results
 
 
 def site_summary(store: Store, site: str) -> dict:
@@ -34,13 +58,14 @@ def site_summary(store: Store, site: str) -> dict:
     return _summary(site, store.round_state(site), store.rounds(site))
 
 
-def site_dashboard(store: Store, site: str) -> dict:
-    """Everything the dashboard shows about `site` (UnknownSite if there is none)."""
+def site_dashboard(store: Store, site: str, cache: Dashboards) -> dict:
+    """Everything the dashboard shows about `site` (UnknownSite if there is none), with the
+    samples and replays `cache` keeps."""
     state = store.round_state(site)
     rounds = store.rounds(site)
     slots = slot_effects(store, site, rounds)
     variants = {(slot, row["variant"]) for slot, effect in slots.items() for row in effect["variants"]}
-    sample = _logged_sample(store, site)
+    sample = _logged_sample(store, site, cache.samples)
     stored = store.catalog(site)
     catalog = Catalog.from_dict(stored) if stored else None
     hash_bits = store.site(site)["hash_bits"]
@@ -57,7 +82,7 @@ def site_dashboard(store: Store, site: str) -> dict:
         "holdout": Rules.from_dict(store.editor_rules(site)[1]).holdout,
         "slots": slots,
         "drift": {slot: ctr_alerts(effect.pop("personalized_by_round")) for slot, effect in slots.items()},
-        "replay": sample and _model_replay(str(store.path), model, hash_bits, sample),
+        "replay": sample and _model_replay(model, hash_bits, sample, cache.replays),
     }
 
 
@@ -96,23 +121,23 @@ def audit_entries(store: Store, site: str, limit: int = 50) -> list[dict]:
     return sorted([*store.audit_log(site, limit), *erasures], key=lambda entry: entry["at"], reverse=True)[:limit]
 
 
-def _logged_sample(store: Store, site: str) -> tuple[float, replay.LoggedSample] | None:
-    """The site's logged sample (parsed once per upload) and its upload time, or None."""
+def _logged_sample(store: Store, site: str, samples: dict) -> tuple[float, replay.LoggedSample] | None:
+    """The site's logged sample (parsed once per upload, kept in `samples`) and its upload time, or None."""
     stored = store.logged_sample(site)
     if stored is None:
         return None
-    key = (str(store.path), site, stored[0])
-    if key not in _samples:
-        _bounded(_samples)[key] = replay.LoggedSample.parse(stored[1])
-    return stored[0], _samples[key]
+    key = (site, stored[0])
+    if key not in samples:
+        _bounded(samples)[key] = replay.LoggedSample.parse(stored[1])
+    return stored[0], samples[key]
 
 
-def _model_replay(database: str, model: dict, hash_bits: int, sample: tuple[float, replay.LoggedSample]) -> dict:
-    """The global `model`'s replay on the logged sample (see replay.py), once per model version."""
-    key = (database, model["site"], sample[0], model["version"])
-    if key not in _replays:
-        _bounded(_replays)[key] = replay.replay(sample[1], model["intercept"], model["weights"], hash_bits)
-    return {"uploaded_at": sample[0], "impressions": len(sample[1].impressions), "slots": _replays[key]}
+def _model_replay(model: dict, hash_bits: int, sample: tuple[float, replay.LoggedSample], replays: dict) -> dict:
+    """The global `model`'s replay on the logged sample (see replay.py), once per model version (kept in `replays`)."""
+    key = (model["site"], sample[0], model["version"])
+    if key not in replays:
+        _bounded(replays)[key] = replay.replay(sample[1], model["intercept"], model["weights"], hash_bits)
+    return {"uploaded_at": sample[0], "impressions": len(sample[1].impressions), "slots": replays[key]}
 
 
 def _bounded(cache: dict, size: int = 32) -> dict:

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from sync_server.admin import accounts, csrf, markup, sessions
 from sync_server.admin.guard import page
-from sync_server.ratelimit import RateLimiter, SharedRateLimiter
+from sync_server.middleware.ratelimit import RateLimiter, SharedRateLimiter
 from sync_server.storage import Store
 
 LOGIN_COOKIE = "p13n_login"  # the sign-in form's double-submitted CSRF token

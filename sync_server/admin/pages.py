@@ -17,12 +17,12 @@ from starlette.responses import RedirectResponse, Response
 
 from edge.rules import RuleError
 from sync_server.admin import markup, views
-from sync_server.admin.dashboard import ADMIN_ERASURE, audit_entries, site_dashboard, site_summary
+from sync_server.admin.dashboard import ADMIN_ERASURE, audit_entries, site_summary
 from sync_server.admin.guard import Handler, page
 from sync_server.admin.rules import checked_rules
 from sync_server.catalog import Catalog, CatalogError, fetch
 from sync_server.checks import VISITOR_ID, VISITOR_ID_RULE, matching
-from sync_server.origins import parse_origin
+from sync_server.middleware.origins import parse_origin
 from sync_server.sites import parse_hash_bits, parse_site_key
 from sync_server.storage import Store, UnknownSite
 
@@ -75,7 +75,7 @@ async def set_origins(request: Request) -> Response:
     try:
         origins = _origins(request.state.form.get("origins", ""))
     except ValueError as error:
-        return _site_page(request, {"origins": f"origins not saved: {error}"}, request.state.form)
+        return await _site_page(request, {"origins": f"origins not saved: {error}"}, request.state.form)
     request.app.state.store.set_site_origins(site, origins)
     request.app.state.store.audit(site, request.state.session.admin, "origins", {"origins": origins})
     return _back(site, "Origins saved.")
@@ -91,7 +91,7 @@ async def rotate_key(request: Request) -> Response:
         new_key = parse_site_key(request.state.form.get("new_key", "").strip())
         request.app.state.store.rotate_site_key(site, new_key, request.state.session.admin)
     except ValueError as error:
-        return _site_page(request, {"rotate": f"key not changed: {error}"}, request.state.form)
+        return await _site_page(request, {"rotate": f"key not changed: {error}"}, request.state.form)
     request.app.state.ingest.forget(site)
     request.app.state.model_answers.forget(site)
     return _back(new_key, f"The site's key is now {new_key}: put data-site=\"{new_key}\" in your pages' snippet. "
@@ -106,7 +106,7 @@ async def delete_site(request: Request) -> Response:
     try:
         _confirmed(request, site)
     except ValueError as error:
-        return _site_page(request, {"delete": f"site not deleted: {error}"}, request.state.form)
+        return await _site_page(request, {"delete": f"site not deleted: {error}"}, request.state.form)
     request.app.state.store.delete_site(site, request.state.session.admin)
     request.app.state.ingest.forget(site)
     request.app.state.model_answers.forget(site)
@@ -122,7 +122,7 @@ async def erase_visitor(request: Request) -> Response:
         _confirmed(request, "erase")
         visitor = matching("visitor", form.get("visitor", "").strip(), VISITOR_ID, VISITOR_ID_RULE)
     except ValueError as error:
-        return _site_page(request, {"erase": f"nothing erased: {error}"}, {})
+        return await _site_page(request, {"erase": f"nothing erased: {error}"}, {})
     store: Store = request.app.state.store
     erased = store.erase_visitor(site, visitor, reason=ADMIN_ERASURE)
     store.audit(site, request.state.session.admin, "visitor erased",
@@ -142,7 +142,7 @@ async def import_catalog(request: Request) -> Response:
             raise CatalogError("give the catalog's JSON or a URL to fetch it from, not both")
         catalog = (await asyncio.to_thread(fetch, url)) if url else Catalog.parse(text.encode())
     except CatalogError as error:
-        return _site_page(request, {"catalog": f"catalog not imported: {error}"}, form)
+        return await _site_page(request, {"catalog": f"catalog not imported: {error}"}, form)
     request.app.state.store.set_catalog(site, catalog.to_dict(), request.state.session.admin)
     return _back(site, f"Catalog imported: {len(catalog.variants())} variants in {len(catalog.slots)} slots.")
 
@@ -170,7 +170,7 @@ def _overview(request: Request, error: str | None = None, submitted: dict[str, s
 @page
 @for_site
 async def site(request: Request) -> Response:
-    return _site_page(request, saved=request.query_params.get("saved"))
+    return await _site_page(request, saved=request.query_params.get("saved"))
 
 
 @page
@@ -178,7 +178,7 @@ async def site(request: Request) -> Response:
 async def set_kill_switch(request: Request) -> Response:
     on = request.state.form.get("on")
     if on not in ("0", "1"):
-        return _site_page(request, {"kill_switch": f"the kill switch is on (1) or off (0), got {on!r}"})
+        return await _site_page(request, {"kill_switch": f"the kill switch is on (1) or off (0), got {on!r}"})
     _, rules = request.app.state.store.editor_rules(request.path_params["site"])
     if on == "1":
         return _save_rules(request, {**rules, "kill_switch": True}, "Kill switch on: visitors get default content.",
@@ -193,7 +193,7 @@ async def set_rules(request: Request) -> Response:
     try:
         document = checked_rules(text)
     except RuleError as error:
-        return _site_page(request, {"rules": f"rules not saved: {error}"}, request.state.form)
+        return await _site_page(request, {"rules": f"rules not saved: {error}"}, request.state.form)
     return _save_rules(request, document, "Rules saved.")
 
 
@@ -207,7 +207,7 @@ async def set_federation(request: Request) -> Response:
         changes = {name: _setting(name, form[name]) for name in views.FEDERATION_FIELDS if name in form}
         config = dataclasses.replace(store.round_config(site), **changes)
     except ValueError as error:
-        return _site_page(request, {"federation": f"settings not saved: {error}"}, request.state.form)
+        return await _site_page(request, {"federation": f"settings not saved: {error}"}, request.state.form)
     request.app.state.ingest.configure(site, config)
     store.audit(site, request.state.session.admin, "federated settings", changes)
     return _back(site, "Federated settings saved.")
@@ -236,11 +236,11 @@ def _back(site: str, message: str) -> Response:
     return RedirectResponse(f"/admin/sites/{site}?" + urlencode({"saved": message}), status_code=303)
 
 
-def _site_page(request: Request, errors: dict[str, str] | None = None, submitted: dict[str, str] | None = None,
-               saved: str | None = None) -> Response:
+async def _site_page(request: Request, errors: dict[str, str] | None = None, submitted: dict[str, str] | None = None,
+                     saved: str | None = None) -> Response:
     store: Store = request.app.state.store
     site = request.path_params["site"]
-    data = site_dashboard(store, site)
+    data = await request.app.state.dashboards.site(site)
     version, rules = store.editor_rules(site)
     body = views.site_page(data, version, rules, store.site_origins(site), audit_entries(store, site),
                            request.state.session, errors or {}, submitted or {}, saved)

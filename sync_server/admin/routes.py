@@ -8,13 +8,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sync_server.admin import api, login, pages
-from sync_server.config import ROOT
 
 STATIC = Path(__file__).parent / "static"
-UPLOT = ROOT / "node_modules" / "uplot" / "dist"  # pinned in package.json; `npm ci` puts it here
 
 
-def routes() -> list[BaseRoute]:
+def routes(dist: Path) -> list[BaseRoute]:
+    """The admin's routes; uPlot is served from the build in `dist` (build.py copies it there)."""
     return [
         Route("/admin", pages.overview),
         Route("/admin/login", login.login_form, methods=["GET"]),
@@ -35,5 +34,5 @@ def routes() -> list[BaseRoute]:
         Route("/v1/admin/sites/{site}/rules", api.put_rules, methods=["PUT"]),
         Route("/v1/admin/sites/{site}/logged-sample", api.put_logged_sample, methods=["PUT"]),
         Mount("/static/admin", StaticFiles(directory=STATIC), name="admin-static"),
-        Mount("/static/uplot", StaticFiles(directory=UPLOT, check_dir=False), name="uplot"),
+        Mount("/static/uplot", StaticFiles(directory=dist / "uplot", check_dir=False), name="uplot"),
     ]

@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 
 from sync_server.aggregation import Delta
-from sync_server.rounds import ClosedRound, RoundConfig, RoundState
+from sync_server.records import ClosedRound, Counter, RoundConfig, RoundState, Update
 from sync_server.storage.database import Database
 from sync_server.storage.errors import (
     TokenExpired,
@@ -36,7 +36,6 @@ from sync_server.storage.errors import (
     TokenSpent,
     UnknownSite,
 )
-from sync_server.updates import Counter, Update
 
 YEAR = 365 * 86_400.0
 IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # machine byte order, as rows have always been packed

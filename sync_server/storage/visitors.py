@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING
 
+from sync_server.records import Consent
 from sync_server.storage.database import Database
 from sync_server.storage.errors import NoSyncConsent
-
-if TYPE_CHECKING:
-    from sync_server.consent import Consent
 
 
 class VisitorStore:

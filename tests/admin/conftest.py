@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import random
 import secrets
-import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from sync_server import traffic
-from sync_server.rounds import RoundConfig
+from sync_server import __main__ as cli
+from sync_server.demo import traffic
+from sync_server.records import RoundConfig
 from sync_server.storage import Store
-from tests.conftest import CLI, ROOT, RunningServer, create_site, new_database, running_server
+from tests.conftest import RunningServer, create_site, new_database, serving
 from tests.server.federation import token
 
 SITE = "shop"
@@ -32,10 +34,13 @@ class Admin:
 
 
 def create_admin(server: RunningServer, name: str) -> Admin:
-    """`python -m sync_server create-admin NAME --password-stdin`, as an operator runs it."""
+    """`python -m sync_server create-admin NAME --password-stdin`, as an operator runs it (in this process)."""
     password = secrets.token_urlsafe(16)
-    subprocess.run([*CLI, "create-admin", name, "--password-stdin", "--db", str(server.db_path)],
-                   input=password + "\n", text=True, check=True, cwd=ROOT, capture_output=True)
+    stdin, sys.stdin = sys.stdin, io.StringIO(password + "\n")
+    try:
+        cli.main(["create-admin", name, "--password-stdin", "--db", str(server.db_path)])
+    finally:
+        sys.stdin = stdin
     return Admin(name, password)
 
 
@@ -86,11 +91,11 @@ def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
     Store(db_path).set_editor_rules(SIMULATED, traffic.DEMO_RULES, admin="test")
     sample = directory / "sample.jsonl"
     sample.write_text("".join(json.dumps(row) + "\n" for row in traffic.logged_sample(traffic.Shop.demo(), 1000, seed=2)))
-    subprocess.run([*CLI, "load-sample", SIMULATED, str(sample), "--db", str(db_path)], check=True, cwd=ROOT)
+    cli.main(["load-sample", SIMULATED, str(sample), "--db", str(db_path)])
     catalog = directory / "catalog.json"
     catalog.write_text(json.dumps(traffic.Shop.demo().catalog()))
-    subprocess.run([*CLI, "import-catalog", SIMULATED, str(catalog), "--db", str(db_path)], check=True, cwd=ROOT)
-    with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:
+    cli.main(["import-catalog", SIMULATED, str(catalog), "--db", str(db_path)])
+    with serving(db_path, "--ip-rate", "0", "--no-demo") as server:
         fill_rounds(server)
         traffic.simulate(server.url, SIMULATED, devices=40, visits=1500, seed=4, fresh_seconds=0.0, progress=False)
         yield server

@@ -12,7 +12,7 @@ import httpx
 
 from tests import databases
 from tests.admin.conftest import SITE, Admin, create_admin, csrf_token, sign_in
-from tests.conftest import create_site, running_server
+from tests.conftest import create_site, running_server, serving
 from tests.server.federation import token
 from tests.server.test_abuse import from_address
 
@@ -82,7 +82,7 @@ def test_a_bad_value_stored_before_the_checks_bricks_nothing(tmp_path):
                    [SITE])
         db.execute("INSERT INTO models (site, version, intercept, weights, created_at) VALUES (?, 1, 0, x'', 0)",
                    [SITE])
-    with running_server(db_path, "--no-demo", "--ip-rate", "0") as server:
+    with serving(db_path, "--no-demo", "--ip-rate", "0") as server:
         admin = create_admin(server, "root")
         model = httpx.get(f"{server.url}/v1/sites/{SITE}/model")
         assert model.status_code == 200 and model.json()["federation"]["clip_norm"] == 1000.0

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from sync_server.rounds import RoundConfig
+from sync_server.records import RoundConfig
 from tests.admin.conftest import DEVICES_PER_ROUND, ROUNDS, SIMULATED, SITE, csrf_token
 from tests.conftest import CLI, ROOT
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync_server import traffic
+from sync_server.demo import traffic
 from tests.admin.conftest import ROUNDS, SIMULATED, SITE
 from tests.conftest import create_site
 

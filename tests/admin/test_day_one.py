@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from sync_server import traffic
+from sync_server.demo import traffic
 from sync_server.sites import DEFAULT_HOLDOUT
 from tests.admin.conftest import SIMULATED, csrf_token
 from tests.conftest import CLI, ROOT, create_site, free_port

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
+from sync_server.records import Update
 from sync_server.storage import Store, UnknownSite
-from sync_server.updates import Update
 from tests.admin.conftest import SIMULATED, SITE, csrf_token
 from tests.server.federation import token, update
 from tests.server.visitors import Visitor

@@ -1,16 +1,22 @@
-"""A server for the browser tests whose rounds close after each update (the Chromium fixtures are in tests/chromium.py)."""
+"""The browser tests' servers, processes of their own as a user starts them (Chromium and the
+Python of the tests stay apart); the Chromium fixtures are in tests/chromium.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from sync_server.rounds import RoundConfig
+from sync_server.records import RoundConfig
 from sync_server.storage import Store
 from tests.chromium import watched
-from tests.conftest import running_server, without_holdout
+from tests.conftest import running_server, serve_test_site, without_holdout
 
 # Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
 FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
+
+
+@pytest.fixture(scope="session")
+def server(request, backend, tmp_path_factory):
+    yield from serve_test_site(request, backend, tmp_path_factory, running_server)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from edge import model_form
-from sync_server.rounds import RoundConfig
+from sync_server.records import RoundConfig
 from sync_server.storage import Store
 from tests.browser.test_snippet import STUB
 from tests.browser.test_walking_skeleton import open_demo, saved_state

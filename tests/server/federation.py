@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 
 from edge.federated import CURVATURE_SCALE
-from sync_server.rounds import RoundConfig
+from sync_server.demo.traffic import POLICY_VERSION, Server
+from sync_server.records import RoundConfig
 from sync_server.storage import Store
-from sync_server.traffic import POLICY_VERSION, Server
-from tests.conftest import RunningServer, create_site, running_server
+from tests.conftest import RunningServer, create_site, serving
 
 SITE = "fed-site"
 
@@ -26,7 +26,7 @@ def site_server(db_path: Path | str, hash_bits: int = 10, **config) -> Iterator[
     """A server for SITE (2^hash_bits weights) whose rounds run by `config`."""
     create_site(db_path, SITE, "--hash-bits", str(hash_bits))
     Store(db_path).set_round_config(SITE, RoundConfig(**config))
-    with running_server(db_path, "--ip-rate", "0", "--no-demo") as server:
+    with serving(db_path, "--ip-rate", "0", "--no-demo") as server:
         yield server
 
 

@@ -10,7 +10,7 @@ import stat
 import httpx
 
 from sync_server.updates import compact_body
-from tests.conftest import TEST_SITE, create_site, running_server
+from tests.conftest import TEST_SITE, create_site, serving
 from tests.server.test_updates_api import VALID, post, post_compact, spendable, updates_stored
 from tests.server.visitors import Visitor
 
@@ -63,7 +63,7 @@ def test_every_answer_says_nosniff_and_same_origin_referrers(server):
 def test_a_stalled_upload_is_dropped_after_the_body_timeout(tmp_path):
     db_path = tmp_path / "p13n.db"
     create_site(db_path, TEST_SITE)
-    with running_server(db_path, "--no-demo", "--body-timeout", "1") as server:
+    with serving(db_path, "--no-demo", "--body-timeout", "1") as server:
         host, port = server.url.removeprefix("http://").split(":")
         stalled = []
         for _ in range(5):
@@ -86,7 +86,7 @@ def test_the_database_and_its_key_are_readable_by_their_owner_only(tmp_path):
     old_umask = os.umask(0o022)  # a common default: new files readable by everyone
     try:
         create_site(db_path, TEST_SITE)
-        with running_server(db_path, "--no-demo") as server:
+        with serving(db_path, "--no-demo") as server:
             assert post(server, spendable(server, VALID)).status_code == 202
             files = [db_path, *(db_path.with_name(db_path.name + end) for end in ("-wal", "-shm", ".lock")),
                      db_path.with_suffix(".key")]

@@ -12,7 +12,7 @@ import pytest
 
 from edge import worker_api
 from edge.features import Hasher
-from sync_server.traffic import POLICY_VERSION
+from sync_server.demo.traffic import POLICY_VERSION
 from tests.conftest import CLI, ROOT, without_holdout
 from tests.server.federation import SITE, send, site_server, update, wait_for_version
 from tests.server.test_interfaces import assert_as_documented

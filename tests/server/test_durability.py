@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from sync_server.rounds import RoundConfig
+from sync_server.records import RoundConfig
 from sync_server.storage import Store
 from tests.conftest import ROOT, create_site, free_port, running_server, serve_command, wait_until_healthy
 from tests.server.federation import SITE, send, token, update

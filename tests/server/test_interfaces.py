@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sync_server.app import create_app
 from sync_server.config import Settings
-from sync_server.origins import ORIGINS_TTL_SECONDS
+from sync_server.middleware.origins import ORIGINS_TTL_SECONDS
 from sync_server.storage import connect
-from tests.conftest import CLI, ROOT, TEST_ORIGIN, TEST_SITE, create_site, running_server
+from tests.conftest import CLI, ROOT, TEST_ORIGIN, TEST_SITE, create_site, serving
 from tests.server.federation import token
 from tests.server.visitors import Visitor
 
@@ -249,7 +249,7 @@ def limited(tmp_path_factory):
     db_path = tmp_path_factory.mktemp("limited") / "p13n.db"
     create_site(db_path, TEST_SITE)
     options = ["--no-demo", "--ip-rate", "0.01", "--ip-burst", "5", "--visitor-rate", "0.01", "--visitor-burst", "3"]
-    with running_server(db_path, *options) as running:
+    with serving(db_path, *options) as running:
         yield running
 
 

@@ -9,9 +9,9 @@ from dp_accounting.pld import PLDAccountant
 from dp_accounting.rdp import RdpAccountant
 
 from sync_server.privacy import YEAR, epsilon, visitor_epsilon
-from sync_server.rounds import RoundConfig, close_round
+from sync_server.records import RoundConfig, Update
+from sync_server.rounds import close_round
 from sync_server.storage import Store
-from sync_server.updates import Update
 from tests.server.federation import SITE, model, send, site_server, update, wait_for_version
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import edge
 from edge.features import context_tokens
-from sync_server.simulation import Archetype, Item, Site
+from sync_server.demo.simulation import Archetype, Item, Site
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from sync_server.consent import Consent
-from sync_server.rounds import RoundConfig, close_round
+from sync_server.records import Consent, RoundConfig, Update
+from sync_server.rounds import close_round
 from sync_server.storage import Store, schema
-from sync_server.updates import Update
 from tests.conftest import CLI, ROOT
 
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from sync_server import traffic
+from sync_server.demo import traffic
 from tests.conftest import CLI, ROOT
 from tests.server.federation import SITE, site_server
 

@@ -1,6 +1,6 @@
 """Simulated sites of different shapes, for the benchmarks: a news site, a catalog, shops.
 
-`sync_server.simulation` says how visitors and clicks are simulated; this module holds the
+`sync_server.demo.simulation` says how visitors and clicks are simulated; this module holds the
 sites built with it, and `Traffic`, how a site's visits come: which of its items are live on a
 visit, how many of them a slot may show, and whether visitors come back.
 
@@ -18,7 +18,7 @@ import dataclasses
 import random
 from collections.abc import Iterator
 
-from sync_server.simulation import (
+from sync_server.demo.simulation import (
     DEFAULT_ARCHETYPES,
     DEFAULT_CONTEXT_EFFECTS,
     Archetype,

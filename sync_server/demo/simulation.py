@@ -106,7 +106,7 @@ class Visit:
     archetype: str
     ctr: dict[str, float]  # item id -> probability of a click, given the context
     draws: dict[str, float]  # item id -> the uniform draw that decides a click on it
-    visitor: int | None = None  # who came, if visitors come back (see `sync_server.simulated_sites`)
+    visitor: int | None = None  # who came, if visitors come back (see `sync_server.demo.simulated_sites`)
 
     @property
     def best_ctr(self) -> float:

@@ -7,7 +7,7 @@ the spot and, if its visitor granted `improve`, takes a participation token for 
 it merges a model (`sync_server.tokens`) and spends it on one clipped delta with its counters
 (at most the model's `device_rounds_per_year` in 365 days), then merges the next global model.
 Visitors click with the known probabilities of a
-simulated site (`sync_server.simulation`), here an outdoor shop with the demo page's slots.
+simulated site (`sync_server.demo.simulation`), here an outdoor shop with the demo page's slots.
 
 `simulate` drives a crowd of devices against a running server, with a progress bar; it fills
 the demo's dashboard and the admin tests' server. Every device sends from its own address
@@ -21,20 +21,21 @@ per-address rate limit treats each device on its own.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 from tqdm import tqdm
 
 from edge import Config, Personalizer, federated, model_form
 from sync_server import tokens
-from sync_server.simulation import Archetype, Item, Site, Visit
+from sync_server.demo.simulation import Archetype, Item, Site, Visit
 from sync_server.sites import DEFAULT_HOLDOUT
 
 log = logging.getLogger(__name__)
@@ -286,18 +287,21 @@ def simulate(url: str, site: str, devices: int, visits: int, *, seed: int = 0, i
 def fill(url: str, site: str, visits: int) -> None:
     """`simulate` for the demo, once the server at `url` answers; a failure is logged, not raised."""
     try:
-        _wait_until_up(url)
+        wait_until_up(url)
         print(f"Demo traffic done: {simulate(url, site, DEMO_DEVICES, visits)}")
     except (httpx.HTTPError, TimeoutError, ValueError):
         log.exception("the demo traffic stopped")
 
 
-def _wait_until_up(url: str, timeout: float = 30.0) -> None:
+def wait_until_up(url: str, timeout: float = 30.0, running: Callable[[], bool] = lambda: True) -> None:
+    """Return once the server at `url` answers /healthz with 200, trying every 0.1 s; raise
+    TimeoutError if it does not within `timeout`, RuntimeError as soon as `running()` is False."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        if not running():
+            raise RuntimeError(f"the server at {url} stopped while starting")
+        with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{url}/healthz").status_code == 200:
                 return
-        except httpx.TransportError:
-            time.sleep(0.2)
+        time.sleep(0.1)
     raise TimeoutError(f"the server at {url} did not answer in {timeout} s")
