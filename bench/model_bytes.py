@@ -11,8 +11,9 @@ space that sets both.
   while: single runs vary by 10 %). The default hash space for new sites is the smallest
   that loses no quality on either shape.
 - `wire`: a site made with the defaults (`sync_server.sites.DEFAULT_HASH_BITS`, the default
-  round config: noise on every bucket) after `ROUNDS` rounds of `DEVICES` devices, each
-  sending a delta of `NONZEROS` weights; its model fetched through the real app in each form
+  round config: a bucket is published only where the round's evidence stands above its noise)
+  after `ROUNDS` rounds of `DEVICES` devices, each sending random gradients on `NONZEROS` buckets;
+  its model fetched through the real app in each form
   and coding, the bytes of each answer's body as sent; per device and month for a visitor
   who comes every day (one download a day at most) and for one online all month
   (a download per round, rounds hourly at the defaults).
