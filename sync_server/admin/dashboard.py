@@ -104,7 +104,7 @@ def _summary(site: str, state: RoundState, rounds: list[dict]) -> dict:
         "site": site,
         "version": state.version,
         "pending_updates": state.pending,
-        "epsilon": state.epsilon,
+        "epsilon": state.epsilon if math.isfinite(state.epsilon) else None,  # None: rounds without noise, no guarantee
         "epsilon_budget": state.config.epsilon_budget,
         "accepting_updates": state.accepting,
         "federation": dataclasses.asdict(state.config),

@@ -260,14 +260,15 @@ def _stat(label: str, value: object) -> str:
 
 def _epsilon(data: dict) -> str:
     budget = data["epsilon_budget"]
-    return number(data["epsilon"]) + (f" of {number(budget)}" if budget is not None else " (no budget)")
+    spent = "unbounded (a round without noise)" if data["epsilon"] is None else number(data["epsilon"])
+    return spent + (f" of {number(budget)}" if budget is not None else " (no budget)")
 
 
 def _budget_bar(data: dict) -> str:
     budget = data["epsilon_budget"]
     if budget is None:
         return f'<div class="budget"><span>No ε budget: nothing stops training. {_assumptions(data)}</span></div>'
-    share = min(1.0, data["epsilon"] / budget)
+    share = 1.0 if data["epsilon"] is None else min(1.0, data["epsilon"] / budget)
     stopped = ("" if data["accepting_updates"] else " Rounds are paused: the next one would pass the budget; "
                "devices keep learning on their own, and rounds resume as old ones leave the 365 days.")
     return (f'<div class="budget"><progress max="1" value="{share:.3f}"></progress>'

@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import json
 import sqlite3
+import time
 
 import httpx
 
@@ -94,6 +95,27 @@ def test_a_bad_value_stored_before_the_checks_bricks_nothing(tmp_path):
             assert client.get("/admin").status_code == 200
             assert client.get(f"/admin/sites/{SITE}").status_code == 200
             assert client.get(f"/v1/admin/sites/{SITE}/dashboard").json()["federation"]["noise_multiplier"] == 1000.0
+
+
+def test_a_site_whose_rounds_have_no_noise_shows_its_privacy_as_unbounded(tmp_path):
+    """σ = 0 spends an infinite ε, which JSON cannot carry: the dashboard says so instead of failing."""
+    db_path = tmp_path / "p13n.db"
+    create_site(db_path, SITE, "--hash-bits", "10")
+    with sqlite3.connect(db_path) as db:
+        config = {"min_devices": 1, "target_devices": 1, "noise_multiplier": 0.0, "epsilon_budget": None}
+        db.execute("INSERT INTO round_configs (site, config) VALUES (?, ?)", [SITE, json.dumps(config)])
+        db.execute("INSERT INTO rounds (site, version, closed_at, reason, devices, noise_multiplier, clip_norm, "
+                   "learning_rate, aggregator, epsilon, delta) VALUES (?, 1, ?, 'old', 1, 0, 1, 1, 'mean', NULL, 1e-6)",
+                   [SITE, time.time()])
+        db.execute("INSERT INTO models (site, version, intercept, weights, created_at) VALUES (?, 1, 0, x'', 0)",
+                   [SITE])
+    with serving(db_path, "--no-demo", "--ip-rate", "0") as server:
+        admin = create_admin(server, "root")
+        with httpx.Client(base_url=server.url) as client:
+            assert sign_in(client, admin).status_code == 303
+            assert client.get(f"/v1/admin/sites/{SITE}/dashboard").json()["epsilon"] is None
+            page = client.get(f"/admin/sites/{SITE}")
+            assert page.status_code == 200 and "unbounded (a round without noise)" in page.text
 
 
 def test_replicas_sharing_a_postgresql_database_share_the_sign_in_limits(postgres_cluster):
