@@ -136,10 +136,14 @@ def serving(db_path: Path | str, *options: str) -> Iterator[RunningServer]:
         listening.close()
 
 
-def serve_test_site(request, backend: str, tmp_path_factory, start: Callable = serving) -> Iterator[RunningServer]:
-    """A server (`serving` or `running_server`) with TEST_SITE, which TEST_ORIGIN's pages may call."""
+def serve_test_site(request, backend: str, tmp_path_factory, start: Callable = serving,
+                    demo_holdout: bool = True) -> Iterator[RunningServer]:
+    """A server (`serving` or `running_server`) with TEST_SITE, which TEST_ORIGIN's pages may call,
+    and the demo site with its default holdout unless `demo_holdout` is False."""
     db_path = new_database(request, backend, tmp_path_factory.mktemp("server"))
     create_site(db_path, TEST_SITE, "--origin", TEST_ORIGIN)
+    if not demo_holdout:
+        without_holdout(db_path)
     # No per-IP limit here, so tests need not count their requests; test_interfaces tests it on its own server.
     with start(db_path, "--ip-rate", "0") as running:
         yield running

@@ -16,7 +16,8 @@ FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, no
 
 @pytest.fixture(scope="session")
 def server(request, backend, tmp_path_factory):
-    yield from serve_test_site(request, backend, tmp_path_factory, running_server)
+    # Browser tests check what one visitor is shown, so no visitor of theirs is held out.
+    yield from serve_test_site(request, backend, tmp_path_factory, running_server, demo_holdout=False)
 
 
 @pytest.fixture(scope="module")
