@@ -2,14 +2,15 @@
 
 Each simulated site (`SITES`) has a year of rounds. In every round its DEVICES visitors come,
 each on their own device running `edge.Personalizer` through its public API only: the device
-merges the newest global model (`merge_global`, which weighs the weights by the model's
-`noise_variance`), shows one of the live items on each of the visitor's visits that round
-(`decide`), learns from their clicks (`learn`), and at the round's end sends its clipped delta
-(`delta`). The server's own code takes the deltas (`updates.parse_update`, `Store.add_updates`)
-and closes the round (`rounds.close_round`: re-clipping, the mean, Gaussian noise on every
-bucket, the per-visitor accountant). A visitor's clicks follow their own archetype's tastes
-(`Site.visitor`). Each simulated visitor is around for one round, so joins one round; the
-accountant still charges every visitor the site's cap of `device_rounds_per_year` rounds.
+merges the newest global model (`merge_global`: its weights and precisions become the device's
+prior), shows one of the live items on each of the visitor's visits that round (`decide`), learns
+from their clicks (`learn`), and at the round's end sends its clipped evidence about the global
+model (`delta`). The server's own code takes the updates (`updates.parse_update`,
+`Store.add_updates`) and closes the round (`rounds.close_round`: re-clipping, the sums, Gaussian
+noise on every bucket, the noise-aware posterior step, the per-visitor accountant). A visitor's
+clicks follow their own archetype's tastes (`Site.visitor`). Each simulated visitor is around
+for one round, so joins one round; the accountant charges every visitor the site's cap of
+`device_rounds_per_year` rounds (one at the defaults).
 
 Four runs meet exactly the same visitors, clicks and exploration draws:
 

@@ -89,7 +89,7 @@ def channel_engine(store: Store, site: str, visitor: str, profile: Profile) -> P
     greedy, with the synced profile, deciding holdout groups by the visitor's id."""
     model = store.latest_model(site)
     state = store.round_state(site)
-    model.update(weights=[list(pair) for pair in model["weights"]], noise_variance=state.noise_variance,
+    model.update(weights=[list(pair) for pair in model["weights"]],
                  hash_bits=state.buckets.bit_length() - 1, settings={"rules": store.editor_rules(site)[1]})
     engine = Personalizer(Config(hash_bits=model["hash_bits"], policy="greedy"))
     engine.merge_global(model)

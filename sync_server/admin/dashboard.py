@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from edge.features import context_tokens
@@ -20,6 +20,8 @@ from sync_server.admin.effect import Arm, uplift
 from sync_server.admin.features import BucketNames
 from sync_server.catalog import Catalog
 from sync_server.drift import ctr_alerts
+from sync_server.posterior import PRIOR_PRECISION
+from sync_server.privacy import MAX_NOISE_MULTIPLIER
 from sync_server.records import RoundState
 from sync_server.storage import Store
 
@@ -70,14 +72,14 @@ def site_dashboard(store: Store, site: str, cache: Dashboards) -> dict:
     catalog = Catalog.from_dict(stored) if stored else None
     hash_bits = store.site(site)["hash_bits"]
     names = _bucket_names(hash_bits, variants, sample and sample[1], catalog)
-    model = store.latest_model(site)  # dense once noised: read it once
-    floor = 2 * math.sqrt(state.noise_variance)
+    model = store.latest_model(site)
+    _, idx, precisions = store.model_precisions(site, state.version)
     return {
         **_summary(site, state, rounds),
         "catalog": catalog and {"slots": len(catalog.slots), "variants": len(catalog.variants()),
                                 "features": len(catalog.features())},
-        "features": top_features(model["weights"], names.describe, floor),
-        "noise_floor": floor,
+        "features": top_features(model["weights"], names.describe, dict(zip(idx.tolist(), precisions.tolist()))),
+        "noise_std": noise_std(state),
         "waiting": waiting(state, store.consent_counts(site)),
         "holdout": Rules.from_dict(store.editor_rules(site)[1]).holdout,
         "slots": slots,
@@ -153,23 +155,38 @@ def _vocabulary(sample: replay.LoggedSample) -> tuple[list[str], list[str]]:
     return list(features), list(contexts)
 
 
-def top_features(weights: list[list], describe: Callable[[int], str | None], floor: float = 0.0,
-                 count: int = TOP_FEATURES) -> dict:
-    """The named buckets that raise and lower scores most in the global model, and how many
-    weights beyond the noise `floor` no known name hashes to (counted, not listed).
+def top_features(weights: list[list], describe: Callable[[int], str | None],
+                 precisions: Mapping[int, float] | None = None, count: int = TOP_FEATURES) -> dict:
+    """The named buckets that raise and lower scores most in the global model, each with its
+    standard deviation (1/√precision: the server's posterior counts the privacy noise in,
+    `sync_server/posterior.py`), and how many weights more than two of theirs from 0 no
+    known name hashes to (counted, not listed).
 
-    >>> top_features([[3, 0.5], [9, -0.2], [4, 0.1]], {3: "tent in picks"}.get, count=1)
-    {'positive': [{'bucket': 3, 'weight': 0.5, 'name': 'tent in picks'}], 'negative': [], 'unnamed': 2}
+    >>> top_features([[3, 0.5], [9, -0.2], [4, 0.1]], {3: "tent in picks"}.get, {3: 100.0, 9: 4.0, 4: 4.0}, count=1)
+    {'positive': [{'bucket': 3, 'weight': 0.5, 'name': 'tent in picks', 'sd': 0.1}], 'negative': [], 'unnamed': 0}
     """
-    named = [(b, w, describe(b)) for b, w in weights if w]
+    precisions = precisions or {}
+    named = [(b, w, describe(b), 1 / math.sqrt(precisions.get(b, PRIOR_PRECISION))) for b, w in weights if w]
     ranked = sorted((row for row in named if row[2]), key=lambda row: row[1])
 
     def as_rows(rows: list[tuple]) -> list[dict]:
-        return [{"bucket": b, "weight": w, "name": name} for b, w, name in rows]
+        return [{"bucket": b, "weight": w, "name": name, "sd": sd} for b, w, name, sd in rows]
 
     return {"positive": as_rows([r for r in reversed(ranked) if r[1] > 0][:count]),
             "negative": as_rows([r for r in ranked if r[1] < 0][:count]),
-            "unnamed": sum(1 for _, w, name in named if name is None and abs(w) > floor)}
+            "unnamed": sum(1 for _, w, name, sd in named if name is None and abs(w) > 2 * sd)}
+
+
+def noise_std(state: RoundState) -> float:
+    """The standard deviation of the privacy noise the newest round added to every bucket's
+    sum of gradients (σ·C; its sum of curvatures got the same, scaled down by CURVATURE_SCALE).
+
+    >>> from sync_server.records import ClosedRound, RoundConfig
+    >>> noise_std(RoundState("s", 16, 1, RoundConfig(), [ClosedRound(0.0, 2.5, 4.0, 0.1, 1000)]))
+    10.0
+    """
+    last = state.closed[-1] if state.closed else None
+    return min(last.noise_multiplier, MAX_NOISE_MULTIPLIER) * last.clip_norm if last else 0.0
 
 
 def waiting(state: RoundState, consents: dict[str, int]) -> dict:

@@ -28,7 +28,7 @@ ADMIN_PATHS = {
         "summary": "What the dashboard shows about a site: rounds, ε, features, effect per slot, rules",
         "operationId": "adminDashboard", "security": ADMIN_SECURITY, "parameters": [_SITE],
         "responses": {"200": _answer("The site's dashboard data", {"type": "object", "required": [
-            "site", "version", "epsilon", "rounds", "features", "noise_floor", "slots", "drift", "replay",
+            "site", "version", "epsilon", "rounds", "features", "noise_std", "slots", "drift", "replay",
             "rules"]}), **_REFUSALS},
     }},
     "/v1/admin/sites/{site}/rules": {"put": {

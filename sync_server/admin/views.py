@@ -92,11 +92,11 @@ can be measured{" (set it in the editor rules' <code>holdout</code>)" if data['h
 def _model_section(data: dict) -> str:
     rounds = [[r["version"], _when(r["closed_at"]), r["devices"], number(r["noise_multiplier"]), number(r["epsilon"]),
                r["reason"]] for r in reversed(data["rounds"][-10:])]
-    features, floor = data["features"], data["noise_floor"]
+    features = data["features"]
 
     def weights(rows: list[dict]) -> list[list[str]]:
-        return [[_feature_name(f), f"{f['weight']:+.3f}" + (" (within noise)" if abs(f["weight"]) < floor else "")]
-                for f in rows]
+        return [[_feature_name(f), f"{f['weight']:+.3f} ± {2 * f['sd']:.3f}" + (
+            " (within noise)" if abs(f["weight"]) < 2 * f["sd"] else "")] for f in rows]
 
     chart = (f'<div class="chart" data-chart="history" data-site="{escape(data["site"])}" '
              'aria-label="devices and ε per round"></div>') if rounds else ""
@@ -107,7 +107,7 @@ def _model_section(data: dict) -> str:
 <p class="hint">Devices send hashed feature buckets, never feature names: the server names a bucket only
 where a name it knows (the site's catalog and logged sample: variants, their features, interests and page types,
 alone or with a device type, referrer, part of day or day of week) hashes to it, and lists only those.
-{_unnamed(features["unnamed"], data["catalog"])} {_noise(floor)}</p>{_replay(data["replay"])}</section>"""
+{_unnamed(features["unnamed"], data["catalog"])} {_noise(data['noise_std'])}</p>{_replay(data["replay"])}</section>"""
 
 
 def _unnamed(unnamed: int, catalog: dict | None) -> str:
@@ -118,11 +118,12 @@ def _unnamed(unnamed: int, catalog: dict | None) -> str:
     return f"{named} {number(unnamed)} weights beyond the noise have no known name and are not listed."
 
 
-def _noise(floor: float) -> str:
-    if floor == 0:
+def _noise(std: float) -> str:
+    if std == 0:
         return "No privacy noise in the weights yet: no noised round has closed."
-    return (f"The privacy noise in each weight is below ±{number(floor)} (two standard deviations); "
-            "a weight within that may be noise alone.")
+    return (f"Each round adds Gaussian noise of standard deviation {number(std)} (σ·C) to every bucket's sums "
+            "of the devices' gradients and curvatures; each weight's ± (two standard deviations) counts that "
+            "noise in, and a weight within it may be noise alone.")
 
 
 def _feature_name(feature: dict) -> str:
@@ -278,8 +279,9 @@ def _budget_bar(data: dict) -> str:
 def _assumptions(data: dict) -> str:
     """What the ε figure assumes, in one line beside it (README, "Privacy accounting")."""
     config = data["federation"]
+    k = config["device_rounds_per_year"]
     return (f"<small>ε per visitor over any 365 days at δ = {config['delta']:g}, assuming a device joins at most "
-            f"{config['device_rounds_per_year']} rounds a year (devices keep to it, one-use tokens enforce it) and "
+            f"{'one round' if k == 1 else f'{k} rounds'} a year (devices keep to it, one-use tokens enforce it) and "
             f"sends one clipped update per round; noise σ = {number(config['noise_multiplier'])}; "
             "no amplification by sampling.</small>")
 

@@ -85,7 +85,8 @@ def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
     db_path = new_database(request, backend, directory)
     create_site(db_path, SITE, "--hash-bits", "10")
     Store(db_path).set_round_config(SITE, RoundConfig(min_devices=DEVICES_PER_ROUND, target_devices=DEVICES_PER_ROUND,
-                                                      noise_multiplier=1.0, epsilon_budget=60.0))
+                                                      noise_multiplier=1.0, epsilon_budget=60.0,
+                                                      device_rounds_per_year=12))
     create_site(db_path, SIMULATED, "--hash-bits", "12")
     # Little noise: the dashboard's reading of weights is under test, and at the default σ ten
     # devices a round show no bucket above the noise, so none would be published (sync_server/posterior.py).

@@ -69,8 +69,12 @@ def test_a_simulated_sites_model_is_replayed_and_read_in_plain_words(signed_in):
         assert result["ci"][0] <= result["policy_ctr"] <= result["ci"][1]
     named = [f["name"] for side in ("positive", "negative") for f in data["features"][side] if f["name"]]
     assert named, "the logged sample's features name some of the model's buckets"
+    # Each weight comes with its standard deviation, the privacy noise counted in (1/√precision).
+    assert all(0 < f["sd"] < 1 for side in ("positive", "negative") for f in data["features"][side])
+    assert data["noise_std"] == pytest.approx(0.1 * 5.0)  # σ·C of the newest round, on every bucket's sums
     assert set(data["drift"]) == {"hero", "picks"} and all(isinstance(a, list) for a in data["drift"].values())
     page = signed_in.get(f"/admin/sites/{SIMULATED}").text
+    assert "standard deviation 0.5 (σ·C)" in page and " ± " in page
     assert "Offline replay" in page and "river.bandit.evaluate_offline" in page and "River ADWIN" in page
 
 

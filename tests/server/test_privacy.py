@@ -65,7 +65,7 @@ def test_every_round_stores_the_epsilon_spent_so_far(db):
     sigmas = [3.0, 3.0, 5.0]
     for round_, sigma in enumerate(sigmas, start=1):
         store.set_round_config("s", RoundConfig(min_devices=1, target_devices=1, noise_multiplier=sigma, delta=1e-5,
-                                                epsilon_budget=None))
+                                                epsilon_budget=None, device_rounds_per_year=12))
         store.add_updates([("s", Update(round_ - 1, 1, 0.0, [1], [0.5]))])
         close_round(store, "s", np.random.default_rng(round_))
     stored = [(r["noise_multiplier"], r["epsilon"], r["delta"]) for r in store.rounds("s")]

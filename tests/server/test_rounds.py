@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edge.federated import CURVATURE_SCALE
+from sync_server import posterior
 from sync_server.records import Counter, RoundConfig, Update
 from sync_server.rounds import close_round
 from sync_server.storage import Store, connect, schema
@@ -92,6 +93,21 @@ def test_noise_of_std_sigma_c_on_every_sum_moves_only_the_buckets_whose_curvatur
     loud = make_store(tmp_path / "loud", buckets_bits=14, noise_multiplier=0.002, clip_norm=500.0, epsilon_budget=None)
     moved = close(loud, [delta([7], [10.0], curvature=[40.0]) for _ in range(4)])["weights"]
     assert list(moved) == [7] and moved[7] == pytest.approx(40 / (2 + 160), rel=0.05)
+
+
+def test_a_noisy_round_moves_an_examples_logit_as_far_as_a_noiseless_one_at_the_same_learning_rate():
+    # Two buckets always seen together, and the intercept: the curvature-weighted share of its
+    # Newton step each weight takes, times η, is the same with and without noise (η ≤ 1).
+    precisions, curvature = np.full(3, 2.0), np.array([400.0, 400.0, 400.0])
+    gradient = np.array([-8.0, 20.0, 20.0])
+
+    def logit_step(noise: tuple[float, float]) -> float:
+        weights, _ = posterior.step(np.zeros(3), precisions, gradient, curvature, noise, learning_rate=0.1)
+        return float(np.sum(weights[1:] / (gradient[1:] / curvature[1:])))  # in Newton steps
+
+    assert logit_step((30.0, 3.0)) == pytest.approx(logit_step((0.0, 0.0)))
+    assert posterior.step_size(0.1, precisions, curvature, (30.0, 3.0)) > 0.1
+    assert posterior.step_size(0.5, precisions, curvature, (1e4, 3.0)) == 1.0  # never past the posterior's own step
 
 
 def test_counters_are_summed_per_round_and_noised_when_configured(tmp_path):
