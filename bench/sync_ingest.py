@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import math
 import multiprocessing
@@ -47,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import psycopg
 import uvloop
 
 from bench import Progress
@@ -133,9 +135,11 @@ def _ingest(tmp: Path, backend: str, target: Callable[[Path], Path | str], encod
         time.sleep(1.0)  # every process listening, so the kernel spreads the connections
         warm_up = load.run(port, bodies, encoding, WARM_UP_SECONDS, "w", work)
         cpu_before, busy_before = sum(_cpu_seconds(server.pid) for server in servers), _busy_cpu_seconds()
+        database_before = _database_cpu_seconds(db)
         measured = load.run(port, bodies, encoding, seconds, "m", work, progress)
         server_cpu = sum(_cpu_seconds(server.pid) for server in servers) - cpu_before
-        others = _busy_cpu_seconds() - busy_before - server_cpu - measured.cpu_seconds
+        database_cpu = _database_cpu_seconds(db) - database_before
+        others = _busy_cpu_seconds() - busy_before - server_cpu - database_cpu - measured.cpu_seconds
     finally:
         for server in servers:
             server.terminate()
@@ -147,6 +151,7 @@ def _ingest(tmp: Path, backend: str, target: Callable[[Path], Path | str], encod
     return {"updates_per_s": throughput, "p50_ms": measured.latency_ms["50"], "p99_ms": p99,
             "meets_goal": throughput >= GOAL_UPDATES_PER_S and p99 < GOAL_P99_MS,
             "server_cpu_us_per_update": server_cpu / len(measured.acked) * 1e6,
+            "database_cpu_us_per_update": database_cpu / len(measured.acked) * 1e6,
             "load_cpu_us_per_request": measured.cpu_seconds / len(measured.acked) * 1e6,
             "cores_busy_with_other_work": others / seconds,
             "body_bytes": round(np.mean([len(body) for body in bodies])),
@@ -161,10 +166,28 @@ def _mint_tokens(key: Path, n: int, path: Path, progress: Progress) -> None:
                                 for _ in progress(range(n), total=n, desc="minting tokens")) + b"\n")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, from Linux's /proc."""
+def _cpu_seconds(pid: int, with_reaped_children: bool = False) -> float:
+    """CPU time (user + system) a process has used so far, from Linux's /proc; with the time
+    of the children it has waited for, if asked."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f) for f in fields[11:15 if with_reaped_children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _database_cpu_seconds(db: Path | str) -> float:
+    """CPU time PostgreSQL's processes have used so far (its postmaster, the backends it has
+    reaped, the live ones); 0 for SQLite, which runs inside the server processes."""
+    if isinstance(db, Path):
+        return 0.0
+    with psycopg.connect(db) as conn:
+        data = Path(conn.execute("SHOW data_directory").fetchone()[0])
+    postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    total = _cpu_seconds(postmaster, with_reaped_children=True)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                total += _cpu_seconds(int(stat.parent.name))
+    return total
 
 
 def _busy_cpu_seconds() -> float:

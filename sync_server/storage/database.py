@@ -170,6 +170,26 @@ class Database:
         row = self.execute(sql, params).fetchone()
         return row[0] if row else None
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: list[Sequence]) -> None:
+        """Many rows into `table` at once, the fastest way the database has: devices' updates
+        arrive by the thousand per second."""
+        if rows:
+            names, marks = ", ".join(f'"{c}"' for c in columns), ", ".join("?" * len(columns))
+            self.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+
+    def existing(self, table: str, columns: Sequence[str], keys: Iterable[Sequence]) -> set[tuple]:
+        """Which of `keys` (values of `columns`, which `table` holds unique) are in `table`."""
+        by_prefix: dict[tuple, list] = {}
+        for key in keys:
+            by_prefix.setdefault(tuple(key[:-1]), []).append(key[-1])
+        *fixed, last = columns
+        found: set[tuple] = set()
+        for prefix, values in by_prefix.items():  # one statement per prefix (a site), however many values
+            where = "".join(f'"{c}" = ? AND ' for c in fixed) + f'"{last}" IN ({", ".join("?" * len(values))})'
+            found.update(self.execute(f'SELECT {", ".join(columns)} FROM "{table}" WHERE {where}',
+                                      [*prefix, *values]).rows)
+        return found
+
     def next_ids(self, table: str, n: int) -> list[int]:
         """`n` fresh ids for rows of `table` (whose `id` is generated), inside a transaction."""
         raise NotImplementedError
@@ -298,6 +318,37 @@ class PostgresDatabase(Database):
         if rows:
             with self._connection() as conn:
                 conn.cursor().executemany(_placeholders(sql), rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: list[Sequence]) -> None:
+        # COPY in its binary form: no statement per row, nothing parsed as text on either side.
+        if not rows:
+            return
+        types = self._column_types(table)
+        names = ", ".join(f'"{c}"' for c in columns)
+        with self._connection() as conn, conn.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types([types[c] for c in columns])
+            for row in rows:
+                copy.write_row(row)
+
+    def existing(self, table: str, columns: Sequence[str], keys: Iterable[Sequence]) -> set[tuple]:
+        # One probe of the unique index per key, whatever the planner thinks of the table's size
+        # (an IN list is planned from statistics, which a table filling fast has not got yet, and
+        # may then be checked against every row of the site).
+        types = self._column_types(table)
+        names = ", ".join(columns)
+        match = " AND ".join(f't."{c}" = k."{c}"' for c in columns)
+        arrays = [list(values) for values in zip(*keys)]
+        if not arrays:
+            return set()
+        unnest = ", ".join(f"?::{types[c]}[]" for c in columns)
+        return set(self.execute(f"SELECT k.* FROM unnest({unnest}) AS k({names}) CROSS JOIN LATERAL"
+                                f' (SELECT 1 FROM "{table}" t WHERE {match} LIMIT 1) AS found', arrays).rows)
+
+    @functools.cache  # noqa: B019 -- a table's columns do not change while the server runs
+    def _column_types(self, table: str) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.execute(
+            "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = ?", [table]).rows}
 
     def next_ids(self, table: str, n: int) -> list[int]:
         return [r[0] for r in self.execute(
