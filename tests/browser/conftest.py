@@ -14,6 +14,14 @@ from tests.conftest import running_server, serve_test_site, without_holdout
 FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
 
 
+@pytest.fixture(scope="session", params=["sqlite"])
+def backend(request) -> str:
+    """Browser tests test the page and the worker, so their server keeps its data in SQLite; the
+    tests that carry a visitor's state through the server run on PostgreSQL too
+    (`tests.databases.on_both`), and the storage and HTTP suites run on both databases."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def server(request, backend, tmp_path_factory):
     # Browser tests check what one visitor is shown, so no visitor of theirs is held out.
