@@ -3,12 +3,25 @@ Python of the tests stay apart); the Chromium fixtures are in tests/chromium.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sync_server.records import RoundConfig
 from sync_server.storage import Store
 from tests.chromium import watched
 from tests.conftest import running_server, serve_test_site, without_holdout
+
+BROWSER_TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest workers (pytest-xdist, `--dist loadgroup`): every browser test
+    in one of them, one Chromium at a time as before, and everything else in the other."""
+    for item in items:
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
 
 # Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
 FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
