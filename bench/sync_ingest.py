@@ -15,8 +15,12 @@
   each one a committed update; latency is from sending a request to the end of its answer.
   Afterwards every acknowledged update id must be in the updates table. The server
   processes' CPU time per update says what the server costs even when other work shares the
-  machine; the load generator's own CPU per request shows it leaves the cores to the server,
-  and `cores_busy_with_other_work` how much of the machine other work took meanwhile.
+  machine, and PostgreSQL's processes' CPU per update what the database costs; the load
+  generator's own CPU per request shows it leaves the cores to the server, and
+  `cores_busy_with_other_work` how much of the machine other work took meanwhile (with the
+  load averages). `updates_per_core_second` is what the server, the database and the load
+  generator took per core-second of CPU: the rate two cores of their own would allow, when
+  other work on the machine keeps the measured rate down.
   Goal: ≥ 5,000 updates/s with p99 < 50 ms. Rounds are kept open during this part (their cost
   is the next part's).
 - `close_round`: the CPU time `rounds.close_round` takes (read, clip, aggregate, account,
@@ -78,6 +82,7 @@ TOKENS_PER_SECOND = 12_000  # minted per second of load: more than the server ta
 
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
+    load_averages = os.getloadavg()  # other work on the machine: the figures are only as good as it is quiet
     seconds = 3 if quick else 15
     grid = ([50, 100, 200], [100, 300]) if quick else ([100, 200, 400, 800, 1600], [100, 300, 1000])
     load = _load_generator()
@@ -95,7 +100,8 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
                "ingest_meets_goal_with": "; ".join(name for name, row in ingest.items() if row["meets_goal"]) or "none"}
     params = {"devices": DEVICES, "nonzeros_per_delta": NONZEROS, "hash_bits": HASH_BITS, "seconds": seconds,
               "goal_updates_per_s": GOAL_UPDATES_PER_S, "goal_p99_ms": GOAL_P99_MS,
-              "load_generator": load.description,
+              "load_generator": load.description, "cpus": os.cpu_count(),
+              "load_averages_1_5_15_min_at_start": load_averages, "load_averages_at_end": os.getloadavg(),
               "server": "uvicorn with uvloop and httptools per process, SO_REUSEPORT; SQLite WAL, synchronous=FULL, "
                         "or PostgreSQL 15 on the same machine (fsync, synchronous_commit on); "
                         "per-IP rate limit off (one IP plays every device)"}
@@ -153,7 +159,8 @@ def _ingest(tmp: Path, backend: str, target: Callable[[Path], Path | str], encod
             "server_cpu_us_per_update": server_cpu / len(measured.acked) * 1e6,
             "database_cpu_us_per_update": database_cpu / len(measured.acked) * 1e6,
             "load_cpu_us_per_request": measured.cpu_seconds / len(measured.acked) * 1e6,
-            "cores_busy_with_other_work": others / seconds,
+            "updates_per_core_second": len(measured.acked) / (server_cpu + database_cpu + measured.cpu_seconds),
+            "cores_busy_with_other_work": others / seconds, "load_average_1_min": os.getloadavg()[0],
             "body_bytes": round(np.mean([len(body) for body in bodies])),
             "acked": len(acked), "stored": len(stored), "refused": measured.refused,
             "every_ack_stored": len(set(acked)) == len(acked) and stored >= set(acked)}

@@ -21,6 +21,10 @@ Transactions nest: an inner one joins the outer one on the same thread.
 ([{'k': 'a', 'n': 1}, {'k': 'b', 'n': 2}], 3)
 >>> db["t"].count_where("n > ?", [1])
 1
+>>> with db.transaction():
+...     db.insert_rows("t", ["k", "n"], [("c", 3), ("d", 4)])
+>>> db.existing("t", ["k"], [("a",), ("d",), ("z",)]) == {("a",), ("d",)}
+True
 """
 
 from __future__ import annotations
