@@ -303,6 +303,7 @@ class PostgresDatabase(Database):
 
         super().__init__()
         self.url = url
+        self._types: dict[str, dict[str, str]] = {}  # the column types of each table, by name
         self.integrity_errors = (psycopg.errors.IntegrityError,)
         try:
             self.pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max_connections, open=True,
@@ -348,11 +349,12 @@ class PostgresDatabase(Database):
         return set(self.execute(f"SELECT k.* FROM unnest({unnest}) AS k({names}) CROSS JOIN LATERAL"
                                 f' (SELECT 1 FROM "{table}" t WHERE {match} LIMIT 1) AS found', arrays).rows)
 
-    @functools.cache  # noqa: B019 -- a table's columns do not change while the server runs
     def _column_types(self, table: str) -> dict[str, str]:
-        return {r[0]: r[1] for r in self.execute(
-            "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = current_schema()"
-            " AND table_name = ?", [table]).rows}
+        if table not in self._types:  # read once: a table's columns do not change while the server runs
+            self._types[table] = {r[0]: r[1] for r in self.execute(
+                "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND table_name = ?", [table]).rows}
+        return self._types[table]
 
     def next_ids(self, table: str, n: int) -> list[int]:
         return [r[0] for r in self.execute(
