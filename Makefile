@@ -15,7 +15,7 @@ demo: $(VENV)/.server node_modules/.package-lock.json build
 
 test: $(VENV)/.test node_modules/.package-lock.json build chromium postgresql
 	$(BIN)/ruff check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses 2 --dist loadgroup
 
 build:
 	$(BIN)/python build.py

@@ -19,9 +19,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from sync_server.storage import Database, connect
 
 BACKENDS = ["sqlite", "postgresql"]
+# For a module whose `backend` fixture defaults to one database (tests/browser), its tests on both.
+on_both = pytest.mark.parametrize("backend", BACKENDS, indirect=True, scope="session")
 
 
 def _free_port() -> int:

@@ -12,6 +12,9 @@ import httpx
 from tests.browser.test_preferences import open_panel, switch, visitor_record
 from tests.browser.test_snippet import errors
 from tests.browser.test_walking_skeleton import PAGE_ORDER, open_demo, picks_order
+from tests.databases import on_both
+
+pytestmark = on_both  # a visitor's state goes through the server: on both databases
 
 USED = "Your profile from your other device is in use here."
 

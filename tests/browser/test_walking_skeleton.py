@@ -7,6 +7,9 @@ import re
 
 from tests.chromium import BOOT_TIMEOUT_MS
 from tests.conftest import ROOT
+from tests.databases import on_both
+
+pytestmark = on_both  # a visitor's state goes through the server: on both databases
 
 PICKS = '[data-p13n-slot="picks"]'
 PAGE_ORDER = ["tent", "helmet", "bottle"]
