@@ -91,7 +91,7 @@ def admin_server(request, backend, tmp_path_factory) -> Iterator[RunningServer]:
     # Little noise: the dashboard's reading of weights is under test, and at the default σ ten
     # devices a round show no bucket above the noise, so none would be published (sync_server/posterior.py).
     Store(db_path).set_round_config(SIMULATED, RoundConfig(min_devices=10, target_devices=10, noise_multiplier=0.1,
-                                                           epsilon_budget=None))
+                                                           epsilon_budget=None, device_rounds_per_year=12))
     Store(db_path).set_editor_rules(SIMULATED, traffic.DEMO_RULES, admin="test")
     sample = directory / "sample.jsonl"
     sample.write_text("".join(json.dumps(row) + "\n" for row in traffic.logged_sample(traffic.Shop.demo(), 1000, seed=2)))

@@ -15,8 +15,10 @@ DEVICES = 30
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
-    """A server whose site closes a round per 10 devices, after 600 simulated visits."""
-    with site_server(tmp_path_factory.mktemp("traffic") / "p13n.db", min_devices=10, target_devices=10) as server:
+    """A server whose site closes a round per 10 devices, after 600 simulated visits; its devices
+    may join 12 rounds a year (the default, one, would let 30 devices fill three rounds at most)."""
+    with site_server(tmp_path_factory.mktemp("traffic") / "p13n.db", min_devices=10, target_devices=10,
+                     device_rounds_per_year=12, noise_multiplier=8.26) as server:
         report = traffic.simulate(server.url, SITE, DEVICES, 600, seed=3, fresh_seconds=0.0, progress=False)
         yield server, report
 
