@@ -10,14 +10,17 @@ const STORE = "engine-state";
 const open = () => openDatabase(DB_NAME, STORE);
 
 const metaKey = (site) => `${site} federation`;
+const earlyKey = (site) => `${site} early`; // the page's early ranker reads it (src/early/ranker.js)
 const runIn = (db, mode, action) => request(action(db.transaction(STORE, mode).objectStore(STORE)));
-const clearSite = (db, site) => runIn(db, "readwrite", (s) => (s.delete(metaKey(site)), s.delete(site)));
+const clearSite = (db, site) =>
+  runIn(db, "readwrite", (s) => (s.delete(metaKey(site)), s.delete(earlyKey(site)), s.delete(site)));
 
 async function openStore(site, warn) {
   const db = await open();
   const run = (mode, action) => runIn(db, mode, action);
   const store = {
-    save: (stateJson) => run("readwrite", (s) => s.put(stateJson, site)),
+    // The engine's state, and its table for the early ranker, in one transaction.
+    save: ([stateJson, table]) => run("readwrite", (s) => (s.put(table, earlyKey(site)), s.put(stateJson, site))),
     saveMeta: (meta) => run("readwrite", (s) => s.put(meta, metaKey(site))),
     clear: () => clearSite(db, site),
   };
