@@ -16,14 +16,14 @@ from edge.engine import Config, Personalizer
 from tests.browser.test_snippet import STUB, PyodideHold, errors
 from tests.browser.test_visitors import STORY, html, serve
 from tests.browser.test_walking_skeleton import saved_state
-from tests.chromium import BOOT_TIMEOUT_MS
+from tests.chromium import BOOT_TIMEOUT_MS, watched
 from tests.conftest import ROOT
 
 HASH_BITS = 10  # few buckets: crosses collide, as they do on a real site
 TOPICS = [f"topic:{t}" for t in ("news", "sport", "food", "travel", "tech", "money")] + ["price:low", "price:high"]
 # The first decision of each slot, whether early, and whether its slot was still hidden then.
 RECORD_DECISIONS = STUB + """; window.decided = []; p13n('on', 'decision', (d) => window.decided.push({
-    slot: d.slot, ranking: d.ranking, early: d.early ?? null,
+    slot: d.slot, ranking: d.ranking, early: d.early ?? null, arm: d.arm, kept: d.kept ?? null,
     hidden: document.querySelector(`[data-p13n-slot="${d.slot}"]`).style.visibility === "hidden"}))"""
 SHOP = html("""
   <section data-p13n-slot="shelf">
@@ -126,6 +126,27 @@ def test_a_first_visit_is_decided_from_the_global_model_within_the_window(page, 
     page.wait_for_function(DECIDED, timeout=BOOT_TIMEOUT_MS)
     assert page.evaluate(SHOWN) == first["ranking"]  # the engine, deciding alike, keeps it
     assert errors(page) == []
+
+
+def test_a_first_visitor_is_in_the_same_holdout_group_early_and_in_the_engine(browser, server):
+    body = a_model(seed=5, holdout=0.5)
+    arms = []
+    for _ in range(3):
+        context = browser.new_context()
+        page = watched(context.new_page())
+        serve_model(page, server, body)
+        serve(page, server, {"/shop/": SHOP})
+        page.add_init_script(RECORD_DECISIONS)
+        early, hold = open_early(page, f"{server.url}/shop/")
+        hold.release()
+        page.wait_for_function(DECIDED, timeout=BOOT_TIMEOUT_MS)
+        engine = page.evaluate("window.decided.at(-1)")
+        assert early["early"] == "global" and engine["early"] is None
+        assert early["arm"] == engine["arm"] and engine["kept"]  # the page drew the engine's id
+        arms.append(engine["arm"])
+        assert errors(page) == []
+        context.close()
+    print(f"groups of three first visitors, half held out: {arms}")
 
 
 def test_a_returning_visitor_is_decided_from_their_own_model_and_its_clicks_are_learned(page, server):

@@ -24,12 +24,12 @@ export function earlyPainter({ config, context, views, emit, personalizing }) {
     const ranked = ranker ? ranker.rank(waiting.map((a) => a.spec), context, besides) : null;
     if (!ranked || !personalizing()) return;
     waiting.forEach((a, i) => {
-      const { slot, ranking, scores } = ranked[i];
+      const { slot, ranking, scores, arm } = ranked[i];
       applyRanking(a.slot, ranking);
       views.set(a.slot, { ...a.spec, ranking, context });
       a.slot.dataset.p13nState = "early";
       a.keep = ranking;
-      emit("decision", { id: null, slot, ranking, scores, arm: "personalized", early: ranker.source });
+      emit("decision", { id: null, slot, ranking, scores, arm, early: ranker.source });
       a.reveal();
     });
   });

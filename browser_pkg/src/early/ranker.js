@@ -7,24 +7,13 @@
 // who did not ask for variety; for anything else it answers null and the page waits for the
 // worker. The snippet loads it with import() beside the worker; a page never needs it again.
 
-import { openDatabase, request } from "../worker/idb.js";
+import { savedEarlyTable } from "../worker/state_store.js";
 import { candidateTokens, contextTokens, crossedBuckets, hasher } from "./features.js";
 import { decodeTable } from "./table.js";
 
 const DEFAULTS = { policy: "lin-ucb", alpha: 0.5, prior_precision: 2.0, min_explore: 0 }; // edge.engine.Config's
 const DETERMINISTIC = new Set(["greedy", "lin-ucb"]);
 const SITE_WIDE = "\x00site"; // edge/rules.py's scope of the site-wide holdout
-
-// The table the worker saved for this site, or null (edge/early_table.py; state_store.js).
-async function savedTable(site) {
-  const db = await openDatabase("p13n", "engine-state");
-  try {
-    const saved = await request(db.transaction("engine-state").objectStore("engine-state").get(`${site} early`));
-    return saved instanceof Uint8Array ? saved : null;
-  } finally {
-    db.close();
-  }
-}
 
 async function publishedModel(sync, site) {
   const response = await fetch(new URL(`v1/sites/${encodeURIComponent(site)}/model`, sync), {
@@ -51,10 +40,16 @@ async function firstGroup(rules = {}, visitor) {
 }
 
 // The ranker for this visitor: `rank(specs, context, shown)` as the worker's `decide_page`
-// takes them, answering [{slot, ranking, scores}] or null; null if there is no table.
+// takes them, answering [{slot, ranking, scores, arm}] or null; null if there is no table.
 export async function earlyRanker({ site, sync, policy, visitor }) {
-  const local = await savedTable(site).catch(() => null);
-  const body = local ?? (sync ? await publishedModel(sync, site) : null);
+  // A page view with no order remembered is most likely the visitor's first: the site's model
+  // is asked for at once, not after IndexedDB has been read.
+  const first = localStorage.getItem(`p13n:decisions:${site}`) === null;
+  const published = () => (sync ? publishedModel(sync, site) : null);
+  const asked = first ? published() : null;
+  asked?.catch(() => {}); // read below, unless the visitor's own table is there
+  const local = await savedEarlyTable(site).catch(() => null);
+  const body = local ?? (await (asked ?? published()));
   if (!body) return null;
   const table = decodeTable(body);
   const { header } = table;
@@ -93,7 +88,7 @@ function pageRanker(table, config, group, slotRules) {
   function rankSlot({ slot, candidates, size, objective }, keys, onPage) {
     const open = candidates.filter((c) => !onPage.has(c.id));
     const shown = size ?? candidates.length;
-    if (group !== "personalized") return { slot, ranking: open.slice(0, shown).map((c) => c.id), scores: {} };
+    if (group !== "personalized") return { slot, ranking: open.slice(0, shown).map((c) => c.id), scores: {}, arm: group };
     const scored = open.map((candidate) => {
       const own = candidateTokens(slot, candidate, objective).map(hash.bucket);
       const { logit, variance: v } = score(crossedBuckets(own, keys), keys.length + 1, own.length);
@@ -101,7 +96,7 @@ function pageRanker(table, config, group, slotRules) {
     });
     const ranking = [...scored].sort((a, b) => b.by - a.by).slice(0, shown).map((c) => c.id); // stable: ties keep the page's order
     const sigmoid = (z) => (z < -30 ? 0 : z > 30 ? 1 : 1 / (1 + Math.exp(-z)));
-    return { slot, ranking, scores: Object.fromEntries(scored.map((c) => [c.id, sigmoid(c.logit)])) };
+    return { slot, ranking, scores: Object.fromEntries(scored.map((c) => [c.id, sigmoid(c.logit)])), arm: group };
   }
 
   // Every slot or none: a slot left to the worker could show what a later one painted.

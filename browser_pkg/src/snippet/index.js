@@ -292,8 +292,8 @@ function start() {
   for (const call of queued) replay(p13n, call);
 
   if (personalizing()) {
-    worker(); // first: booting is the long part
-    early().catch(() => {}); // beside it: the slots' first paint does not wait for Python (a failure is told below)
+    early().catch(() => {}); // the slots' first paint does not wait for Python (a failure is told below)
+    worker(); // beside it: booting is the long part
     clicks.flush(); // clicks a page left with: learned before this page's slots are decided
   }
   if (choices.mustRecord()) guarded("recording consent", request("recordChoices"))(); // a change the server missed last time

@@ -10,7 +10,7 @@ const STORE = "engine-state";
 const open = () => openDatabase(DB_NAME, STORE);
 
 const metaKey = (site) => `${site} federation`;
-const earlyKey = (site) => `${site} early`; // the page's early ranker reads it (src/early/ranker.js)
+const earlyKey = (site) => `${site} early`; // the page's early ranker reads it (savedEarlyTable)
 const runIn = (db, mode, action) => request(action(db.transaction(STORE, mode).objectStore(STORE)));
 const clearSite = (db, site) =>
   runIn(db, "readwrite", (s) => (s.delete(metaKey(site)), s.delete(earlyKey(site)), s.delete(site)));
@@ -42,6 +42,17 @@ export async function openStateStore(site, warn) {
     warn(`discarded an unusable state database (${error.name}: ${error.message})`);
     await request(indexedDB.deleteDatabase(DB_NAME));
     return openStore(site, warn);
+  }
+}
+
+// The table the worker saved for the page's early ranker (edge/early_table.py), or null.
+export async function savedEarlyTable(site) {
+  const db = await open();
+  try {
+    const table = await runIn(db, "readonly", (s) => s.get(earlyKey(site)));
+    return table instanceof Uint8Array ? table : null;
+  } finally {
+    db.close();
   }
 }
 
