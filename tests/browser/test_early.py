@@ -59,13 +59,14 @@ def early_module() -> str:
     return json.loads((ROOT / "dist" / "manifest.json").read_text())["entry_points"]["early"]
 
 
-def a_model(seed: int, holdout: float = 0.0) -> bytes:
-    """A global model in the compact form with a weight in every bucket and some precisions."""
+def a_model(seed: int, holdout: float = 0.0, noise: float = 0.0) -> bytes:
+    """A global model in the compact form with a weight in every bucket, some precisions, and
+    as much noise stated as asked (a device shrinks noisy weights, see `edge.federated`)."""
     rng = random.Random(seed)
     buckets = range(1 << HASH_BITS)
     precisions = sorted([b, rng.uniform(1.0, 60.0)] for b in rng.sample(buckets, 300))
     header = {"version": 1, "intercept": -1.0, "hash_bits": HASH_BITS, "precisions": precisions,
-              "settings": {"rules": {"holdout": holdout}}}
+              "noise_variance": noise, "settings": {"rules": {"holdout": holdout}}}
     return model_form.encode(header, list(buckets), [rng.gauss(0.0, 0.5) for _ in buckets])
 
 
@@ -87,9 +88,9 @@ def a_visit(rng: random.Random) -> dict:
     return {"context": context, "slots": slots, "shown": rng.sample([c["id"] for c in candidates], rng.randrange(2))}
 
 
-@pytest.mark.parametrize("policy", [None, "greedy"])  # None: the default, LinUCB
-def test_the_early_ranker_ranks_and_scores_as_the_engine(page, server, policy):
-    body = a_model(seed=3)
+@pytest.mark.parametrize(("policy", "noise"), [(None, 0.0), ("greedy", 0.0), (None, 0.1)])  # None: the default, LinUCB
+def test_the_early_ranker_ranks_and_scores_as_the_engine(page, server, policy, noise):
+    body = a_model(seed=3, noise=noise)
     rng = random.Random(11)
     visits = [a_visit(rng) for _ in range(60)]
     serve_model(page, server, body)

@@ -63,9 +63,8 @@ export async function earlyRanker({ site, sync, policy, visitor }) {
 
 function pageRanker(table, config, group, slotRules) {
   const hash = hasher(table.header.hash_bits);
-  const prior = 1 / config.prior_precision;
-  const weight = (b) => table.weights.get(b) ?? 0;
-  const variance = (b) => table.variances.get(b) ?? prior;
+  const { weight } = table;
+  const variance = (b) => 1 / (table.precision(b) ?? config.prior_precision);
   const bound = config.policy === "lin-ucb" ? config.alpha : 0;
 
   // Each candidate's logit and variance, summed token by token as `Crossing.sums` does.
