@@ -67,9 +67,9 @@ GOAL_SNIPPET_GZIP = 6_000
 GOAL_COLD_MS, GOAL_WARM_MS = 1_000, 300
 STUB = ("window.p13n = window.p13n || function () { var a = arguments; "
         "return new Promise(function (y, n) { (p13n.q = p13n.q || []).push([a, y, n]) }) }")  # the README's
-# When a slot first showed a decided order (its state: cached, early or personalized), by what,
-# and whether the anti-flicker window still hid it; when the engine's first decision came, and
-# whether an engine decision moved an order on screen.
+# When a slot first showed a decided order (its state: cached, early or personalized), by what;
+# whether the anti-flicker window still hid the first decision's slot; when the engine's first
+# decision came, and whether an engine decision replaced an order on screen.
 FIRST_DECISION = STUB + """; window.painted = {};
 new MutationObserver((changes) => changes.forEach(({ target }) => {
     const state = target.dataset.p13nState;
@@ -77,14 +77,18 @@ new MutationObserver((changes) => changes.forEach(({ target }) => {
     if (window.firstDecision || !["cached", "early", "personalized"].includes(state)) return;
     window.firstDecision = performance.now();
     window.firstSource = state;
-    window.inWindow = target.style.visibility === "hidden";
 })).observe(document, { subtree: true, attributeFilter: ["data-p13n-state"] });
-p13n('on', 'decision', (d) => {
+p13n('on', 'decision', (d) => {  // told before the slot is revealed, unlike the observer
+    window.inWindow ??= document.querySelector(`[data-p13n-slot="${d.slot}"]`)?.style.visibility === "hidden";
     if (d.early) return;
     window.engineDecision ??= performance.now();
     window.reordered ||= window.painted[d.slot] === true && !d.kept;
 });"""
 ISOLATED = {"cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp"}
+# The shop with its items renamed before the snippet runs (deferred scripts run once the document
+# is interactive): items the visitor never saw, so nothing remembered fits them.
+OTHER_ITEMS = """; document.addEventListener("readystatechange", () => document.readyState === "interactive"
+    && document.querySelectorAll("[data-p13n-variant]").forEach((v) => (v.dataset.p13nVariant += "-2")));"""
 VISITS = ("cold", "warm", "warm, other items", "cold, no snapshot")
 STEPS = ("snippet", "worker", "snapshot", "state", "pyodide", "python", "engine", "ready", "engine_decision", "first_decision")
 SLOT = "feed"
@@ -211,21 +215,19 @@ def _server(db: Path) -> Iterator[str]:
 
 def _visits(browser, url: str, snapshot: str) -> dict[str, dict]:
     visits = {}
-    other = httpx.get(f"{url}/demo/").text
-    for item in ("spring-hike", "city-bike", "lake-swim", "tent", "helmet", "bottle"):
-        other = other.replace(f'data-p13n-variant="{item}"', f'data-p13n-variant="{item}-2"')
     for name in ("cold", "cold, no snapshot"):
         context = browser.new_context()
         page = context.new_page()
         page.add_init_script(FIRST_DECISION)
-        page.route(f"{url}/demo/other.html", lambda route: route.fulfill(body=other, content_type="text/html"))
         if name == "cold, no snapshot":
             page.route(f"**/p13n/{snapshot}", lambda route: route.fulfill(status=404, body="withheld"))
         try:
             visits[name] = _visit(page, f"{url}/demo/")
             if name == "cold":
                 visits["warm"] = _visit(page, f"{url}/demo/")
-                visits["warm, other items"] = _visit(page, f"{url}/demo/other.html")
+                other = context.new_page()  # no routes: Playwright turns the HTTP cache off for a page with any
+                other.add_init_script(FIRST_DECISION + OTHER_ITEMS)
+                visits["warm, other items"] = _visit(other, f"{url}/demo/")
         finally:
             context.close()
     return {name: visits[name] for name in VISITS}
