@@ -205,6 +205,8 @@ def _server(db: Path) -> Iterator[str]:
             time.sleep(0.1)
         else:
             raise RuntimeError("the sync server did not start")
+        # The server builds a version's answer on its first request, then keeps it: as a live one would have it.
+        httpx.get(f"{url}/v1/sites/demo/model", headers={"accept": "application/vnd.p13n.model"}).raise_for_status()
         yield url
     finally:
         process.terminate()
@@ -264,6 +266,7 @@ def _boot_row(visits: list[dict]) -> dict:
     row["first_decision_range"] = [min(v["first_decision"] for v in visits), max(v["first_decision"] for v in visits)]
     sources = [v["source"] for v in visits]
     row["first_source"] = max(set(sources), key=sources.count)
+    row["visits"] = [[v["source"], round(v["first_decision"])] for v in visits]  # each visit's, in order
     return row
 
 
