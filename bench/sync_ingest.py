@@ -15,8 +15,12 @@
   each one a committed update; latency is from sending a request to the end of its answer.
   Afterwards every acknowledged update id must be in the updates table. The server
   processes' CPU time per update says what the server costs even when other work shares the
-  machine; the load generator's own CPU per request shows it leaves the cores to the server,
-  and `cores_busy_with_other_work` how much of the machine other work took meanwhile.
+  machine, and PostgreSQL's processes' CPU per update what the database costs; the load
+  generator's own CPU per request shows it leaves the cores to the server, and
+  `cores_busy_with_other_work` how much of the machine other work took meanwhile (with the
+  load averages). `updates_per_core_second` is what the server, the database and the load
+  generator took per core-second of CPU: the rate two cores of their own would allow, when
+  other work on the machine keeps the measured rate down.
   Goal: ≥ 5,000 updates/s with p99 < 50 ms. Rounds are kept open during this part (their cost
   is the next part's).
 - `close_round`: the CPU time `rounds.close_round` takes (read, clip, aggregate, account,
@@ -31,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import math
 import multiprocessing
@@ -47,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import psycopg
 import uvloop
 
 from bench import Progress
@@ -76,6 +82,7 @@ TOKENS_PER_SECOND = 12_000  # minted per second of load: more than the server ta
 
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
+    load_averages = os.getloadavg()  # other work on the machine: the figures are only as good as it is quiet
     seconds = 3 if quick else 15
     grid = ([50, 100, 200], [100, 300]) if quick else ([100, 200, 400, 800, 1600], [100, 300, 1000])
     load = _load_generator()
@@ -93,7 +100,8 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
                "ingest_meets_goal_with": "; ".join(name for name, row in ingest.items() if row["meets_goal"]) or "none"}
     params = {"devices": DEVICES, "nonzeros_per_delta": NONZEROS, "hash_bits": HASH_BITS, "seconds": seconds,
               "goal_updates_per_s": GOAL_UPDATES_PER_S, "goal_p99_ms": GOAL_P99_MS,
-              "load_generator": load.description,
+              "load_generator": load.description, "cpus": os.cpu_count(),
+              "load_averages_1_5_15_min_at_start": load_averages, "load_averages_at_end": os.getloadavg(),
               "server": "uvicorn with uvloop and httptools per process, SO_REUSEPORT; SQLite WAL, synchronous=FULL, "
                         "or PostgreSQL 15 on the same machine (fsync, synchronous_commit on); "
                         "per-IP rate limit off (one IP plays every device)"}
@@ -133,9 +141,11 @@ def _ingest(tmp: Path, backend: str, target: Callable[[Path], Path | str], encod
         time.sleep(1.0)  # every process listening, so the kernel spreads the connections
         warm_up = load.run(port, bodies, encoding, WARM_UP_SECONDS, "w", work)
         cpu_before, busy_before = sum(_cpu_seconds(server.pid) for server in servers), _busy_cpu_seconds()
+        database_before = _database_cpu_seconds(db)
         measured = load.run(port, bodies, encoding, seconds, "m", work, progress)
         server_cpu = sum(_cpu_seconds(server.pid) for server in servers) - cpu_before
-        others = _busy_cpu_seconds() - busy_before - server_cpu - measured.cpu_seconds
+        database_cpu = _database_cpu_seconds(db) - database_before
+        others = _busy_cpu_seconds() - busy_before - server_cpu - database_cpu - measured.cpu_seconds
     finally:
         for server in servers:
             server.terminate()
@@ -147,8 +157,10 @@ def _ingest(tmp: Path, backend: str, target: Callable[[Path], Path | str], encod
     return {"updates_per_s": throughput, "p50_ms": measured.latency_ms["50"], "p99_ms": p99,
             "meets_goal": throughput >= GOAL_UPDATES_PER_S and p99 < GOAL_P99_MS,
             "server_cpu_us_per_update": server_cpu / len(measured.acked) * 1e6,
+            "database_cpu_us_per_update": database_cpu / len(measured.acked) * 1e6,
             "load_cpu_us_per_request": measured.cpu_seconds / len(measured.acked) * 1e6,
-            "cores_busy_with_other_work": others / seconds,
+            "updates_per_core_second": len(measured.acked) / (server_cpu + database_cpu + measured.cpu_seconds),
+            "cores_busy_with_other_work": others / seconds, "load_average_1_min": os.getloadavg()[0],
             "body_bytes": round(np.mean([len(body) for body in bodies])),
             "acked": len(acked), "stored": len(stored), "refused": measured.refused,
             "every_ack_stored": len(set(acked)) == len(acked) and stored >= set(acked)}
@@ -161,10 +173,28 @@ def _mint_tokens(key: Path, n: int, path: Path, progress: Progress) -> None:
                                 for _ in progress(range(n), total=n, desc="minting tokens")) + b"\n")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, from Linux's /proc."""
+def _cpu_seconds(pid: int, with_reaped_children: bool = False) -> float:
+    """CPU time (user + system) a process has used so far, from Linux's /proc; with the time
+    of the children it has waited for, if asked."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f) for f in fields[11:15 if with_reaped_children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _database_cpu_seconds(db: Path | str) -> float:
+    """CPU time PostgreSQL's processes have used so far (its postmaster, the backends it has
+    reaped, the live ones); 0 for SQLite, which runs inside the server processes."""
+    if isinstance(db, Path):
+        return 0.0
+    with psycopg.connect(db) as conn:
+        data = Path(conn.execute("SHOW data_directory").fetchone()[0])
+    postmaster = int((data / "postmaster.pid").read_text().split()[0])
+    total = _cpu_seconds(postmaster, with_reaped_children=True)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                total += _cpu_seconds(int(stat.parent.name))
+    return total
 
 
 def _busy_cpu_seconds() -> float:

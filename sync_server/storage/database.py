@@ -21,6 +21,10 @@ Transactions nest: an inner one joins the outer one on the same thread.
 ([{'k': 'a', 'n': 1}, {'k': 'b', 'n': 2}], 3)
 >>> db["t"].count_where("n > ?", [1])
 1
+>>> with db.transaction():
+...     db.insert_rows("t", ["k", "n"], [("c", 3), ("d", 4)])
+>>> db.existing("t", ["k"], [("a",), ("d",), ("z",)]) == {("a",), ("d",)}
+True
 """
 
 from __future__ import annotations
@@ -170,6 +174,26 @@ class Database:
         row = self.execute(sql, params).fetchone()
         return row[0] if row else None
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: list[Sequence]) -> None:
+        """Many rows into `table` at once, the fastest way the database has: devices' updates
+        arrive by the thousand per second."""
+        if rows:
+            names, marks = ", ".join(f'"{c}"' for c in columns), ", ".join("?" * len(columns))
+            self.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+
+    def existing(self, table: str, columns: Sequence[str], keys: Iterable[Sequence]) -> set[tuple]:
+        """Which of `keys` (values of `columns`, which `table` holds unique) are in `table`."""
+        by_prefix: dict[tuple, list] = {}
+        for key in keys:
+            by_prefix.setdefault(tuple(key[:-1]), []).append(key[-1])
+        *fixed, last = columns
+        found: set[tuple] = set()
+        for prefix, values in by_prefix.items():  # one statement per prefix (a site), however many values
+            where = "".join(f'"{c}" = ? AND ' for c in fixed) + f'"{last}" IN ({", ".join("?" * len(values))})'
+            found.update(self.execute(f'SELECT {", ".join(columns)} FROM "{table}" WHERE {where}',
+                                      [*prefix, *values]).rows)
+        return found
+
     def next_ids(self, table: str, n: int) -> list[int]:
         """`n` fresh ids for rows of `table` (whose `id` is generated), inside a transaction."""
         raise NotImplementedError
@@ -279,6 +303,7 @@ class PostgresDatabase(Database):
 
         super().__init__()
         self.url = url
+        self._types: dict[str, dict[str, str]] = {}  # the column types of each table, by name
         self.integrity_errors = (psycopg.errors.IntegrityError,)
         try:
             self.pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max_connections, open=True,
@@ -298,6 +323,38 @@ class PostgresDatabase(Database):
         if rows:
             with self._connection() as conn:
                 conn.cursor().executemany(_placeholders(sql), rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: list[Sequence]) -> None:
+        # COPY in its binary form: no statement per row, nothing parsed as text on either side.
+        if not rows:
+            return
+        types = self._column_types(table)
+        names = ", ".join(f'"{c}"' for c in columns)
+        with self._connection() as conn, conn.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types([types[c] for c in columns])
+            for row in rows:
+                copy.write_row(row)
+
+    def existing(self, table: str, columns: Sequence[str], keys: Iterable[Sequence]) -> set[tuple]:
+        # One probe of the unique index per key, whatever the planner thinks of the table's size
+        # (an IN list is planned from statistics, which a table filling fast has not got yet, and
+        # may then be checked against every row of the site).
+        types = self._column_types(table)
+        names = ", ".join(columns)
+        match = " AND ".join(f't."{c}" = k."{c}"' for c in columns)
+        arrays = [list(values) for values in zip(*keys)]
+        if not arrays:
+            return set()
+        unnest = ", ".join(f"?::{types[c]}[]" for c in columns)
+        return set(self.execute(f"SELECT k.* FROM unnest({unnest}) AS k({names}) CROSS JOIN LATERAL"
+                                f' (SELECT 1 FROM "{table}" t WHERE {match} LIMIT 1) AS found', arrays).rows)
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        if table not in self._types:  # read once: a table's columns do not change while the server runs
+            self._types[table] = {r[0]: r[1] for r in self.execute(
+                "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND table_name = ?", [table]).rows}
+        return self._types[table]
 
     def next_ids(self, table: str, n: int) -> list[int]:
         return [r[0] for r in self.execute(

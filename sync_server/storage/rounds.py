@@ -22,7 +22,6 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable
 
 import numpy as np
 import orjson
@@ -39,6 +38,8 @@ from sync_server.storage.errors import (
 
 YEAR = 365 * 86_400.0
 IDX, VAL = np.dtype("=i4"), np.dtype("=f8")  # machine byte order, as rows have always been packed
+UPDATE_COLUMNS = ("id", "site", "round", "base_version", "samples", "intercept", "idx", "val", "counters",
+                  "update_id", "received_at", "intercept_curvature", "curvature")
 
 
 class RoundStore:
@@ -107,8 +108,10 @@ class RoundStore:
         sites = {site for site, _ in updates}
         with self.db.transaction(*map(self.round_lock, sites)):
             rounds = {site: self._open_round_number(site) for site in sites}
-            seen = self._existing(updates, "updates", "update_id", lambda u: u.update_id)
-            spent = self._existing(updates, "spent_tokens", "nonce", lambda u: u.token and u.token.nonce.hex())
+            seen = self.db.existing("updates", ("site", "update_id"),
+                                    {(site, u.update_id) for site, u in updates if u.update_id is not None})
+            spent = self.db.existing("spent_tokens", ("site", "nonce"),
+                                     {(site, u.token.nonce.hex()) for site, u in updates if u.token is not None})
             spending: list[tuple[str, int, str]] = []
             for site, u in updates:
                 if rounds[site] is None:  # no model: no such site
@@ -139,31 +142,14 @@ class RoundStore:
             new_ids = self.db.next_ids("updates", len(rows)) if rows else []
             ids = [new_ids[i] if isinstance(i, int) else i for i in ids]
             rows = [(id_, *row) for id_, row in zip(new_ids, rows)]
-            self.db.executemany(
-                "INSERT INTO updates (id, site, round, base_version, samples, intercept, idx, val, counters,"
-                " update_id, received_at, intercept_curvature, curvature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows)
-            self.db.executemany("INSERT INTO spent_tokens (site, round, nonce) VALUES (?, ?, ?)", spending)
+            self.db.insert_rows("updates", UPDATE_COLUMNS, rows)
+            self.db.insert_rows("spent_tokens", ("site", "round", "nonce"), spending)
             sizes = collections.Counter(row[1] for row in rows)  # updates stored, by site
             self.db.executemany(
                 "INSERT INTO round_sizes (site, round, updates, opened_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (site, round) DO UPDATE SET updates = round_sizes.updates + excluded.updates",
                 [(site, rounds[site], count, now) for site, count in sizes.items()])
         return ids
-
-    def _existing(self, updates: list[tuple[str, Update]], table: str, column: str,
-                  key: Callable[[Update], str | None]) -> set[tuple[str, str]]:
-        """The (site, key) pairs of `updates` that `table` holds in `column` already."""
-        wanted: dict[str, list[str]] = {}
-        for site, u in updates:
-            if (value := key(u)) is not None:
-                wanted.setdefault(site, []).append(value)
-        found = set()
-        for site, values in wanted.items():  # one statement per site, whatever the number of values
-            marks = ", ".join("?" * len(values))
-            found.update(self.db.execute(f'SELECT site, {column} FROM "{table}" WHERE site = ? AND {column} IN ({marks})',
-                                         [site, *values]).rows)
-        return found
 
     def round_updates(self, site: str, round_: int) -> tuple[list[Delta], list[list[Counter]]]:
         """The deltas and the analytics counters that devices sent for round `round_`."""

@@ -5,6 +5,8 @@ with the record of it in `schema_migrations`, so a database says which version i
 several processes starting at once apply each migration once. A migration is appended, never
 changed: a database that has had it will not have it again.
 
+A migration only one of the databases needs is a dict of scripts by `db.dialect`.
+
 Migration 1 is the schema every database had before migrations were numbered: its statements
 say IF NOT EXISTS, so such a database takes it as it is.
 
@@ -23,7 +25,7 @@ from sync_server.storage.database import Database
 # {id}: an integer key the database generates; {blob}: bytes. Everything else both spell alike.
 # Booleans are INTEGER 0/1, as SQLite has always kept them. No foreign keys: SQLite never
 # enforced the ones its tables declare, and rotating a site's key renames it everywhere.
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[str | dict[str, str]] = [
     """-- 1: the schema before migrations were numbered
     CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, hash_bits BIGINT, created_at DOUBLE PRECISION);
     CREATE TABLE IF NOT EXISTS models (site TEXT, version BIGINT, intercept DOUBLE PRECISION, weights {blob},
@@ -97,6 +99,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE models ADD COLUMN intercept_precision DOUBLE PRECISION;
     ALTER TABLE models ADD COLUMN precisions {blob};
     """,
+    {"postgresql": """-- 6: an update's row (3.6 KiB with 300 weights) stays whole in its page: PostgreSQL
+    -- would otherwise try to compress its arrays (random numbers, which do not compress) and move
+    -- them to a side table past 2 KiB, which costs more than the rest of storing it
+    ALTER TABLE updates SET (toast_tuple_target = 8160);
+    """, "sqlite": ""},
 ]
 
 
@@ -110,6 +117,8 @@ def migrate(db: Database, to: int = len(MIGRATIONS)) -> int:
         with db.transaction("schema"):
             if _version(db) >= number:  # another process applied it while this one waited
                 continue
+            if isinstance(script, dict):
+                script = script[db.dialect]
             for statement in script.format(**db.types).split(";\n")[:-1]:
                 db.execute(statement)
             db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [number, time.time()])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from sync_server.records import Consent, RoundConfig, Update
 from sync_server.rounds import close_round
 from sync_server.storage import Store, schema
+from sync_server.tokens import TokenKeys, parse_token
 from tests.conftest import CLI, ROOT
 
 
@@ -84,6 +86,9 @@ def test_a_database_records_its_schema_version_and_migrates_once(db):
     store = Store(db)
     assert schema.migrate(store.db) == len(schema.MIGRATIONS)
     assert store.db.value("SELECT count(*) FROM schema_migrations") == len(schema.MIGRATIONS)
+    if store.db.dialect == "postgresql":  # migration 6: an update's row stays whole in its page
+        assert store.db.value("SELECT reloptions FROM pg_class WHERE oid = 'updates'::regclass") == \
+            ["toast_tuple_target=8160"]
 
 
 def test_a_transaction_that_fails_leaves_nothing_behind_and_nested_ones_join_it(db):
@@ -92,3 +97,28 @@ def test_a_transaction_that_fails_leaves_nothing_behind_and_nested_ones_join_it(
         store.create_site("shop")  # its own transaction joins this one
         raise RuntimeError("something went wrong")
     assert store.sites() == []
+
+
+def test_a_batch_of_updates_is_sorted_into_stored_replayed_spent_and_expired(db):
+    store = Store(db)
+    store.create_site("shop", hash_bits=6)
+    keys = TokenKeys(bytes(32))
+
+    def update(update_id: str, token: dict) -> tuple[str, Update]:
+        return "shop", Update(0, 5, 0.0, [1], [0.5], update_id=update_id, token=parse_token(token))
+
+    first = [update(f"u-{n}", keys.mint("shop", 1)) for n in range(300)]  # many keys looked up at once
+    assert all(isinstance(i, int) for i in store.add_updates(first))
+    fresh = keys.mint("shop", 1)
+    outcomes = store.add_updates([
+        first[1],  # sent again: a replay
+        ("shop", dataclasses.replace(first[2][1], update_id="v-1")),  # a new update with a spent token
+        update("v-2", keys.mint("shop", 2)),  # a token of a round that is not open
+        update("v-3", fresh), update("v-3", keys.mint("shop", 1)),  # one update_id twice in a batch
+        update("v-4", fresh),  # one token twice in a batch
+        ("gone", Update(0, 5, 0.0, [1], [0.5], token=parse_token(keys.mint("gone", 1)))),
+    ])
+    assert [type(o).__name__ for o in outcomes] == ["NoneType", "TokenSpent", "TokenExpired", "int", "NoneType",
+                                                    "TokenSpent", "UnknownSite"]
+    assert store.count_updates("shop") == 301
+    assert store.db.value("SELECT count(*) FROM spent_tokens WHERE site = ?", ["shop"]) == 301
