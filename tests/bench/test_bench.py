@@ -56,6 +56,7 @@ def test_edge_quality_compares_every_contestant_on_the_same_visits_of_every_site
         assert set(figures[site]["best_of_each"].values()) <= set(policies)
         standing = figures[site]["default"]
         assert standing["policy"] == default and standing["meets_goal"] in (True, False)
+        assert len(standing["share_of_best_edge_by_seed"]) == len(params["seeds"])  # noise, seed by seed
         for row in policies.values():
             assert 0 <= row["expected_ctr"] <= figures[site]["optimal_ctr"]
             assert row["regret"] >= 0 and len(row["expected_ctr_by_seed"]) == len(params["seeds"])
