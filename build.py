@@ -7,6 +7,9 @@ dist/
   widget.HASH.js          the preferences widget's button, which the snippet loads once it
                           has found the page's slots
   preferences.HASH.js     the preferences panel, which the widget loads only when it opens
+  early.HASH.js           the early ranker: the slots' first paint, decided in JavaScript from
+                          the visitor's model or the site's while the worker boots Python; the
+                          snippet loads it beside the worker
   requests.HASH.js        the visitor's requests (consent changes, interests, export, forget,
                           sync codes), which the snippet loads only when the first one is made
   worker.HASH.js          the module worker that runs the engine
@@ -25,7 +28,7 @@ dist/
 HASH is the start of the SHA-256 of the content, so every name but personalize.js is immutable:
 the server may let browsers cache those files for a year. The snapshot's HASH is of its inputs
 (two snapshots of the same Pyodide and edge differ in bytes, not in what they restore). Each
-file names the next one (the snippet names the worker, the widget, the preferences panel
+file names the next one (the snippet names the worker, the early ranker, the widget, the preferences panel
 and the requests module, the worker the archive, Pyodide's folder and the Python snapshot),
 so one short-lived file, personalize.js, is all a browser needs to revalidate. dist/ belongs to the build: files an
 earlier build wrote and this one did not are removed.
@@ -236,11 +239,14 @@ def build(dist: Path) -> dict:
             dist, "preferences.js", bundle("snippet/preferences/panel.js", "esm", {})))),
         ("bundle widget.js", lambda: names.update(widget=write_hashed(
             dist, "widget.js", bundle("snippet/preferences/widget.js", "esm", {})))),
+        ("bundle early.js", lambda: names.update(early=write_hashed(
+            dist, "early.js", bundle("early/painter.js", "esm", {})))),
         ("bundle requests.js", lambda: names.update(requests=write_hashed(
             dist, "requests.js", bundle("snippet/requests.js", "esm", {})))),
         ("bundle personalize.js", lambda: write_if_changed(dist / "personalize.js", bundle(
             "snippet/index.js", "iife", {"P13N_WORKER": names["worker"], "P13N_PREFERENCES": names["preferences"],
-                                         "P13N_WIDGET": names["widget"], "P13N_REQUESTS": names["requests"]}))),
+                                         "P13N_WIDGET": names["widget"], "P13N_REQUESTS": names["requests"],
+                                         "P13N_EARLY": names["early"]}))),
         ("remove stale files", lambda: remove_stale(dist, names)),
         ("precompress (brotli, gzip)", lambda: precompress(dist)),
         ("write manifest.json", lambda: write_if_changed(dist / "manifest.json", manifest(dist, names))),

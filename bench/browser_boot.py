@@ -1,11 +1,18 @@
 """How fast the snippet and the engine start in real Chromium, and what a visit downloads.
 
 - `boot_ms`: from navigation start to the page's first decision, on the demo shop served by
-  the real sync server from `dist/`. *Cold* is a fresh browser profile (empty HTTP cache and
-  IndexedDB): a first visit; *warm* is the next visit in the same profile; *cold, no
-  snapshot* is a first visit whose request for build.py's Python snapshot fails, so the
-  worker starts Python afresh: `snapshot.cold_speedup` is what the snapshot is worth, measured
-  in the same run. The other figures of a row say where the time goes, each when (the page's
+  the real sync server from `dist/`: `first_decision` is when a slot first showed an order
+  that was decided (what the visitor sees; `first_source` says by what, in most visits:
+  `cached`, the order the engine drew for this view on the last one, painted by the snippet;
+  `early`, the early ranker's, from the visitor's model or the site's; `personalized`, the
+  engine's own), `engine_decision` when the engine's first decision reached the page.
+  *Cold* is a fresh browser profile (empty HTTP cache and IndexedDB): a first visit; *warm*
+  is the next visit in the same profile; *warm, other items* a visit after that to a copy
+  of the shop whose items the visitor never saw (nothing remembered fits them, so the early
+  ranker decides from the visitor's own model); *cold, no snapshot* is a first visit whose
+  request for build.py's Python snapshot fails, so the worker starts Python afresh:
+  `snapshot.cold_speedup` is what the snapshot is worth to the engine, measured in the same
+  run. The other figures of a row say where the time goes, each when (the page's
   clock) a step was done: `snippet` personalize.js arrived, `worker` the worker started,
   `snapshot` the snapshot's bytes were in the worker (downloaded, or read back from the
   device's IndexedDB on a warm visit), `state` the visitor's saved state was read, `pyodide`
@@ -14,6 +21,8 @@
 - `first_visits_within_window`: the share of cold visits whose first slot was decided while
   the anti-flicker window (300 ms by default) still hid it, so the visitor never saw the
   default order replaced.
+- `reordered`: the share of visits whose engine decision replaced a decided order already on
+  screen (cached or early; the engine keeps it unless it is clearly worse).
 - `bytes`: what the visit transferred (compressed bodies and headers, as on the wire; a
   cache hit costs nothing), and how many requests went out; `first_visit_bytes` is the cold
   visit's.
@@ -58,14 +67,30 @@ GOAL_SNIPPET_GZIP = 6_000
 GOAL_COLD_MS, GOAL_WARM_MS = 1_000, 300
 STUB = ("window.p13n = window.p13n || function () { var a = arguments; "
         "return new Promise(function (y, n) { (p13n.q = p13n.q || []).push([a, y, n]) }) }")  # the README's
-# The first decision, and whether its slot was still hidden by the anti-flicker window then.
-FIRST_DECISION = STUB + """; p13n('on', 'decision', (d) => {
-    window.firstDecision ??= performance.now();
+# When a slot first showed a decided order (its state: cached, early or personalized), by what;
+# whether the anti-flicker window still hid the first decision's slot; when the engine's first
+# decision came, and whether an engine decision replaced an order on screen.
+FIRST_DECISION = STUB + """; window.painted = {};
+new MutationObserver((changes) => changes.forEach(({ target }) => {
+    const state = target.dataset.p13nState;
+    if (state === "cached" || state === "early") window.painted[target.dataset.p13nSlot] = true;
+    if (window.firstDecision || !["cached", "early", "personalized"].includes(state)) return;
+    window.firstDecision = performance.now();
+    window.firstSource = state;
+})).observe(document, { subtree: true, attributeFilter: ["data-p13n-state"] });
+p13n('on', 'decision', (d) => {  // told before the slot is revealed, unlike the observer
     window.inWindow ??= document.querySelector(`[data-p13n-slot="${d.slot}"]`)?.style.visibility === "hidden";
-})"""
+    if (d.early) return;
+    window.engineDecision ??= performance.now();
+    window.reordered ||= window.painted[d.slot] === true && !d.kept;
+});"""
 ISOLATED = {"cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp"}
-VISITS = ("cold", "warm", "cold, no snapshot")
-STEPS = ("snippet", "worker", "snapshot", "state", "pyodide", "python", "engine", "ready", "first_decision")
+# The shop with its items renamed before the snippet runs (deferred scripts run once the document
+# is interactive): items the visitor never saw, so nothing remembered fits them.
+OTHER_ITEMS = """; document.addEventListener("readystatechange", () => document.readyState === "interactive"
+    && document.querySelectorAll("[data-p13n-variant]").forEach((v) => (v.dataset.p13nVariant += "-2")));"""
+VISITS = ("cold", "warm", "warm, other items", "cold, no snapshot")
+STEPS = ("snippet", "worker", "snapshot", "state", "pyodide", "python", "engine", "ready", "engine_decision", "first_decision")
 SLOT = "feed"
 
 # Runs in CPython and in Pyodide alike: the engine deciding and learning on the same visits.
@@ -120,12 +145,13 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     figures = {
         "boot_ms": boot,
         "first_visits_within_window": sum(v["in_window"] for v in visits["cold"]) / len(visits["cold"]),
+        "reordered": {name: sum(v["reordered"] for v in rows) / len(rows) for name, rows in visits.items()},
         "first_visit_bytes": boot["cold"]["bytes"],
         "goals_met": {"cold": boot["cold"]["first_decision"] <= GOAL_COLD_MS,
                       "warm": boot["warm"]["first_decision"] <= GOAL_WARM_MS},
         "snapshot": {
             "bytes": snapshot["size"], "brotli_bytes": snapshot["br"], "gzip_bytes": snapshot["gzip"],
-            "cold_speedup": boot["cold, no snapshot"]["first_decision"] / boot["cold"]["first_decision"],
+            "cold_speedup": boot["cold, no snapshot"]["engine_decision"] / boot["cold"]["engine_decision"],
             "python_speedup": boot["cold, no snapshot"]["python"] / boot["cold"]["python"],
         },
         "latency_us": latency,
@@ -141,7 +167,8 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
                          "busy": max(load_before, os.getloadavg()[0]) > (os.cpu_count() or 1)},
     }
     params = {"repeats": repeats, "decisions": n, "warmup": warmup, "candidates": len(candidates),
-              "page": "/demo/ (two slots, greedy policy), served by python -m sync_server from dist/",
+              "page": "/demo/ (two slots, greedy policy; its items renamed for 'warm, other items'), "
+                      "served by python -m sync_server from dist/",
               "chromium": browser_version(), "goal_decide_p99_us": GOAL_DECIDE_P99_US,
               "goal_snippet_gzip_bytes": GOAL_SNIPPET_GZIP, "goal_cold_ms": GOAL_COLD_MS, "goal_warm_ms": GOAL_WARM_MS,
               "figures_are": "medians over the repeats"}
@@ -178,6 +205,8 @@ def _server(db: Path) -> Iterator[str]:
             time.sleep(0.1)
         else:
             raise RuntimeError("the sync server did not start")
+        # The server builds a version's answer on its first request, then keeps it: as a live one would have it.
+        httpx.get(f"{url}/v1/sites/demo/model", headers={"accept": "application/vnd.p13n.model"}).raise_for_status()
         yield url
     finally:
         process.terminate()
@@ -195,9 +224,12 @@ def _visits(browser, url: str, snapshot: str) -> dict[str, dict]:
         if name == "cold, no snapshot":
             page.route(f"**/p13n/{snapshot}", lambda route: route.fulfill(status=404, body="withheld"))
         try:
-            visits[name] = _visit(page, url)
+            visits[name] = _visit(page, f"{url}/demo/")
             if name == "cold":
-                visits["warm"] = _visit(page, url)
+                visits["warm"] = _visit(page, f"{url}/demo/")
+                other = context.new_page()  # no routes: Playwright turns the HTTP cache off for a page with any
+                other.add_init_script(FIRST_DECISION + OTHER_ITEMS)
+                visits["warm, other items"] = _visit(other, f"{url}/demo/")
         finally:
             context.close()
     return {name: visits[name] for name in VISITS}
@@ -210,13 +242,16 @@ def _visit(page, url: str) -> dict:
         finished.append(request)
 
     page.on("requestfinished", record)
-    page.goto(f"{url}/demo/")
-    page.wait_for_function("window.firstDecision && p13n.stats.boot", timeout=BOOT_TIMEOUT_MS, polling=20)
-    timings = page.evaluate("""({first_decision: window.firstDecision, inWindow: window.inWindow, ...p13n.stats.boot,
+    page.goto(url)
+    page.wait_for_function("window.engineDecision && p13n.stats.boot && p13n.stats.unsaved === 0", timeout=BOOT_TIMEOUT_MS,
+                           polling=20)
+    timings = page.evaluate("""({first_decision: window.firstDecision, engine_decision: window.engineDecision,
+        inWindow: window.inWindow, firstSource: window.firstSource, reordered: Boolean(window.reordered), ...p13n.stats.boot,
         snippet: performance.getEntriesByType("resource").find((e) => e.name.includes("/personalize.js")).responseEnd})""")
     page.remove_listener("requestfinished", record)
     sizes = [request.sizes() for request in finished]
     return {**{step: timings.get(step) for step in STEPS}, "in_window": timings["inWindow"],
+            "source": timings["firstSource"], "reordered": timings["reordered"],
             "bytes": sum(s["responseBodySize"] + s["responseHeadersSize"] + s["requestHeadersSize"] for s in sizes),
             "requests": len(sizes)}
 
@@ -229,6 +264,9 @@ def _boot_row(visits: list[dict]) -> dict:
         values = [v[key] for v in visits if v[key] is not None]
         row[key] = percentile(values, 50) if values else None
     row["first_decision_range"] = [min(v["first_decision"] for v in visits), max(v["first_decision"] for v in visits)]
+    sources = [v["source"] for v in visits]
+    row["first_source"] = max(set(sources), key=sources.count)
+    row["visits"] = [[v["source"], round(v["first_decision"])] for v in visits]  # each visit's, in order
     return row
 
 

@@ -42,10 +42,12 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from edge import federated, model_form
+from edge.early_table import early_table as make_early_table
 from edge.engine import Config, Personalizer
 from edge.features import Hasher
 from edge.profile import Profile
@@ -55,10 +57,14 @@ from edge.profile import Profile
 # and clicks on other things can still outweigh it.
 INTEREST_WEIGHT = 1.0
 
+VISITOR_ID = re.compile(r"[0-9a-f-]{16,36}")  # as the engine draws them (16 hex digits) or a page does (a UUID)
 _engine = Personalizer()
 
 
-def boot(state_json: str | None, global_model: str | bytes | memoryview | None, config_json: str | None = None) -> str:
+def boot(
+    state_json: str | None, global_model: str | bytes | memoryview | None, config_json: str | None = None,
+    visitor: str | None = None,
+) -> str:
     """Restore the visitor's saved state, or start from the global model (and its `settings`).
 
     The model comes as the server sends it: the compact form's bytes (what the worker
@@ -66,9 +72,12 @@ def boot(state_json: str | None, global_model: str | bytes | memoryview | None, 
     `{"policy": "greedy"}`, for a visitor without saved state; saved state keeps the
     settings it was made with. The features hash into as many buckets as the site's model
     has (its `hash_bits`): saved state made for another size is discarded, since its
-    weights would mean other features.
+    weights would mean other features. `visitor` is the pseudonymous id the page drew for a
+    visitor without saved state: the page's early ranker put them in their holdout group by it.
     """
     global _engine
+    if visitor is not None and not (isinstance(visitor, str) and VISITOR_ID.fullmatch(visitor)):
+        raise ValueError(f"a visitor id is 16 to 36 hexadecimal digits and dashes, got {visitor!r}")
     model = read_model(global_model) if global_model else None
     warning = None
     if state_json:
@@ -87,6 +96,8 @@ def boot(state_json: str | None, global_model: str | bytes | memoryview | None, 
     if model and "hash_bits" in model:
         config["hash_bits"] = model["hash_bits"]
     _engine = Personalizer(Config.from_dict(config))
+    if visitor is not None:
+        _engine.visitor = visitor
     if model:
         _engine.merge_global(model)
     return json.dumps({"restored": False, "warning": warning})
@@ -95,6 +106,11 @@ def boot(state_json: str | None, global_model: str | bytes | memoryview | None, 
 def read_model(body: str | bytes | memoryview) -> dict:
     """A served global model as a dict: JSON text, or the compact form's bytes (`edge.model_form`)."""
     return json.loads(body) if isinstance(body, str) else model_form.decode(bytes(body))
+
+
+def early_table(at: float) -> bytes:
+    """The engine's table for the page's early ranker (`edge.early_table`), as of `at`."""
+    return make_early_table(_engine, at)
 
 
 def merge_model(body: bytes | memoryview) -> str:

@@ -56,6 +56,7 @@ def test_edge_quality_compares_every_contestant_on_the_same_visits_of_every_site
         assert set(figures[site]["best_of_each"].values()) <= set(policies)
         standing = figures[site]["default"]
         assert standing["policy"] == default and standing["meets_goal"] in (True, False)
+        assert len(standing["share_of_best_edge_by_seed"]) == len(params["seeds"])  # noise, seed by seed
         for row in policies.values():
             assert 0 <= row["expected_ctr"] <= figures[site]["optimal_ctr"]
             assert row["regret"] >= 0 and len(row["expected_ctr_by_seed"]) == len(params["seeds"])
@@ -104,9 +105,11 @@ def test_an_unknown_benchmark_is_refused_with_the_known_names():
 def test_browser_boot_times_cold_and_warm_visits_and_the_engine_in_pyodide(tmp_path):
     figures = run_quick("browser_boot", tmp_path)["figures"]
     boot = figures["boot_ms"]
-    assert set(boot) == {"cold", "warm", "cold, no snapshot"}
+    assert set(boot) == {"cold", "warm", "warm, other items", "cold, no snapshot"}
     for row in boot.values():
-        assert 0 < row["python"] <= row["engine"] and row["first_decision"] > 0
+        assert 0 < row["python"] <= row["engine"] and 0 < row["first_decision"] <= row["engine_decision"]
+        assert {source for source, _ in row["visits"]} <= {"cached", "early", "personalized"}
+    assert {source for source, _ in boot["warm"]["visits"]} == {"cached"}  # the order drawn for it last time
     for visit in ("cold", "warm"):  # where the time goes, step by step
         steps = [boot[visit][step] for step in ("worker", "snapshot", "pyodide", "python", "engine", "ready")]
         assert steps == sorted(steps) and boot[visit]["snippet"] > 0
@@ -115,6 +118,7 @@ def test_browser_boot_times_cold_and_warm_visits_and_the_engine_in_pyodide(tmp_p
     assert boot["cold"]["bytes"] > 100 * boot["warm"]["bytes"]  # a warm visit revalidates, it does not download
     assert 0 < figures["snapshot"]["brotli_bytes"] < figures["snapshot"]["bytes"]
     assert 0 <= figures["first_visits_within_window"] <= 1 and figures["machine_load"]["cores"] >= 1
+    assert set(figures["reordered"]) == set(boot) and all(0 <= share <= 1 for share in figures["reordered"].values())
     for row in ("pyodide decide", "pyodide learn", "cpython decide", "cpython learn", "page round trip decide"):
         assert 0 < figures["latency_us"][row]["p50"] <= figures["latency_us"][row]["p99"]
     assert 0 < figures["snippet"]["gzip_bytes"] < figures["snippet"]["bytes"]

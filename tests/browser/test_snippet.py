@@ -73,6 +73,8 @@ def test_anti_flicker_hides_a_new_slot_no_longer_than_its_timeout(page, server):
     page.clock.install(time=1_000_000)
     page.clock.pause_at(2_000_000)  # from here on, timers fire only when the test says so
     hold = PyodideHold(page)
+    # No global model, so the early ranker (tests/browser/test_early.py) has nothing to decide with either.
+    page.route(f"{server.url}/v1/sites/demo/model", lambda route: route.fulfill(status=503, body="down"))
     page.goto(f"{server.url}/demo/", wait_until="domcontentloaded")
     assert not page.is_visible(f'{PICKS} [data-p13n-variant="tent"]')
     page.clock.run_for(299)  # the default timeout is 300 ms
@@ -86,7 +88,8 @@ def test_anti_flicker_hides_a_new_slot_no_longer_than_its_timeout(page, server):
 
 
 def test_a_slot_added_after_load_is_decided_and_the_api_works(page, server):
-    page.add_init_script(STUB + "; p13n('on', 'decision', d => (window.decided = window.decided || []).push(d.slot))")
+    # The engine's decisions, not the orders painted before them (`early`, see test_early.py).
+    page.add_init_script(STUB + "; p13n('on', 'decision', d => d.early || (window.decided = window.decided || []).push(d.slot))")
     open_demo(page, server)
     page.evaluate("""async () => {  // an app renders an empty slot, then fills it
         const slot = document.createElement("section");

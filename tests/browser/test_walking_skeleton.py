@@ -76,7 +76,9 @@ def test_the_page_keeps_its_default_content_when_the_worker_fails(page, server):
     assert "worker failed" in message.value.text
     assert picks_order(page) == PAGE_ORDER
     assert page.is_visible(f'{PICKS} [data-p13n-variant="tent"]')
-    assert page.get_attribute(PICKS, "data-p13n-state") is None
+    # The early ranker, which needs no worker, may have painted the site's model's order (here
+    # the page's own: nothing is learned); the engine never decided.
+    assert page.get_attribute(PICKS, "data-p13n-state") in (None, "early")
 
 
 def kept_snapshot(page) -> dict:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from edge import model_form, worker_api
 from edge.features import Hasher
 
@@ -265,3 +267,29 @@ def test_a_late_slot_joins_the_page_without_repeating_what_it_shows():
     late = ask({"type": "decide_page", "at": NOW, "shown": page["decisions"][0]["ranking"],
                 "slots": [{"slot": "late", "candidates": PICKS, "objective": "value:order"}]})
     assert late["decisions"][0]["ranking"] == ["b"]
+
+
+def test_a_new_visitor_takes_the_pages_id_and_a_known_one_keeps_theirs():
+    page_id = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"  # crypto.randomUUID()
+    worker_api.boot(None, json.dumps(GLOBAL), None, page_id)
+    assert ask({"type": "state"})["visitor"] == page_id
+    saved = json.dumps(ask({"type": "state"}))
+    worker_api.boot(saved, None, None, "0" * 16)
+    assert ask({"type": "state"})["visitor"] == page_id
+    with pytest.raises(ValueError, match="16 to 36 hexadecimal digits"):
+        worker_api.boot(None, None, None, "not an id")
+    assert ask({"type": "state"})["visitor"] == page_id  # refused: nothing changed
+
+
+def test_the_early_table_is_the_engines_model_in_the_compact_form():
+    worker_api.boot(None, json.dumps(GLOBAL))
+    decision = ask({"type": "decide", "slot": "s", "candidates": PICKS, "context": {}, "at": NOW})
+    ask({"type": "track", "event": {"type": "click", "decision": decision["id"], "variant": "a", "at": NOW}})
+    table = model_form.decode(worker_api.early_table(NOW))
+    state = ask({"type": "state"})
+    assert table["intercept"] == state["model"]["intercept"] and table["version"] == 2
+    assert table["policy"] == "lin-ucb" and table["group"] == "personalized"
+    assert "likes:topic:x" in table["tokens"]  # the click taught the visitor's profile
+    weights = dict(state["model"]["weights"])
+    assert {b for b, _ in table["weights"]} == {b for b, w in weights.items() if w}
+    assert all(abs(w - weights[b]) <= abs(weights[b]) / 1024 for b, w in table["weights"])  # float16

@@ -1,6 +1,8 @@
 // personalize.js: <script src="/p13n/personalize.js" data-site="KEY" data-sync="https://…" defer blocking="render">
-// Paints each slot's last ranking at once (from localStorage), starts the engine's worker,
-// ranks the page's slots in it in one decision (slots added later join it), reports clicks
+// Paints each slot's last ranking at once (from localStorage), starts the engine's worker and,
+// beside it, the early ranker (src/early/), which decides the other slots in JavaScript while
+// the anti-flicker window hides them, ranks the page's slots in the worker in one decision
+// (keeping what was painted unless it is clearly worse; slots added later join it), reports clicks
 // and conversions back to it, and gives the visitor the preferences widget. Calls made
 // before it loads, through the stub
 // `window.p13n = window.p13n || function () { var a = arguments; return new Promise(function (y, n) { (p13n.q = p13n.q || []).push([a, y, n]) }) }`,
@@ -20,6 +22,7 @@ import { visitorChoices } from "./visitor.js";
 import { startWorker } from "./worker_client.js";
 
 const script = document.currentScript; // only set while this file first runs
+const asset = (name) => new URL(name, script.src); // a file of the bundle, beside this one
 const DEFAULT_ANTI_FLICKER_MS = 300;
 const MAX_ANTI_FLICKER_MS = 1000; // never a blank slot for seconds
 const GOAL = /^[\w-]{1,64}$/; // as edge/objectives.py reads it
@@ -44,8 +47,13 @@ function readConfig({ dataset }) {
     pageType: dataset.pageType,
     antiFlickerMs: antiFlickerMs(dataset.antiFlickerMs),
     policy: dataset.policy ?? null,
+    // The engine's pseudonymous id for a visitor it does not know yet, drawn here so that the
+    // early ranker and the engine put them in the same holdout group; a known visitor keeps
+    // theirs. Pages that are not secure contexts have neither randomUUID nor the early
+    // ranker's SHA-256: the engine draws the id.
+    visitor: crypto.randomUUID?.(),
     consentVersion: dataset.consentVersion ?? "1",
-    interestKinds: (dataset.interests ?? "topic").split(/\s+/).filter(Boolean),
+    interestKinds: dataset.interests ?? "topic", // words, for the preferences panel
     button: dataset.preferencesButton !== "off",
   };
 }
@@ -56,8 +64,7 @@ function emit(name, detail) {
 
 function onWorkerEvent(data) {
   if (data.event === "warning") return logWarning(data.message);
-  if (data.event === "saved") stats.unsaved = data.unsaved;
-  if (data.event === "saved" && data.unsaved === 0) clicks?.saved();
+  if (data.event === "saved" && !(stats.unsaved = data.unsaved)) clicks?.saved();
   emit(data.event, data);
 }
 
@@ -82,15 +89,15 @@ function start() {
 
   function worker() {
     if (engine) return engine;
-    const ask = startWorker(new URL(P13N_WORKER, script.src), onWorkerEvent);
+    const ask = startWorker(asset(P13N_WORKER), onWorkerEvent);
     const booted = ask("boot", {
       origin: performance.timeOrigin,
-      config: { site: config.site, sync: config.sync, policy: config.policy },
+      config, // the worker reads its site, sync, policy and visitor
       visitor: choices.forWorker(),
     });
     booted.then(
       ({ timings }) => (stats.boot = { ...timings, ready: performance.now() }),
-      (error) => logError("the engine did not start; slots keep their default content", error),
+      (error) => logError("the engine did not start; slots keep their default", error),
     );
     engine = { ask: async (type, fields) => (await booted, ask(type, fields)), booted };
     return engine;
@@ -154,7 +161,7 @@ function start() {
     views.set(slot, { ...spec, ranking, context });
     if (!fits) return { reveal: hideUntilDecided(slot, config.antiFlickerMs) };
     slot.dataset.p13nState = "cached";
-    return { keep: cached, reveal: () => {} };
+    return { keep: cached };
   }
 
   // What the engine is asked for a slot, or undefined for one that keeps the page's content.
@@ -182,12 +189,13 @@ function start() {
     for (const slot of batch) {
       const spec = guarded(`slot '${slot.getAttribute(SLOT)}' keeps its default`, slotRequest)(slot);
       if (!spec) continue;
-      const { keep, reveal } = fresh.includes(slot) ? paint(slot, spec, onPage) : {};
+      const painted = fresh.includes(slot) ? paint(slot, spec, onPage) : {};
       views.get(slot)?.ranking.forEach((id) => onPage.add(id));
-      asked.push({ slot, spec, keep, reveal });
+      asked.push({ slot, spec, ...painted });
     }
     try {
       if (!asked.length) return;
+      await early().then((paintEarly) => paintEarly(asked, shown)).catch(logWarning); // failing, slots wait for the engine
       const decisions = await decidePage(asked.map(({ spec, keep }) => ({ ...spec, keep })), shown);
       decisions.forEach((decision, i) => show(asked[i], decision));
     } finally {
@@ -231,55 +239,43 @@ function start() {
     }
     for (const outcome of sent.filter((o) => reply.learned.includes(o.id))) {
       stats.learned += 1;
-      if (outcome.goal) emit("learn", { goal: outcome.goal, decisions: reply.decisions[outcome.id] });
-      else emit("learn", { slot: outcome.slot, decision: outcome.decision ?? null });
+      emit("learn", outcome.goal ? { goal: outcome.goal, decisions: reply.decisions[outcome.id] }
+        : { slot: outcome.slot, decision: outcome.decision ?? null });
     }
   }
 
   // The visitor's requests (requests.js), a module loaded when the first one is made.
-  const page = { config, choices, cache, ask, emit, showDefaults, redecideAll, personalizing, engine: () => engine };
-  const requests = lazy(new URL(P13N_REQUESTS, script.src), (module) => module.visitorRequests(page));
+  const page = { config, choices, cache, ask, emit, showDefaults, redecideAll, personalizing, engine: () => engine, context, views };
+  const requests = lazy(asset(P13N_REQUESTS), (module) => module.visitorRequests(page));
+  // The early ranker (src/early/), loaded once, beside the worker: it paints the slots the
+  // anti-flicker window still hides (see paintEarly there).
+  const early = lazy(asset(P13N_EARLY), (module) => module.earlyPainter(page));
   const request = (name) => async (...args) => (await requests())[name](...args);
   // p13n.consent() reads the visitor's choices; with changes, it is a request.
-  const consent = async (changes) => (changes === undefined ? choices.purposes() : request("consent")(changes));
-  const interests = request("interests");
-  const variety = request("variety");
-  const exportData = request("exportData");
-  const forget = request("forget");
-  const syncCode = request("syncCode");
-  const useSyncCode = request("useSyncCode");
+  const requested = {
+    consent: async (changes) => (changes === undefined ? choices.purposes() : request("consent")(changes)),
+    ...Object.fromEntries(["interests", "variety", "exportData", "forget", "syncCode", "useSyncCode"].map((name) => [name, request(name)])),
+  };
 
   const widget = lazyWidget({
+    ...requested,
     button: config.button,
     purposes: () => choices.purposes(),
     outdated: () => choices.outdated(),
-    consent,
-    interests,
-    variety,
     interestKinds: config.interestKinds,
     slots: () => [...slots],
     decisions,
-    syncCode,
-    useSyncCode,
-    exportData,
-    forget,
   });
 
   const api = {
+    ...requested,
     stats,
     decide: async (slot, candidates, size) => announce(await decide(slot, candidates, size)),
     track,
-    consent,
-    interests,
-    variety,
-    syncCode,
-    useSyncCode,
-    exportData,
-    forget,
     // `fn` once the snippet runs (the engine may still be booting: calls wait for it).
     ready: async (fn) => fn?.(window.p13n),
-    openPreferences: () => widget.open(),
-    strings: (strings) => widget.setStrings(strings),
+    openPreferences: widget.open,
+    strings: widget.setStrings,
     on(name, fn) {
       if (typeof fn !== "function") throw new TypeError(`p13n.on('${name}', fn) needs a function, got ${typeof fn}`);
       listeners.set(name, [...(listeners.get(name) ?? []), fn]);
@@ -296,7 +292,8 @@ function start() {
   for (const call of queued) replay(p13n, call);
 
   if (personalizing()) {
-    worker(); // first: booting is the long part
+    early().catch(() => {}); // the slots' first paint does not wait for Python (a failure is told below)
+    worker(); // beside it: booting is the long part
     clicks.flush(); // clicks a page left with: learned before this page's slots are decided
   }
   if (choices.mustRecord()) guarded("recording consent", request("recordChoices"))(); // a change the server missed last time
@@ -314,7 +311,7 @@ function start() {
 // must ask the visitor). `host` is what the snippet lends it.
 function lazyWidget(host) {
   let widget = null; // once loaded
-  const load = lazy(new URL(P13N_WIDGET, script.src), (module) => (widget = module.preferencesWidget(host, new URL(P13N_PREFERENCES, script.src))));
+  const load = lazy(asset(P13N_WIDGET), (module) => (widget = module.preferencesWidget(host, asset(P13N_PREFERENCES))));
   return {
     mount: () => (host.button || host.outdated()) && load().then((w) => w.mount(), (error) => logError("the preferences widget could not load", error)),
     open: async () => (await load()).open(),

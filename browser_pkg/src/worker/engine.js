@@ -26,15 +26,15 @@ function withBytes(pyodide, bytes, fn) {
 }
 
 // Restore the saved state; if Python cannot read it, say so and start from the global model.
-function restore(api, savedState, model, engineConfig, warn) {
+function restore(api, savedState, model, { engineConfig, visitor }, warn) {
   try {
-    const booted = JSON.parse(api.boot(savedState, model, engineConfig));
+    const booted = JSON.parse(api.boot(savedState, model, engineConfig, visitor));
     if (booted.warning) warn(booted.warning);
     return booted.restored;
   } catch (error) {
     if (savedState === null) throw error;
     warn(`discarded incompatible saved state: ${error.message.trim().split("\n").pop()}`);
-    JSON.parse(api.boot(null, model, engineConfig));
+    JSON.parse(api.boot(null, model, engineConfig, visitor));
     return false;
   }
 }
@@ -43,8 +43,9 @@ function restore(api, savedState, model, engineConfig, warn) {
 // `globalModel` one of the compact model's bytes (or null), for a visitor without saved state.
 // `timings` says when each step was done, in ms since the epoch (the page maps them to its
 // own clock): the worker started, the snapshot arrived, Pyodide restored it, Python had
-// `edge`, the saved state was read, the engine was ready.
-export async function bootEngine({ policy }, savedState, globalModel, warn) {
+// `edge`, the saved state was read, the engine was ready. `visitor` is the id the page drew
+// for a new visitor (its early ranker put them in a holdout group by it).
+export async function bootEngine({ policy, visitor }, savedState, globalModel, warn) {
   const timings = { worker: performance.timeOrigin };
   const mark = (step) => (value) => ((timings[step] = performance.timeOrigin + performance.now()), value);
   const snapshot = keptSnapshot(P13N_ASSETS.snapshot, () => fetchBytes(P13N_ASSETS.snapshot), warn).then(mark("snapshot"));
@@ -52,8 +53,8 @@ export async function bootEngine({ policy }, savedState, globalModel, warn) {
   const python = startPython(pyodideURL, fetchBytes(P13N_ASSETS.edge), snapshot, warn, mark("pyodide")).then(mark("python"));
   const [pyodide, saved, model] = await Promise.all([python, savedState.then(mark("state")), globalModel]);
   const api = pyodide.pyimport("edge.worker_api");
-  const engineConfig = policy ? JSON.stringify({ policy }) : null; // for a visitor without saved state
-  const restored = withBytes(pyodide, model, (view) => restore(api, saved, view, engineConfig, warn));
+  const fresh = { engineConfig: policy ? JSON.stringify({ policy }) : null, visitor }; // for a visitor without saved state
+  const restored = withBytes(pyodide, model, (view) => restore(api, saved, view, fresh, warn));
   mark("engine")();
   return {
     restored,
@@ -63,7 +64,16 @@ export async function bootEngine({ policy }, savedState, globalModel, warn) {
     // Take a newer global model (the compact form's bytes): {merged: version} or {error}.
     merge: (bytes) => withBytes(pyodide, bytes, (view) => JSON.parse(api.merge_model(view))),
     state: () => api.handle('{"type": "state"}'),
+    // The page's early ranker's table of the engine (edge/early_table.py), as bytes.
+    earlyTable() {
+      const table = api.early_table(Date.now() / 1000);
+      try {
+        return table.toJs();
+      } finally {
+        table.destroy();
+      }
+    },
     // A new visitor's engine, as after a first boot: what "forget me" leaves.
-    reset: (model) => withBytes(pyodide, model, (view) => restore(api, null, view, engineConfig, warn)),
+    reset: (model) => withBytes(pyodide, model, (view) => restore(api, null, view, { engineConfig: fresh.engineConfig }, warn)),
   };
 }

@@ -10,14 +10,17 @@ const STORE = "engine-state";
 const open = () => openDatabase(DB_NAME, STORE);
 
 const metaKey = (site) => `${site} federation`;
+const earlyKey = (site) => `${site} early`; // the page's early ranker reads it (savedEarlyTable)
 const runIn = (db, mode, action) => request(action(db.transaction(STORE, mode).objectStore(STORE)));
-const clearSite = (db, site) => runIn(db, "readwrite", (s) => (s.delete(metaKey(site)), s.delete(site)));
+const clearSite = (db, site) =>
+  runIn(db, "readwrite", (s) => (s.delete(metaKey(site)), s.delete(earlyKey(site)), s.delete(site)));
 
 async function openStore(site, warn) {
   const db = await open();
   const run = (mode, action) => runIn(db, mode, action);
   const store = {
-    save: (stateJson) => run("readwrite", (s) => s.put(stateJson, site)),
+    // The engine's state, and its table for the early ranker, in one transaction.
+    save: ([stateJson, table]) => run("readwrite", (s) => (s.put(table, earlyKey(site)), s.put(stateJson, site))),
     saveMeta: (meta) => run("readwrite", (s) => s.put(meta, metaKey(site))),
     clear: () => clearSite(db, site),
   };
@@ -39,6 +42,17 @@ export async function openStateStore(site, warn) {
     warn(`discarded an unusable state database (${error.name}: ${error.message})`);
     await request(indexedDB.deleteDatabase(DB_NAME));
     return openStore(site, warn);
+  }
+}
+
+// The table the worker saved for the page's early ranker (edge/early_table.py), or null.
+export async function savedEarlyTable(site) {
+  const db = await open();
+  try {
+    const table = await runIn(db, "readonly", (s) => s.get(earlyKey(site)));
+    return table instanceof Uint8Array ? table : null;
+  } finally {
+    db.close();
   }
 }
 

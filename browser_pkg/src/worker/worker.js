@@ -74,7 +74,8 @@ async function boot(config) {
   const booted = await bootEngine(config, saved, fetched.then((f) => f?.body ?? null), warn);
   const { store, meta } = await opened;
   if (booted.discarded) await store.clear();
-  const changed = checkpointer(booted.state, store.save, (unsaved) => postMessage({ event: "saved", unsaved }));
+  const saving = () => [booted.state(), booted.earlyTable()];
+  const changed = checkpointer(saving, store.save, (unsaved) => postMessage({ event: "saved", unsaved }));
   const onMerged = (version) => {
     changed();
     postMessage({ event: "merged", version });

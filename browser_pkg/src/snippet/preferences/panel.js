@@ -8,7 +8,7 @@
 //
 // `host` is what the snippet lends it: button (whether the site shows the floating button),
 // purposes(), outdated(), consent(changes), interests(list?), variety(wanted?), interestKinds (the kinds of
-// feature a visitor may pick), slots() (the page's slot elements), decisions (a Map of slot
+// feature a visitor may pick, words: data-interests), slots() (the page's slot elements), decisions (a Map of slot
 // name -> its latest decision), syncCode(), useSyncCode(code), exportData(), forget(); the
 // last five are promises.
 
@@ -183,7 +183,7 @@ export function preferencesPanel({ root, button, host, overrides }) {
     const focused = root.activeElement?.value;
     fieldset.disabled = !personalizing;
     fieldset.setAttribute("aria-label", strings.interests);
-    fieldset.replaceChildren(...interestChoices(host.slots(), host.interestKinds).map((feature) => {
+    fieldset.replaceChildren(...interestChoices(host.slots(), host.interestKinds.split(/\s+/).filter(Boolean)).map((feature) => {
       const input = h("input", { type: "checkbox", name: "interest", value: feature, checked: chosen.includes(feature) });
       input.onchange = () => {
         const picked = [...fieldset.querySelectorAll(":checked")].map((box) => box.value);
