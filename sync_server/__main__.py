@@ -8,6 +8,7 @@ erase-visitor) want the site key typed again (`--confirm KEY`, or at the prompt)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import os
@@ -72,6 +73,7 @@ def _fill_demo(store, site: str, base: str, visits: int) -> None:
         return
     if store.editor_rules(site)[0] == 0:
         store.set_editor_rules(site, traffic.DEMO_RULES, admin="demo", change="demo rules", via="cli")
+        store.set_round_config(site, dataclasses.replace(store.round_config(site), **traffic.DEMO_ROUNDS))
     if store.logged_sample(site) is None:
         store.set_logged_sample(site, traffic.logged_sample(traffic.Shop.demo(), traffic.DEMO_SAMPLE, seed=1), "demo",
                                 via="cli")
