@@ -123,7 +123,8 @@ export function preferencesPanel({ root, button, host, overrides }) {
       h("h3", { textContent: strings.interests }),
       h("p", { className: "help", textContent: strings.interestsHelp }),
       h("fieldset", { className: "interests" }),
-      h("label", {}, h("input", { type: "checkbox", name: "variety" }), strings.variety),
+      // Off until the engine has said what the visitor chose (showInterests): a click before would be lost.
+      h("label", {}, h("input", { type: "checkbox", name: "variety", disabled: true }), strings.variety),
       h("p", { className: "help", textContent: strings.varietyHelp }),
       h("h3", { textContent: strings.why }),
       h("div", { className: "why" }),
