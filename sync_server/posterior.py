@@ -63,14 +63,17 @@ def step(weights: np.ndarray, precisions: np.ndarray, gradient: np.ndarray, curv
     h, info = _information(curvature, noise)
     new_precisions = precisions + info
     shrink = info / new_precisions  # the share of its Newton step G/H each weight takes
-    eta = step_size(learning_rate, precisions, curvature, noise)
+    eta = _raised(learning_rate, precisions, h, info)
     return weights + eta * shrink * (gradient / h), new_precisions
 
 
 def step_size(learning_rate: float, precisions: np.ndarray, curvature: np.ndarray, noise: tuple[float, float]) -> float:
     """η raised by how much the noise shrank the weights' steps, weighed by their curvature,
     at most 1 (see the module)."""
-    h, info = _information(curvature, noise)
+    return _raised(learning_rate, precisions, *_information(curvature, noise))
+
+
+def _raised(learning_rate: float, precisions: np.ndarray, h: np.ndarray, info: np.ndarray) -> float:
     counted = np.where(info > 0, h, 0.0)
     noisy = float(np.sum(counted * info / (precisions + info)))
     noiseless = float(np.sum(counted * h / (precisions + h)))
