@@ -35,10 +35,17 @@ def context(browser):
     context.close()
 
 
+def _said(message) -> str:
+    # Chromium's "Failed to load resource" names no URL in its text, only in its location.
+    if message.text.startswith("Failed to load resource"):
+        return f"{message.text}: {message.location.get('url', '?')}"
+    return message.text
+
+
 def watched(page):
     """`page`, keeping what it logs and throws in `page.console_messages_seen`."""
     page.console_messages_seen = []
-    page.on("console", lambda m: page.console_messages_seen.append((m.type, m.text)))
+    page.on("console", lambda m: page.console_messages_seen.append((m.type, _said(m))))
     page.on("pageerror", lambda e: page.console_messages_seen.append(("pageerror", str(e))))
     return page
 
