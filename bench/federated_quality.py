@@ -78,6 +78,10 @@ class Shape:
         start = round_ * self.live // 2 % len(items)  # half the live items are new each round
         return [items[(start + i) % len(items)] for i in range(self.live)]
 
+    def visitors(self, round_: int) -> list:
+        """The visitors of `round_`, each with their visits: the same for every run."""
+        return [self.site.visitor(self.visits, seed=round_ * self.devices + d) for d in range(self.devices)]
+
 
 def sites(quick: bool) -> dict[str, Shape]:
     """The three sites; --quick keeps a tenth of the devices and a third of the rounds."""
@@ -99,8 +103,7 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
         for name, shape in shapes.items():
             runs = {run: Run(run, shape, config, Path(tmp) / f"{name}-{run}.db") for run, config in configs.items()}
             for round_ in progress(range(shape.rounds), total=shape.rounds, desc=f"{name}, rounds"):
-                candidates = shape.candidates(round_)
-                visitors = [shape.site.visitor(shape.visits, seed=round_ * shape.devices + d) for d in range(shape.devices)]
+                candidates, visitors = shape.candidates(round_), shape.visitors(round_)
                 for one in runs.values():
                     one.round(round_, visitors, candidates)
             results = {run: one.results() for run, one in runs.items()}
@@ -127,17 +130,17 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
 
 class Run:
     """One of a site's runs over the year: federated through a server store if `config`,
-    else each device alone (`local`) or one engine for everyone (`shared`)."""
+    else each device alone (`local`) or one engine for everyone (`shared`), over 2^`hash_bits` buckets."""
 
-    def __init__(self, name: str, shape: Shape, config: RoundConfig | None, db: Path) -> None:
-        self.shape, self.store = shape, None
+    def __init__(self, name: str, shape: Shape, config: RoundConfig | None, db: Path, hash_bits: int = HASH_BITS) -> None:
+        self.shape, self.store, self.hash_bits = shape, None, hash_bits
         if config is not None:
             self.store = Store(db)
-            self.store.create_site(SLOT, hash_bits=HASH_BITS)
+            self.store.create_site(SLOT, hash_bits=hash_bits)
             self.store.set_round_config(SLOT, dataclasses.replace(
                 config, min_devices=shape.devices, target_devices=shape.devices, max_staleness=0))
-        self.device_config = edge.Config(hash_bits=HASH_BITS, clip_norm=config.clip_norm if config else 1.0)
-        self.central = edge.Personalizer(edge.Config(hash_bits=HASH_BITS, seed=SEED)) if name == "shared" else None
+        self.device_config = edge.Config(hash_bits=hash_bits, clip_norm=config.clip_norm if config else 1.0)
+        self.central = edge.Personalizer(edge.Config(hash_bits=hash_bits, seed=SEED)) if name == "shared" else None
         self.rng = np.random.default_rng(SEED)
         self.keys = TokenKeys(bytes(32))  # the devices' participation tokens, one per update
         self.expected = np.zeros(shape.rounds)
@@ -156,7 +159,7 @@ class Run:
             self.expected[round_] += _visits(engine, visits, candidates)
             if model is not None and engine.samples:
                 delta = {**engine.delta(), "token": self.keys.mint(SLOT, model["version"] + 1)}
-                updates.append(parse_update(delta, 1 << HASH_BITS, model["version"], 0))
+                updates.append(parse_update(delta, 1 << self.hash_bits, model["version"], 0))
         if self.store:
             self.store.add_updates([(SLOT, update) for update in updates])
             close_round(self.store, SLOT, self.rng)

@@ -10,16 +10,20 @@ space that sets both.
   the same seed's run, averaged over the seeds (one run's exploration can get stuck for a
   while: single runs vary by 10 %). The default hash space for new sites is the smallest
   that loses no quality on either shape.
-- `wire`: a site made with the defaults (`sync_server.sites.DEFAULT_HASH_BITS`, the default
-  round config: a bucket is published only where the round's evidence stands above its noise)
-  after `ROUNDS` rounds of `DEVICES` devices, each sending random gradients on `NONZEROS` buckets;
-  its model fetched through the real app in each form
-  and coding, the bytes of each answer's body as sent; per device and month for a visitor
-  who comes every day (one download a day at most) and for one online all month
-  (a download per round, rounds hourly at the defaults).
+- `wire`: on each shape, a site made with the defaults (`sync_server.sites.DEFAULT_HASH_BITS`,
+  the default round config: noise on, a bucket published only where the round's curvature
+  stands above its noise) after `ROUNDS` rounds of `DEVICES` real devices, each an
+  `edge.Personalizer` that merges the newest model, meets its visitor on `VISITS` visits and
+  sends its evidence (`delta()`) with a token, exactly as bench federated_quality's devices do
+  (`federated_quality.Run`; every item a candidate on every visit); its model fetched through
+  the real app in each form and coding, the bytes of each answer's body as sent; the buckets
+  each version publishes; per device and month for a visitor who comes every day (one
+  download a day at most) and for one online all month (a download per round, rounds hourly
+  at the defaults).
 - `build_ms`: the time to build one answer (what a request waits for once per version, in a
   worker thread), at the default hash space and at 2^18, the old default.
-- `database`: the bytes in use in SQLite per round, with the default retention and without it.
+- `database`: the bytes in use in SQLite after each of the same rounds, with the default retention
+  and without it (nothing pruned).
 """
 
 from __future__ import annotations
@@ -34,27 +38,24 @@ import numpy as np
 from starlette.testclient import TestClient
 
 import edge
-from bench import Progress, bandits
+from bench import Progress, bandits, federated_quality
 from sync_server import model_answers
 from sync_server.app import create_app
 from sync_server.config import Settings
 from sync_server.demo.simulation import DEFAULT_ARCHETYPES, DEFAULT_CONTEXT_EFFECTS, DEFAULT_ITEMS, Item, Site
 from sync_server.records import RoundConfig
-from sync_server.rounds import close_round
 from sync_server.sites import DEFAULT_HASH_BITS
 from sync_server.storage import Store
-from sync_server.tokens import TokenKeys
-from sync_server.updates import parse_update
 
 HASH_BITS = (10, 12, 14, 16, 18, 24)
 SEEDS = (1, 2, 3)
 FEATURES_AT = 24  # few collisions: the buckets used are the features
 SHOWN = 20  # candidates per visit
 SEED = 1
-SITE = "shop"
+SITE = "shop"  # build_ms's model
 ROUNDS = 6
 DEVICES = 100  # per round: the default target_devices
-NONZEROS = 300  # per delta
+VISITS = 8  # per device and round
 GOAL_BYTES = 100_000
 VISITS_PER_MONTH, ROUNDS_PER_MONTH = 30, 30 * 24  # a daily visitor; hourly rounds (round_seconds)
 FORMS = {"json": "application/json", "compact": model_answers.FORMS["compact"]}
@@ -71,7 +72,7 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     }
     params = {"hash_bits_tried": list(HASH_BITS), "visits": visits, "shown_per_visit": SHOWN, "seeds": list(seeds),
               "default_hash_bits": DEFAULT_HASH_BITS, "rounds": rounds, "devices_per_round": DEVICES,
-              "nonzeros_per_delta": NONZEROS, "round_config": dataclasses.asdict(RoundConfig()),
+              "visits_per_device": VISITS, "round_config": dataclasses.asdict(RoundConfig()),
               "visits_per_month": VISITS_PER_MONTH, "rounds_per_month": ROUNDS_PER_MONTH, "goal_bytes": GOAL_BYTES}
     return figures, params
 
@@ -111,49 +112,58 @@ def hash_space(site: Site, visits: int, seeds: tuple[int, ...], progress: Progre
 
 
 def wire_and_database(rounds: int, progress: Progress) -> dict:
-    """Bytes per version on the wire, and in the database per round, with and without retention."""
+    """Per shape: bytes per version on the wire, and in the database per round, with and
+    without retention, after the same real rounds."""
+    wire, month, published, database, in_use = {}, {}, {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        kept = _rounds(Path(tmp) / "kept.db", RoundConfig(), rounds, progress, "rounds (default retention)")
-        unpruned = RoundConfig(versions_kept=10 ** 6)
-        everything = _rounds(Path(tmp) / "all.db", unpruned, rounds, progress, "rounds (nothing pruned)")
-        client = TestClient(create_app(Settings(db_path=Path(tmp) / "kept.db", demo_dir=None)))
-        wire = {}
-        for form, accept in FORMS.items():
-            for coding, accept_encoding in CODINGS.items():
-                answer = client.get(f"/v1/sites/{SITE}/model", headers={"accept": accept, "accept-encoding": accept_encoding})
-                wire[f"{form}, {coding}"] = answer.num_bytes_downloaded
-    smallest = min(wire["compact, br"], wire["compact, gzip"])
+        for n, (name, site) in enumerate(shapes().items()):
+            shape = federated_quality.Shape(site, rounds=rounds, devices=DEVICES, visits=VISITS)
+            kept, published[name] = _rounds(shape, Path(tmp) / f"{n}.db", RoundConfig(), progress, f"{name}, rounds")
+            everything, _ = _rounds(shape, Path(tmp) / f"{n}-all.db", RoundConfig(versions_kept=10 ** 6), progress,
+                                    f"{name}, rounds (nothing pruned)")
+            in_use[name] = {"default retention": kept, "nothing pruned": everything}
+            database[name] = {retention: after[-1] - after[-2] for retention, after in in_use[name].items()}
+            wire[name] = _downloads(Path(tmp) / f"{n}.db")
+            smallest = min(wire[name]["compact, br"], wire[name]["compact, gzip"])
+            month[name] = {"daily visitor": VISITS_PER_MONTH * smallest, "online all month": ROUNDS_PER_MONTH * smallest}
     return {
         "bytes_per_version": wire,
-        "bytes_per_device_per_month": {"daily visitor": VISITS_PER_MONTH * smallest,
-                                       "online all month": ROUNDS_PER_MONTH * smallest},
-        "meets_goal": wire["compact, br"] <= GOAL_BYTES and wire["compact, gzip"] <= GOAL_BYTES,
-        "database_bytes_per_round": {"default retention": kept, "nothing pruned": everything},
+        "bytes_per_device_per_month": month,
+        "buckets_published_after_each_round": published,
+        "meets_goal": all(w["compact, br"] <= GOAL_BYTES and w["compact, gzip"] <= GOAL_BYTES for w in wire.values()),
+        "database_bytes_per_round": database,  # at the end
+        "database_bytes_after_each_round": in_use,
     }
 
 
-def _rounds(path: Path, config: RoundConfig, rounds: int, progress: Progress, desc: str) -> dict:
-    """Close `rounds` rounds of DEVICES random deltas on a new site; the database's bytes in use."""
-    store = Store(path)
-    store.create_site(SITE)
-    store.set_round_config(SITE, config)
-    rng = np.random.default_rng(SEED)
-    buckets = 1 << DEFAULT_HASH_BITS
-    in_use = [_bytes_in_use(store)]
-    keys = TokenKeys(bytes(32))  # each update spends a token, as a device's does
-    for _ in progress(range(rounds), total=rounds, desc=desc):
-        version = store.round_state(SITE).version
-        updates = []
-        for _ in range(DEVICES):
-            idx = np.sort(rng.choice(buckets, NONZEROS, replace=False))
-            payload = {"base_version": version, "samples": 10,
-                       "delta": {"intercept": 0.01, "idx": idx.tolist(), "val": rng.normal(0, 0.05, NONZEROS).tolist()},
-                       "token": keys.mint(SITE, version + 1)}
-            updates.append((SITE, parse_update(payload, buckets, version, config.max_staleness)))
-        store.add_updates(updates)
-        assert close_round(store, SITE, rng) is not None
-        in_use.append(_bytes_in_use(store))
-    return {"after_each_round": in_use[1:], "per_round_at_the_end": in_use[-1] - in_use[-2]}
+def _rounds(shape: federated_quality.Shape, path: Path, config: RoundConfig, progress: Progress,
+            desc: str) -> tuple[list[int], list[int]]:
+    """`shape.rounds` rounds of real devices on a new site at the default hash space (as in
+    bench federated_quality); the database's bytes in use after each, and the buckets each
+    version publishes."""
+    run = federated_quality.Run("private", shape, config, path, hash_bits=DEFAULT_HASH_BITS)
+    in_use, published = [], []
+    for round_ in progress(range(shape.rounds), total=shape.rounds, desc=desc):
+        run.round(round_, shape.visitors(round_), shape.candidates(round_))
+        in_use.append(_bytes_in_use(run.store))
+        version = run.store.round_state(federated_quality.SLOT).version
+        if version != round_ + 1:
+            raise RuntimeError(f"round {round_ + 1} did not close")
+        published.append(len(run.store.model_arrays(federated_quality.SLOT, version)[1]))
+    return in_use, published
+
+
+def _downloads(db: Path) -> dict[str, int]:
+    """The newest model fetched through the real app in each form and coding: each body's bytes as sent."""
+    client = TestClient(create_app(Settings(db_path=db, demo_dir=None)))
+    wire = {}
+    for form, accept in FORMS.items():
+        for coding, accept_encoding in CODINGS.items():
+            answer = client.get(f"/v1/sites/{federated_quality.SLOT}/model",
+                                headers={"accept": accept, "accept-encoding": accept_encoding})
+            answer.raise_for_status()
+            wire[f"{form}, {coding}"] = answer.num_bytes_downloaded
+    return wire
 
 
 def _bytes_in_use(store: Store) -> int:

@@ -151,15 +151,19 @@ def test_federated_quality_compares_four_runs_on_three_sites(tmp_path):
 def test_model_bytes_reports_each_form_and_coding_the_hash_space_and_the_database(tmp_path):
     result = run_quick("model_bytes", tmp_path)
     figures = result["figures"]
-    wire = figures["bytes_per_version"]
-    assert set(wire) == {f"{form}, {coding}" for form in ("json", "compact") for coding in ("identity", "gzip", "br")}
-    # At the defaults a round publishes only buckets whose evidence stands above the noise, so a
-    # version is small and neither the compact form nor compression need pay for their headers:
-    # every answer is within the goal of 100 KB a version.
-    assert min(wire.values()) > 0 and max(wire.values()) <= 100_000
-    assert figures["bytes_per_device_per_month"]["daily visitor"] == 30 * min(wire["compact, br"], wire["compact, gzip"])
-    database = figures["database_bytes_per_round"]
-    assert len(database["default retention"]["after_each_round"]) == result["params"]["rounds"]
+    assert set(figures["bytes_per_version"]) == set(figures["hash_space"])  # both shapes
+    for name, wire in figures["bytes_per_version"].items():
+        assert set(wire) == {f"{form}, {coding}" for form in ("json", "compact") for coding in ("identity", "gzip", "br")}
+        # At the defaults a round publishes only buckets whose evidence stands above the noise, so a
+        # version is small: every answer is within the goal of 100 KB a version.
+        assert min(wire.values()) > 0 and max(wire.values()) <= 100_000
+        smallest = min(wire["compact, br"], wire["compact, gzip"])
+        assert figures["bytes_per_device_per_month"][name]["daily visitor"] == 30 * smallest
+        published = figures["buckets_published_after_each_round"][name]
+        assert len(published) == result["params"]["rounds"] and published[-1] > 0  # real devices' evidence was measured
+        kept, everything = figures["database_bytes_after_each_round"][name].values()
+        assert len(kept) == len(everything) == result["params"]["rounds"]
+        assert figures["database_bytes_per_round"][name]["default retention"] == kept[-1] - kept[-2]
     for shape in figures["hash_space"].values():
         assert shape["2^24"]["features_sharing_a_bucket"] == 0 and shape["2^24"]["expected_ctr_vs_2^24"] == 1
         assert shape["2^10"]["buckets_used"] <= shape["2^14"]["buckets_used"] <= shape["2^24"]["buckets_used"]
