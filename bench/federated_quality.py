@@ -46,7 +46,7 @@ from bench import Progress
 from edge.profile import Profile
 from sync_server.demo.simulated_sites import boutique, news
 from sync_server.demo.simulation import Site
-from sync_server.records import RoundConfig
+from sync_server.records import RoundConfig, Update
 from sync_server.rounds import close_round
 from sync_server.storage import Store
 from sync_server.tokens import TokenKeys
@@ -145,7 +145,8 @@ class Run:
         self.keys = TokenKeys(bytes(32))  # the devices' participation tokens, one per update
         self.expected = np.zeros(shape.rounds)
 
-    def round(self, round_: int, visitors: list, candidates: list[dict]) -> None:
+    def round(self, round_: int, visitors: list, candidates: list[dict]) -> list[Update]:
+        """Every visitor's visits on their device, then the round closed; the updates the devices sent."""
         model = _global_model(self.store) if self.store else None
         updates = []
         for device, visits in enumerate(visitors):
@@ -163,6 +164,7 @@ class Run:
         if self.store:
             self.store.add_updates([(SLOT, update) for update in updates])
             close_round(self.store, SLOT, self.rng)
+        return updates
 
     def results(self) -> dict:
         by_round = self.expected / (self.shape.devices * self.shape.visits)

@@ -20,8 +20,10 @@ space that sets both.
   each version publishes; per device and month for a visitor who comes every day (one
   download a day at most) and for one online all month (a download per round, rounds hourly
   at the defaults).
-- `build_ms`: the time to build one answer (what a request waits for once per version, in a
-  worker thread), at the default hash space and at 2^18, the old default.
+- `build_ms` and `bytes_every_bucket_published`: a model with a weight and a precision in every
+  bucket, the most a version can hold, at the default hash space and at 2^18, the old default:
+  the time to build each answer (what a request waits for once per version, in a worker
+  thread) and its bytes.
 - `database`: the bytes in use in SQLite after each of the same rounds, with the default retention
   and without it (nothing pruned).
 """
@@ -39,7 +41,7 @@ from starlette.testclient import TestClient
 
 import edge
 from bench import Progress, bandits, federated_quality
-from sync_server import model_answers
+from sync_server import model_answers, posterior
 from sync_server.app import create_app
 from sync_server.config import Settings
 from sync_server.demo.simulation import DEFAULT_ARCHETYPES, DEFAULT_CONTEXT_EFFECTS, DEFAULT_ITEMS, Item, Site
@@ -65,10 +67,12 @@ CODINGS = {"identity": "identity", "gzip": "gzip", "br": "br"}
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     visits, seeds = (500, SEEDS[:1]) if quick else (10_000, SEEDS)
     rounds = 2 if quick else ROUNDS
+    full = {f"2^{bits}": every_bucket(bits) for bits in (DEFAULT_HASH_BITS, 18)}
     figures = {
         "hash_space": {name: hash_space(site, visits, seeds, progress, name) for name, site in shapes().items()},
         **wire_and_database(rounds, progress),
-        "build_ms": {f"2^{bits}": build_times(bits) for bits in (DEFAULT_HASH_BITS, 18)},
+        "build_ms": {size: times for size, (times, _) in full.items()},
+        "bytes_every_bucket_published": {size: sizes for size, (_, sizes) in full.items()},
     }
     params = {"hash_bits_tried": list(HASH_BITS), "visits": visits, "shown_per_visit": SHOWN, "seeds": list(seeds),
               "default_hash_bits": DEFAULT_HASH_BITS, "rounds": rounds, "devices_per_round": DEVICES,
@@ -173,19 +177,23 @@ def _bytes_in_use(store: Store) -> int:
     return (pages - free) * size
 
 
-def build_times(bits: int, repeats: int = 3) -> dict:
-    """Milliseconds to build one answer of a model with noise on all 2^bits buckets (best of `repeats`)."""
+def every_bucket(bits: int, repeats: int = 3) -> tuple[dict, dict]:
+    """A model with a weight and a precision in every one of its 2^bits buckets, as the server
+    builds its answers (the most a version can hold): the milliseconds to build each (best of
+    `repeats`), and each answer's bytes."""
     rng = np.random.default_rng(SEED)
     idx, val = np.arange(1 << bits, dtype=np.int32), rng.normal(0, 0.05, 1 << bits)
+    precisions = posterior.PRIOR_PRECISION + rng.gamma(1.0, 5.0, 1 << bits)  # posterior precisions, 3 digits as served
     header = {"site": SITE, "version": 3, "intercept": -3.9, "hash_bits": bits,
+              "precisions": [[b, float(f"{p:.3g}")] for b, p in zip(idx.tolist(), precisions.tolist())],
               "federation": RoundConfig().for_devices(), "settings": {"rules": {}}}
-    times = {}
+    times, sizes = {}, {}
     for form in FORMS:
         for coding in model_answers.CODINGS:
             best = float("inf")
             for _ in range(repeats):
                 started = time.perf_counter()
-                model_answers.build(header, idx, val, form, coding)
+                answer = model_answers.build(header, idx, val, form, coding)
                 best = min(best, time.perf_counter() - started)
-            times[f"{form}, {coding}"] = best * 1000
-    return times
+            times[f"{form}, {coding}"], sizes[f"{form}, {coding}"] = best * 1000, len(answer.body)
+    return times, sizes

@@ -168,3 +168,20 @@ def test_model_bytes_reports_each_form_and_coding_the_hash_space_and_the_databas
         assert shape["2^24"]["features_sharing_a_bucket"] == 0 and shape["2^24"]["expected_ctr_vs_2^24"] == 1
         assert shape["2^10"]["buckets_used"] <= shape["2^14"]["buckets_used"] <= shape["2^24"]["buckets_used"]
     assert set(figures["build_ms"]) == {f"2^{result['params']['default_hash_bits']}", "2^18"}
+    assert set(figures["bytes_every_bucket_published"]) == set(figures["build_ms"])
+
+
+def test_poisoning_measures_each_attack_on_real_devices_evidence_against_its_bound(tmp_path):
+    result = run_quick("poisoning", tmp_path)
+    figures, params = result["figures"], result["params"]
+    rows = figures["shift"]
+    assert len(rows) == 2 * len(params["shares"]) * 2 * 2  # aggregators × shares × targets × attacks
+    often, rarely = figures["targets"]["often"], figures["targets"]["rarely"]
+    assert often["devices_touching_per_round"][0] > rarely["devices_touching_per_round"][0] > 0
+    for name, row in rows.items():
+        assert row["bound_per_round"] > 0
+        if name.endswith("gradient"):
+            assert row["curvature_share_of_norm"] == 0
+        if name.startswith("mean") and name.endswith("gradient"):
+            # all of C on the gradient: the step moves the weight by η'·(info/P')·kC/H, never past the bound
+            assert 0 <= row["largest_round_over_its_bound"] <= 1 + 1e-9
