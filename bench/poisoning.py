@@ -87,8 +87,10 @@ class Attack:
         """The attackers' updates on model `version`, and the share of their norm on the curvature."""
         config = store.round_state(SLOT).config
         c, s = config.clip_norm, config.noise_multiplier * config.clip_norm
-        angle = _best_angle(self.devices * c, *_sums(honest, self.target), _precisions(store, version)[self.target + 1], s) \
-            if self.split else 0.0
+        angle = 0.0
+        if self.split:
+            precision = _precisions(store, version)[self.target + 1]
+            angle = _best_angle(self.devices * c, *_sums(honest, self.target), precision, s)
         delta = {"intercept": 0.0, "idx": [self.target], "val": [c * math.cos(angle)],
                  "intercept_curvature": 0.0, "curvature": [c * math.sin(angle)]}
         sent = [parse_update({"base_version": version, "samples": VISITS, "delta": delta,
@@ -152,8 +154,11 @@ def _honest(devices: int, rounds: int, progress: Progress) -> list[list[Update]]
     shape = federated_quality.Shape(Site.default(), rounds=rounds, devices=devices, visits=VISITS)
     with tempfile.TemporaryDirectory() as tmp:
         run = federated_quality.Run("private", shape, RoundConfig(), Path(tmp) / "honest.db")
-        return [run.round(r, shape.visitors(r), shape.candidates(r))
+        sent = [run.round(r, shape.visitors(r), shape.candidates(r))
                 for r in progress(range(rounds), total=rounds, desc="honest devices")]
+    if any(len(updates) != devices for updates in sent):  # every run's rounds close at a fixed count
+        raise RuntimeError(f"some honest device sent nothing: {[len(updates) for updates in sent]}")
+    return sent
 
 
 def _targets(updates: list[Update]) -> dict[str, int]:

@@ -3,15 +3,16 @@ the form and the coding each device asks for.
 
 Two forms: JSON (`application/json`, the default: weights as exact [bucket, value] pairs)
 and the compact form (`application/vnd.p13n.model`, see `edge.model_form`: float16 weights,
-a fourteenth of the JSON's bytes, a sixth once both are compressed), chosen by `Accept`. Each is sent brotli-compressed
-(`br`, with the `brotli` package of the server extra) or gzipped, as `Accept-Encoding` allows,
-with `Vary: Accept, Accept-Encoding` and an ETag of its own.
+a third of the JSON's bytes once both are compressed, the precisions being in both), chosen
+by `Accept`. Each is sent brotli-compressed (`br`, with the `brotli` package of the server
+extra) or gzipped, as `Accept-Encoding` allows, with `Vary: Accept, Accept-Encoding` and an
+ETag of its own.
 
 An answer is built the first time a device asks for it and kept until the version, the
-round config or the editor rules change: quantizing and compressing 2^hash_bits weights
-takes 20–40 ms at 2^14 and up to a second at 2^18 (`bench model_bytes`), so it runs in a
-worker thread, never on the event loop,
-and concurrent requests wait for the same build. The editor rules (they travel in the
+round config or the editor rules change: with a weight and a precision in every bucket,
+building the compact form takes 17–26 ms at 2^14 (JSON 130–330 ms) and up to 3 s at 2^18
+(`bench model_bytes`), so it runs in a worker thread, never on the event loop, and
+concurrent requests wait for the same build. The editor rules (they travel in the
 model's `settings`) are read at most once a second per site, and at once after this
 process changed them: a rule change reaches the next fetch without every fetch asking SQLite.
 """
