@@ -245,7 +245,10 @@ def _visit(page, url: str) -> dict:
     page.goto(url)
     page.wait_for_function("window.engineDecision && p13n.stats.boot && p13n.stats.unsaved === 0", timeout=BOOT_TIMEOUT_MS,
                            polling=20)
-    timings = page.evaluate("""({first_decision: window.firstDecision, engine_decision: window.engineDecision,
+    # The engine's decision is told a moment before the observer sees the slot change: when it
+    # decided first, its time is the first decision's.
+    timings = page.evaluate("""({first_decision: Math.min(window.firstDecision ?? Infinity, window.engineDecision),
+        engine_decision: window.engineDecision,
         inWindow: window.inWindow, firstSource: window.firstSource, reordered: Boolean(window.reordered), ...p13n.stats.boot,
         snippet: performance.getEntriesByType("resource").find((e) => e.name.includes("/personalize.js")).responseEnd})""")
     page.remove_listener("requestfinished", record)

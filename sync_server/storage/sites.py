@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import orjson
 
+from sync_server.posterior import PRIOR_INTERCEPT
 from sync_server.sites import DEFAULT_HASH_BITS
 from sync_server.storage.database import Database
 from sync_server.storage.errors import UnknownSite
@@ -16,7 +17,8 @@ class SiteStore:
     db: Database
 
     def create_site(self, site: str, hash_bits: int = DEFAULT_HASH_BITS) -> None:
-        """Add a site with an empty global model (version 0); an existing site is kept. A key
+        """Add a site with a global model of no weights (version 0) at the prior click rate
+        (`posterior.PRIOR_INTERCEPT`); an existing site is kept. A key
         retired by `rotate_site_key` stays retired: ValueError."""
         retired = self.retired_site_key(site)
         if retired is not None:
@@ -26,7 +28,8 @@ class SiteStore:
             self.db.execute("INSERT INTO sites (site, hash_bits, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                             [site, hash_bits, now])
             self.db.execute("INSERT INTO models (site, version, intercept, weights, created_at)"
-                            " VALUES (?, 0, 0.0, ?, ?) ON CONFLICT DO NOTHING", [site, b"", now])
+                            " VALUES (?, 0, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            [site, PRIOR_INTERCEPT, b"", now])
 
     def rotate_site_key(self, site: str, new_key: str, admin: str, via: str = "dashboard") -> None:
         """Give `site` the key `new_key` (checked by the caller): everything kept under the old

@@ -56,7 +56,7 @@ def test_without_noise_each_weight_takes_eta_times_the_newton_step_of_the_summed
     store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None, learning_rate=0.5, clip_norm=100.0)
     first = close(store, [delta([1, 2], [0.4, 0.2], intercept=0.2), delta([2, 3], [0.6, -0.2])])
     assert first["version"] == 1
-    assert first["intercept"] == 0.0  # no curvature was sent for it: no evidence
+    assert first["intercept"] == posterior.PRIOR_INTERCEPT  # no curvature was sent for it: no evidence
     assert first["weights"] == pytest.approx({1: 0.5 * 0.4 / (2 + 1), 2: 0.5 * 0.8 / (2 + 2), 3: 0.5 * -0.2 / (2 + 1)})
     second = close(store, [delta([1], [0.2])])  # the precision grew to 3: this evidence moves it less
     assert second["weights"][1] == pytest.approx(first["weights"][1] + 0.5 * 0.2 / (3 + 1))
@@ -164,7 +164,7 @@ def test_a_round_closes_at_its_deadline_once_it_has_the_minimum(db):
         assert dict(published["weights"]) == pytest.approx({4: 0.2 / 3, 5: 0.4 / 3})
         round_ = next(server.db()["rounds"].rows_where("site = ? AND version = 1", [SITE]))
         assert (round_["reason"], round_["devices"], round_["epsilon"]) == ("deadline", 2, None)
-        assert math.isclose(published["intercept"], 0.0)
+        assert math.isclose(published["intercept"], posterior.PRIOR_INTERCEPT)  # no evidence on it: the prior
 
 
 def test_two_server_processes_on_one_database_close_each_round_once(db):
@@ -242,7 +242,7 @@ def test_the_open_rounds_size_is_kept_with_every_insert_and_counted_once_for_an_
 def test_a_model_stored_as_json_pairs_before_models_were_packed_still_loads_and_trains(tmp_path):
     store = make_store(tmp_path, noise_multiplier=0.0, epsilon_budget=None)
     store.db.execute("UPDATE models SET weights = ? WHERE site = 's'", ['[[1, 0.5], [3, -0.25]]'])
-    assert store.model("s", 0) == (0.0, [(1, 0.5), (3, -0.25)])
+    assert store.model("s", 0) == (posterior.PRIOR_INTERCEPT, [(1, 0.5), (3, -0.25)])
     assert close(store, [delta([3], [0.5])])["weights"] == pytest.approx({1: 0.5, 3: -0.25 + 0.5 / 3})
 
 

@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from sync_server.posterior import PRIOR_INTERCEPT
 from sync_server.sites import DEFAULT_HASH_BITS
 from sync_server.updates import COMPACT_TYPE, compact_body
 from tests.conftest import TEST_SITE
@@ -46,7 +47,7 @@ def test_the_global_model_carries_what_devices_need_to_take_part(server):
     assert response.status_code == 200
     model = response.json()
     assert (model["site"], model["version"], model["intercept"], model["weights"], model["hash_bits"]) == (
-        TEST_SITE, 0, 0.0, [], DEFAULT_HASH_BITS)
+        TEST_SITE, 0, PRIOR_INTERCEPT, [], DEFAULT_HASH_BITS)
     assert model["federation"] == {"clip_norm": 5.0, "participation_rate": 1.0, "round_seconds": 3600.0,
                                    "max_staleness": 2, "device_rounds_per_year": 1, "accepting_updates": True,
                                    "token_key": model["federation"]["token_key"]}
