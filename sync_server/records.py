@@ -109,8 +109,11 @@ class RoundConfig:
     # move one logit together. At 0.3 the model swung round to round, below devices alone, on the
     # shop and the small site without noise; at 0.1 it climbed steadily (README, bench federated_quality).
     learning_rate: float = 0.1
-    min_devices: int = 10  # a round never closes with fewer devices (noise σC/m needs m)
-    target_devices: int = 100  # a round closes as soon as this many devices took part…
+    # A device joins one round a year (k = 1), so its evidence counts once: a round should be
+    # large. The noise σC on a round's sums is the same whatever its size while its evidence grows
+    # with its devices, so what a round teaches grows about as the square of its size.
+    min_devices: int = 250  # a round never closes with fewer devices (3,000 visitors a year: 12 rounds)
+    target_devices: int = 1000  # a round closes as soon as this many devices took part…
     round_seconds: float = 3600.0  # …or this long after its first update, given min_devices
     max_staleness: int = 2  # deltas trained on a model up to this many versions old count
     clip_norm: float = 5.0  # C: the server clips every update to this L2 norm (a click's gradient is about 5.5)

@@ -66,7 +66,7 @@ def test_an_empty_site_explains_what_it_waits_for_and_a_filled_one_names_every_w
     page.click("button:text('Sign in')")
     waiting = page.inner_text("section.waiting")
     assert "Waiting for round 1" in waiting and "Nothing to chart yet" in waiting
-    assert "0 of the 100 updates that close it" in waiting and "Holdout: 5%" in waiting
+    assert "0 of the 1,000 updates that close it" in waiting and "Holdout: 5%" in waiting
     assert page.query_selector_all(".chart") == []  # no empty charts
 
     page.goto(f"{admin_server.url}/admin/sites/{SIMULATED}")

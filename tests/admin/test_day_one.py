@@ -24,7 +24,7 @@ def test_an_empty_site_says_what_it_waits_for_and_holds_out_visitors_by_default(
     Visitor(admin_server, site="newcomer").consent(improve=False)
     page = signed_in.get("/admin/sites/newcomer").text
     assert "Waiting for round 1" in page and "Nothing to chart yet" in page
-    assert "<strong>0</strong> of the 100 updates that close it" in page
+    assert "<strong>0</strong> of the 1,000 updates that close it" in page
     assert "1 of 2 visitors who answered the consent prompt (50%) opted in to <em>improve</em>" in page
     assert "Holdout: <strong>5%</strong>" in page
     assert "below ±0" not in page and "No privacy noise in the weights yet" in page
