@@ -25,10 +25,13 @@ noisy than clicks) over the year and per round, and ε; per site `transfer_share
 local) / (shared − local), and the smallest per-round margin of private over local, which the
 small site must keep ≥ 0 (noise must never make a device worse than learning alone).
 
-Scaled to the machine (2 slow cores, shared): six rounds on the shop and the news site (600
-devices a round there), few visits per visitor, and a hash space of HASH_BITS (2^12 buckets,
-every one noised) rather than the shipped default, whose dense noised model takes a device
-tens of milliseconds to merge, a thousand times a round.
+Every site runs a year of twelve rounds, at the size a round of the shipped config has: 1,000
+devices (the shop, and the news site, whose stories live for 2,000 visitors, so half the live
+ones are new every round), and the small site's 250 (its 3,000 visitors a year, a round at
+`min_devices`). Each of SEEDS is a year of other visitors, clicks, exploration and noise;
+shares are the seeds' mean, each seed's beside it. Scaled to the machine (2 slow cores,
+shared): few visits per visitor, and a hash space of HASH_BITS (2^12 buckets) rather than the
+shipped 2^14.
 """
 
 from __future__ import annotations
@@ -57,65 +60,56 @@ HASH_BITS = 12
 SECONDS_BETWEEN_VISITS = 86_400.0
 TARGET_EPSILON, DELTA = 2.0, 1e-6
 GOAL_SHARE = 0.8
-SEED = 1
+SEEDS = (1, 2)
 
 
 @dataclasses.dataclass(frozen=True)
 class Shape:
     """A simulated site: its visitors and items, how many rounds a year, how many devices and
-    visits per round, and how many items are live at once (news items live for a few rounds)."""
+    visits per round, how many items are live at once, and after how many visitors half of
+    those are new (news stories live for a while)."""
 
     site: Site
     rounds: int
     devices: int
     visits: int
-    live: int | None = None  # items live in a round; None: all, always
+    live: int | None = None  # items live at once; None: all, always
+    turnover: int = 1_000  # visitors after which half the live items are new
 
     def candidates(self, round_: int) -> list[dict]:
         items = self.site.candidates()
         if self.live is None:
             return items
-        start = round_ * self.live // 2 % len(items)  # half the live items are new each round
+        start = round_ * self.devices // self.turnover * self.live // 2 % len(items)
         return [items[(start + i) % len(items)] for i in range(self.live)]
 
-    def visitors(self, round_: int) -> list:
-        """The visitors of `round_`, each with their visits: the same for every run."""
-        return [self.site.visitor(self.visits, seed=round_ * self.devices + d) for d in range(self.devices)]
+    def visitors(self, round_: int, seed: int = SEEDS[0]) -> list:
+        """The visitors of `round_` in the year of `seed`, each with their visits: the same for every run."""
+        first = (seed - SEEDS[0]) * 1_000_003 + round_ * self.devices
+        return [self.site.visitor(self.visits, seed=first + d) for d in range(self.devices)]
 
 
 def sites(quick: bool) -> dict[str, Shape]:
     """The three sites; --quick keeps a tenth of the devices and a third of the rounds."""
     scale, rounds = (10, 3) if quick else (1, 1)
     return {
-        "shop": Shape(Site.default(), rounds=6 // rounds, devices=1_000 // scale, visits=8),
-        "news": Shape(news(), rounds=6 // rounds, devices=600 // scale, visits=8, live=30),
+        "shop": Shape(Site.default(), rounds=12 // rounds, devices=1_000 // scale, visits=8),
+        "news": Shape(news(), rounds=12 // rounds, devices=1_000 // scale, visits=8, live=30, turnover=1_000 // scale),
         "small": Shape(boutique(), rounds=12 // rounds, devices=250 // scale, visits=8),  # 3,000 visitors a year
     }
 
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
-    shapes = sites(quick)
+    shapes, seeds = sites(quick), SEEDS[:1] if quick else SEEDS
     shipped = RoundConfig()
     configs = {"local": None, "shared": None, "federated": dataclasses.replace(
         shipped, noise_multiplier=0.0, epsilon_budget=None), "private": shipped}
     figures, plans = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, shape in shapes.items():
-            runs = {run: Run(run, shape, config, Path(tmp) / f"{name}-{run}.db") for run, config in configs.items()}
-            for round_ in progress(range(shape.rounds), total=shape.rounds, desc=f"{name}, rounds"):
-                candidates, visitors = shape.candidates(round_), shape.visitors(round_)
-                for one in runs.values():
-                    one.round(round_, visitors, candidates)
-            results = {run: one.results() for run, one in runs.items()}
-            local, shared, private = (results[r]["expected_ctr"] for r in ("local", "shared", "private"))
-            margins = [p - q for p, q in zip(results["private"]["by_round"], results["local"]["by_round"])]
-            figures[name] = {
-                **{run: {"expected_ctr": r["expected_ctr"], "epsilon": r["epsilon"]} for run, r in results.items()},
-                "transfer_share": (private - local) / (shared - local),
-                "federated_share": (results["federated"]["expected_ctr"] - local) / (shared - local),
-                "worst_round_private_minus_local": min(margins),
-                "by_round": {run: r["by_round"] for run, r in results.items()},
-            }
+            years = [_year(shape, configs, seed, Path(tmp) / f"{name}-{seed}", progress, f"{name}, seed {seed}")
+                     for seed in seeds]
+            figures[name] = _summary(years)
             plans[name] = {"rounds": shape.rounds, "devices_per_round": shape.devices, "visits_per_device": shape.visits,
                            "items": len(shape.site.items), "live_items": shape.live or len(shape.site.items),
                            "visitors_per_year": shape.rounds * shape.devices}
@@ -123,25 +117,56 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
         figures[n]["worst_round_private_minus_local"] >= 0 and figures[n]["private"]["epsilon"] <= TARGET_EPSILON
         for n in shapes)
     params = {"sites": plans, "hash_bits": HASH_BITS, "round_config": dataclasses.asdict(shipped),
-              "target_epsilon": TARGET_EPSILON, "delta": DELTA, "goal_share": GOAL_SHARE, "seed": SEED,
+              "target_epsilon": TARGET_EPSILON, "delta": DELTA, "goal_share": GOAL_SHARE, "seeds": list(seeds),
               "accounting": "RDP, per visitor: the k = device_rounds_per_year least noisy rounds of any 365 days"}
     return figures, params
+
+
+def _year(shape: Shape, configs: dict, seed: int, db: Path, progress: Progress, desc: str) -> dict:
+    """Each run's results over the year of `seed`."""
+    runs = {run: Run(run, shape, config, db.with_name(f"{db.name}-{run}.db"), seed=seed) for run, config in configs.items()}
+    for round_ in progress(range(shape.rounds), total=shape.rounds, desc=desc):
+        candidates, visitors = shape.candidates(round_), shape.visitors(round_, seed)
+        for one in runs.values():
+            one.round(round_, visitors, candidates)
+    return {run: one.results() for run, one in runs.items()}
+
+
+def _summary(years: list[dict]) -> dict:
+    """A site's figures over its years (one per seed): shares and CTRs averaged, each year's share beside them."""
+    def share(year: dict, run: str) -> float:
+        local = year["local"]["expected_ctr"]
+        return (year[run]["expected_ctr"] - local) / (year["shared"]["expected_ctr"] - local)
+
+    runs = list(years[0])
+    margins = [p - q for year in years for p, q in zip(year["private"]["by_round"], year["local"]["by_round"])]
+    return {
+        **{run: {"expected_ctr": float(np.mean([y[run]["expected_ctr"] for y in years])),
+                 "epsilon": years[0][run]["epsilon"]} for run in runs},  # the same config every year
+        "transfer_share": float(np.mean([share(y, "private") for y in years])),
+        "transfer_share_per_seed": [share(y, "private") for y in years],
+        "federated_share": float(np.mean([share(y, "federated") for y in years])),
+        "federated_share_per_seed": [share(y, "federated") for y in years],
+        "worst_round_private_minus_local": min(margins),
+        "by_round": {run: np.mean([y[run]["by_round"] for y in years], axis=0).tolist() for run in runs},
+    }
 
 
 class Run:
     """One of a site's runs over the year: federated through a server store if `config`,
     else each device alone (`local`) or one engine for everyone (`shared`), over 2^`hash_bits` buckets."""
 
-    def __init__(self, name: str, shape: Shape, config: RoundConfig | None, db: Path, hash_bits: int = HASH_BITS) -> None:
-        self.shape, self.store, self.hash_bits = shape, None, hash_bits
+    def __init__(self, name: str, shape: Shape, config: RoundConfig | None, db: Path, hash_bits: int = HASH_BITS,
+                 seed: int = SEEDS[0]) -> None:
+        self.shape, self.store, self.hash_bits, self.seed = shape, None, hash_bits, seed
         if config is not None:
             self.store = Store(db)
             self.store.create_site(SLOT, hash_bits=hash_bits)
             self.store.set_round_config(SLOT, dataclasses.replace(
                 config, min_devices=shape.devices, target_devices=shape.devices, max_staleness=0))
         self.device_config = edge.Config(hash_bits=hash_bits, clip_norm=config.clip_norm if config else 1.0)
-        self.central = edge.Personalizer(edge.Config(hash_bits=hash_bits, seed=SEED)) if name == "shared" else None
-        self.rng = np.random.default_rng(SEED)
+        self.central = edge.Personalizer(edge.Config(hash_bits=hash_bits, seed=seed)) if name == "shared" else None
+        self.rng = np.random.default_rng(seed)
         self.keys = TokenKeys(bytes(32))  # the devices' participation tokens, one per update
         self.expected = np.zeros(shape.rounds)
 
@@ -152,7 +177,8 @@ class Run:
         for device, visits in enumerate(visitors):
             engine = self.central
             if engine is None:
-                engine = edge.Personalizer(dataclasses.replace(self.device_config, seed=SEED + round_ * len(visitors) + device))
+                seed = self.seed * 1_000_003 + round_ * len(visitors) + device
+                engine = edge.Personalizer(dataclasses.replace(self.device_config, seed=seed))
             else:
                 engine.profile = Profile()  # everyone's learning, each visitor's own profile
             if model is not None:
