@@ -135,17 +135,17 @@ def test_login_flood_measures_the_server_at_rest_and_under_both_floods(tmp_path)
     assert "503" in figures["many_addresses"]["sign_in_answers"]  # the server's queue is full
 
 
-def test_federated_quality_compares_four_runs_on_three_sites(tmp_path):
+def test_federated_quality_compares_four_runs_on_four_sites(tmp_path):
     result = run_quick("federated_quality", tmp_path)
     figures, params = result["figures"], result["params"]
-    assert set(params["sites"]) == {"shop", "news", "small"} and isinstance(figures["meets_goal"], bool)
+    assert set(params["sites"]) == {"shop", "news", "small", "shop, 5x"} and isinstance(figures["meets_goal"], bool)
     for name, site in params["sites"].items():
         runs = figures[name]
         assert set(runs["by_round"]) == {"local", "shared", "federated", "private"}
         assert all(len(curve) == site["rounds"] for curve in runs["by_round"].values())
         assert runs["private"]["epsilon"] <= params["target_epsilon"] and runs["federated"]["epsilon"] is None
         local, shared, private = (runs[r]["expected_ctr"] for r in ("local", "shared", "private"))
-        assert runs["transfer_share"] == (private - local) / (shared - local)
+        assert runs["transfer_share"] == (private - local) / (shared - local) == runs["transfer_share_per_seed"][0]
 
 
 def test_model_bytes_reports_each_form_and_coding_the_hash_space_and_the_database(tmp_path):
