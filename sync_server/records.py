@@ -18,9 +18,9 @@ ValueError: noise_multiplier must be at most 1000.0, got 1e+300
 
 A config stored before a check existed still loads, its bad values replaced (see `load`):
 
->>> config, problems = RoundConfig.load({"noise_multiplier": 1e300, "clip_norm": -1.0, "target_devices": 50})
+>>> config, problems = RoundConfig.load({"noise_multiplier": 1e300, "clip_norm": -1.0, "target_devices": 500})
 >>> config  # doctest: +ELLIPSIS
-RoundConfig(..., target_devices=50, ..., clip_norm=5.0, noise_multiplier=1000.0, ...)
+RoundConfig(..., target_devices=500, ..., clip_norm=5.0, noise_multiplier=1000.0, ...)
 >>> problems
 ['clip_norm cannot be -1.0', 'noise_multiplier must be at most 1000.0, got 1e+300']
 """
