@@ -66,16 +66,16 @@ CODINGS = {"identity": "identity", "gzip": "gzip", "br": "br"}
 
 def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     visits, seeds = (500, SEEDS[:1]) if quick else (10_000, SEEDS)
-    rounds, devices = (2, DEVICES) if quick else (ROUNDS, DEVICES)
+    rounds = 2 if quick else ROUNDS
     full = {f"2^{bits}": every_bucket(bits) for bits in (DEFAULT_HASH_BITS, 18)}
     figures = {
         "hash_space": {name: hash_space(site, visits, seeds, progress, name) for name, site in shapes().items()},
-        **wire_and_database(rounds, devices, progress),
+        **wire_and_database(rounds, progress),
         "build_ms": {size: times for size, (times, _) in full.items()},
         "bytes_every_bucket_published": {size: sizes for size, (_, sizes) in full.items()},
     }
     params = {"hash_bits_tried": list(HASH_BITS), "visits": visits, "shown_per_visit": SHOWN, "seeds": list(seeds),
-              "default_hash_bits": DEFAULT_HASH_BITS, "rounds": rounds, "devices_per_round": devices,
+              "default_hash_bits": DEFAULT_HASH_BITS, "rounds": rounds, "devices_per_round": DEVICES,
               "visits_per_device": VISITS, "round_config": dataclasses.asdict(RoundConfig()),
               "visits_per_month": VISITS_PER_MONTH, "rounds_per_month": ROUNDS_PER_MONTH, "goal_bytes": GOAL_BYTES}
     return figures, params
@@ -115,13 +115,13 @@ def hash_space(site: Site, visits: int, seeds: tuple[int, ...], progress: Progre
             for bits in HASH_BITS}
 
 
-def wire_and_database(rounds: int, devices: int, progress: Progress) -> dict:
+def wire_and_database(rounds: int, progress: Progress) -> dict:
     """Per shape: bytes per version on the wire, and in the database per round, with and
     without retention, after the same real rounds."""
     wire, month, published, database, in_use = {}, {}, {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for n, (name, site) in enumerate(shapes().items()):
-            shape = federated_quality.Shape(site, rounds=rounds, devices=devices, visits=VISITS)
+            shape = federated_quality.Shape(site, rounds=rounds, devices=DEVICES, visits=VISITS)
             kept, published[name] = _rounds(shape, Path(tmp) / f"{n}.db", RoundConfig(), progress, f"{name}, rounds")
             everything, _ = _rounds(shape, Path(tmp) / f"{n}-all.db", RoundConfig(versions_kept=10 ** 6), progress,
                                     f"{name}, rounds (nothing pruned)")
