@@ -58,7 +58,7 @@ from edge.federated import CURVATURE_SCALE
 from sync_server import posterior
 from sync_server.demo.simulation import Site
 from sync_server.records import RoundConfig, Update
-from sync_server.rounds import close_round
+from sync_server.rounds import close_round, dense_precisions
 from sync_server.storage import Store
 from sync_server.tokens import TokenKeys
 from sync_server.updates import parse_update
@@ -207,12 +207,7 @@ def _bound(store: Store, version: int, attack: Attack) -> float:
 
 
 def _precisions(store: Store, version: int) -> np.ndarray:
-    """The precisions of `version`, the intercept's first, as a dense array."""
-    intercept, idx, val = store.model_precisions(SLOT, version)
-    precisions = np.full((1 << HASH_BITS) + 1, posterior.PRIOR_PRECISION)
-    precisions[0] = posterior.PRIOR_PRECISION if intercept is None else intercept
-    precisions[np.asarray(idx, np.int64) + 1] = val
-    return precisions
+    return dense_precisions(store, SLOT, version, 1 << HASH_BITS)
 
 
 def _sums(updates: list[Update], bucket: int) -> tuple[float, float]:

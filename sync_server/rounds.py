@@ -35,11 +35,16 @@ def _posterior(store: Store, site: str, state: RoundState) -> tuple[np.ndarray, 
     intercept, idx, val = store.model_arrays(site, state.version)
     weights = np.zeros(state.buckets + 1)
     weights[0], weights[np.asarray(idx, np.int64) + 1] = intercept, val
-    intercept_precision, idx, val = store.model_precisions(site, state.version)
-    precisions = np.full(state.buckets + 1, posterior.PRIOR_PRECISION)
+    return weights, dense_precisions(store, site, state.version, state.buckets)
+
+
+def dense_precisions(store: Store, site: str, version: int, buckets: int) -> np.ndarray:
+    """The precisions of `version` as a dense array, the intercept's first; the prior's where none is stated."""
+    intercept_precision, idx, val = store.model_precisions(site, version)
+    precisions = np.full(buckets + 1, posterior.PRIOR_PRECISION)
     precisions[0] = posterior.PRIOR_PRECISION if intercept_precision is None else intercept_precision
     precisions[np.asarray(idx, np.int64) + 1] = val
-    return weights, precisions
+    return precisions
 
 
 def close_round(store: Store, site: str, rng: np.random.Generator) -> RoundState | None:
