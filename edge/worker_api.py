@@ -28,6 +28,9 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
   (the worker passes the compact form's bytes to `merge_model` instead)
 - `counters` -> `{counters}`: impressions and clicks per slot, variant and arm
 
+`CHANGES` says what each message may change besides answering (the engine's state, the
+visitor's profile, what the model learned), for the worker to save, sync and send.
+
 >>> import json
 >>> boot(None, None)
 '{"restored": false, "warning": null}'
@@ -283,6 +286,22 @@ HANDLERS: dict[str, Callable[[dict], Any]] = {
     "merge_global": _merge_global,
     "begin_federation": _begin_federation,
     "counters": lambda message: {"counters": _engine.counters()},
+}
+
+# What a message may change besides answering, so that the worker keeps no list of its own: it
+# saves the engine's `state`, syncs the visitor's `profile` (with `sync`), and sends what the
+# model `learned` once an update is due (with `improve`). A decision learns too: it closes the
+# slot's last one, whose variants were passed over. A message not named changes nothing.
+CHANGES: dict[str, tuple[str, ...]] = {
+    "decide": ("state", "learned"),
+    "decide_page": ("state", "learned"),
+    "configure": ("state",),
+    "merge_global": ("state",),
+    "begin_federation": ("state",),
+    "preferences": ("state", "profile"),
+    "restore_profile": ("state", "profile"),
+    "track": ("state", "profile", "learned"),
+    "outcomes": ("state", "profile", "learned"),
 }
 
 

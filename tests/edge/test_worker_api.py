@@ -293,3 +293,41 @@ def test_the_early_table_is_the_engines_model_in_the_compact_form():
     weights = dict(state["model"]["weights"])
     assert {b for b, _ in table["weights"]} == {b for b, w in weights.items() if w}
     assert all(abs(w - weights[b]) <= abs(weights[b]) / 1024 for b, w in table["weights"])  # float16
+
+
+def test_each_message_changes_what_changes_names_and_nothing_else():
+    """The worker saves, syncs and sends by `CHANGES` alone, so it must be true of every message."""
+    messages = {
+        "decide": {"slot": "s", "candidates": PICKS, "at": NOW},
+        "decide_page": {"slots": [{"slot": "s", "candidates": PICKS}], "at": NOW},
+        "track": {"event": {"type": "click", "decision": "s#2", "variant": "a", "at": NOW}},
+        "outcomes": {"outcomes": [{"id": "c1", "slot": "s", "variant": "a", "at": NOW, "decision": "s#2"}]},
+        "preferences": {"interests": ["topic:x"]},
+        "profile": {},
+        "restore_profile": {"profile": None},  # another device's: filled in below
+        "configure": {"settings": {"rules": {"holdout": 0.5}}},
+        "state": {},
+        "delta": {},
+        "update": {},
+        "merge_global": {"model": {**GLOBAL, "version": 3}},
+        "begin_federation": {},
+        "counters": {},
+    }
+    assert set(messages) == set(worker_api.HANDLERS) and set(worker_api.CHANGES) <= set(worker_api.HANDLERS)
+    worker_api.boot(None, None)
+    ask({"type": "preferences", "interests": ["topic:y"]})
+    messages["restore_profile"]["profile"] = ask({"type": "profile"})["profile"]
+
+    def seen() -> tuple[dict, dict]:
+        return ask({"type": "state"}), ask({"type": "profile"})
+
+    for kind, message in messages.items():
+        worker_api.boot(None, json.dumps(GLOBAL))
+        for _ in range(2):  # s#2 closes s#1: something learned, and a decision open
+            ask({"type": "decide", "slot": "s", "candidates": PICKS, "at": NOW})
+        state, profile = seen()
+        assert "error" not in ask({"type": kind, **message}), kind
+        state_after, profile_after = seen()
+        moved = {"state": state_after != state, "profile": profile_after != profile,
+                 "learned": state_after["samples"] > state["samples"]}
+        assert tuple(part for part, changed in moved.items() if changed) == worker_api.CHANGES.get(kind, ()), kind

@@ -25,6 +25,15 @@ function withBytes(pyodide, bytes, fn) {
   }
 }
 
+// A Python object as JavaScript's, its proxy freed.
+function taken(proxy, options) {
+  try {
+    return proxy.toJs(options);
+  } finally {
+    proxy.destroy();
+  }
+}
+
 // Restore the saved state; if Python cannot read it, say so and start from the global model.
 function restore(api, savedState, model, { engineConfig, visitor }, warn) {
   try {
@@ -64,15 +73,10 @@ export async function bootEngine({ policy, visitor }, savedState, globalModel, w
     // Take a newer global model (the compact form's bytes): {merged: version} or {error}.
     merge: (bytes) => withBytes(pyodide, bytes, (view) => JSON.parse(api.merge_model(view))),
     state: () => api.handle('{"type": "state"}'),
+    // What each message may change, {type: ["state", "profile", "learned"]} (edge/worker_api.py's CHANGES).
+    changes: taken(api.CHANGES, { dict_converter: Object.fromEntries }),
     // The page's early ranker's table of the engine (edge/early_table.py), as bytes.
-    earlyTable() {
-      const table = api.early_table(Date.now() / 1000);
-      try {
-        return table.toJs();
-      } finally {
-        table.destroy();
-      }
-    },
+    earlyTable: () => taken(api.early_table(Date.now() / 1000)),
     // A new visitor's engine, as after a first boot: what "forget me" leaves.
     reset: (model) => withBytes(pyodide, model, (view) => restore(api, null, view, { engineConfig: fresh.engineConfig }, warn)),
   };

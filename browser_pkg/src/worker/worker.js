@@ -1,8 +1,9 @@
 // The personalizer's worker: Python stays off the page's main thread, and so does every
 // call to the sync server. The page sends {id, type, ...}; the worker answers {id, reply} or
-// {id, error}, and tells the page {event: "saved", unsaved} after each checkpoint,
-// {event: "merged", version} after taking a new global model and {event: "warning", message}
-// for problems it recovered from (the page logs them: a worker's console is easy to miss).
+// {id, error}, and tells the page {event: "saved", unsaved}, the changes not saved yet, after
+// each change (before its reply) and each checkpoint, {event: "merged", version} after taking
+// a new global model and {event: "warning", message} for problems it recovered from (the page
+// logs them: a worker's console is easy to miss).
 //
 // What leaves the device follows the visitor's consent, which the page passes in `boot` and
 // `consent` as {visitor, secret, policyVersion, purposes: {personalize, improve, sync}}:
@@ -17,10 +18,6 @@ import { federation } from "./federation.js";
 import { openStateStore } from "./state_store.js";
 import { syncClient } from "./sync_client.js";
 
-const CHANGES_STATE = new Set(["decide", "decide_page", "track", "outcomes", "preferences", "restore_profile", "configure"]);
-// Saving a decision waits until the page has it: a checkpoint reads the engine's whole state.
-const SAVED_AFTER_REPLY = new Set(["decide", "decide_page"]);
-const CHANGES_PROFILE = new Set(["track", "outcomes", "preferences"]);
 const PROFILE_SYNC_DELAY_MS = 5000; // a burst of clicks makes one upload
 let engine = null; // a promise, set by the "boot" message
 let visitor = { purposes: {} };
@@ -164,11 +161,17 @@ async function answer({ type, ...message }) {
   if (VISITOR_CALLS[type]) return VISITOR_CALLS[type](running, message);
   const reply = running.ask({ type, ...message });
   if (reply.error) throw new Error(reply.error);
-  if (SAVED_AFTER_REPLY.has(type)) setTimeout(running.changed); // a task after this one, which posts the reply
-  else if (CHANGES_STATE.has(type)) running.changed();
-  if (CHANGES_PROFILE.has(type)) running.profile.soon();
-  if (type === "track" || reply.learned?.length) running.federated.learned();
+  follow(running, running.changes[type] ?? []);
   return reply;
+}
+
+// Act on what a message changed, as edge/worker_api.py's CHANGES names it: save the engine's
+// state, sync the visitor's profile (with `sync`), send what was learned once an update is
+// due (with `improve`). Each waits until the page has its reply.
+function follow(running, changed) {
+  if (changed.includes("state")) running.changed(); // counted now, written a task later (checkpoint.js)
+  if (changed.includes("profile")) running.profile.soon();
+  if (changed.includes("learned")) setTimeout(running.federated.learned);
 }
 
 self.onmessage = async ({ data }) => {
