@@ -7,7 +7,7 @@
 // who did not ask for variety; for anything else it answers null and the page waits for the
 // worker. The snippet loads it with import() beside the worker; a page never needs it again.
 
-import { savedEarlyTable } from "../worker/state_store.js";
+import { savedEarlyTable } from "../shared/state_store.js";
 import { candidateTokens, contextTokens, crossedBuckets, hasher } from "./features.js";
 import { decodeTable } from "./table.js";
 

@@ -7,9 +7,9 @@
 // ({ask, booted}, or null when none started), emit(name, detail), showDefaults(state?) (the
 // page's own order, nothing remembered), redecideAll(), personalizing().
 
-import { clearState } from "../worker/state_store.js";
+import { clearState } from "../shared/state_store.js";
 import { adopt, choose, exported, recorded } from "./choice_changes.js";
-import { forgetVisitor } from "../worker/sync_client.js";
+import { forgetVisitor } from "../shared/sync_client.js";
 import { logWarning } from "./log.js";
 import { SyncCodeError, decodeSyncCode, encodeSyncCode } from "./sync_code.js";
 

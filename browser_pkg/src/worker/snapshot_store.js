@@ -3,7 +3,7 @@
 // again, and megabytes of chunks handed to the worker one by one). Code only, no visitor
 // data: one entry, named by the build, replaced when a new build's snapshot is kept.
 
-import { openDatabase, request } from "./idb.js";
+import { openDatabase, request } from "../shared/idb.js";
 
 const STORE = "snapshot";
 

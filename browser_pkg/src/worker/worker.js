@@ -15,8 +15,8 @@
 import { bootEngine } from "./engine.js";
 import { checkpointer } from "./checkpoint.js";
 import { federation } from "./federation.js";
-import { openStateStore } from "./state_store.js";
-import { syncClient } from "./sync_client.js";
+import { openStateStore } from "../shared/state_store.js";
+import { syncClient } from "../shared/sync_client.js";
 
 const PROFILE_SYNC_DELAY_MS = 5000; // a burst of clicks makes one upload
 let engine = null; // a promise, set by the "boot" message

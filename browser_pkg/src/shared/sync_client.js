@@ -1,4 +1,5 @@
-// The sync server's HTTP API as the worker speaks it (README, "The sync server").
+// The sync server's HTTP API (README, "The sync server"): the worker's, and the page's when it
+// forgets a visitor with no worker running.
 // Visitor calls (a participation token's issuance among them) carry the visitor's secret; the
 // global model and updates carry nothing about the visitor: updates are anonymous on purpose. No call sends cookies: a sync server
 // on the site's own origin would otherwise get the site's.

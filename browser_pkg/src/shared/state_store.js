@@ -1,5 +1,7 @@
 // The visitor's engine state in IndexedDB, on this device only: per site, the engine's state
-// as JSON text and what federation remembers between visits (an object, see federation.js).
+// as JSON text, its table for the early ranker, and what federation remembers between visits
+// (an object, see worker/federation.js). The worker saves them, the page's early ranker reads
+// the table, and "forget me" clears them.
 // A database this code cannot use (another version, missing store, not text) is discarded
 // with a warning: the visitor loses what was learned, never the page.
 
