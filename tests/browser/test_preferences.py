@@ -300,6 +300,36 @@ def test_forget_me_works_when_the_worker_cannot_start(page, server):
     assert [text for kind, text in page.console_messages_seen if kind == "pageerror"] == []
 
 
+def refuse_deletes(route) -> None:
+    """The server cannot erase anything just now."""
+    if route.request.method == "DELETE":
+        route.fulfill(status=503)
+    else:
+        route.fallback()
+
+
+@pytest.mark.parametrize("worker", ["running", "not started"])
+def test_forget_me_the_server_cannot_do_changes_nothing_on_the_device(page, server, worker):
+    """One path forgets, in the worker or in the page: the server's copy first, the device's after."""
+    open_demo(page, server)
+    click_and_wait_until_saved(page, "bottle")
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/v1/profiles/" in r.url):
+        page.evaluate("p13n.consent({sync: true})")
+    if worker == "not started":
+        page.route("**/p13n/worker.*.js", lambda route: route.fulfill(status=500, body="boom"))
+        with page.expect_console_message(lambda m: "worker failed" in m.text, timeout=BOOT_TIMEOUT_MS):
+            page.reload()
+    kept = visitor_record(page), sorted(idb_keys(page))
+    assert "demo" in kept[1]
+
+    page.route(lambda url: "/v1/profiles/" in url, refuse_deletes)
+    assert "HTTP 503" in page.evaluate("p13n.forget().then(() => 'forgotten', (error) => error.message)")
+    assert (visitor_record(page), sorted(idb_keys(page))) == kept
+    held = httpx.get(f"{server.url}/v1/profiles/{kept[0]['id']}", params={"site": "demo"},
+                     headers={"authorization": f"Bearer {kept[0]['secret']}"})
+    assert held.status_code == 200 and held.json()["profile"] is not None
+
+
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 

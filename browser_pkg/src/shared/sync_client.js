@@ -1,5 +1,5 @@
-// The sync server's HTTP API (README, "The sync server"): the worker's, and the page's when it
-// forgets a visitor with no worker running.
+// The sync server's HTTP API (README, "The sync server"): the worker's, and "forget me"'s
+// (forget.js), which the page runs when no worker does.
 // Visitor calls (a participation token's issuance among them) carry the visitor's secret; the
 // global model and updates carry nothing about the visitor: updates are anonymous on purpose. No call sends cookies: a sync server
 // on the site's own origin would otherwise get the site's.
@@ -55,8 +55,8 @@ const unlessUnknown = (promise) => promise.catch((error) => {
 });
 
 // Erase the visitor on the server: the answer, or null if it never heard of them. On its own
-// for the page, which forgets the visitor itself when no worker runs.
-export const forgetVisitor = (base, site, { visitor, secret }) =>
+// for "forget me" (forget.js), which the page runs when no worker does.
+export const deleteProfile = (base, site, { visitor, secret }) =>
   unlessUnknown(call("DELETE", profileUrl(base, site, visitor), { secret }));
 
 export function syncClient(base, site) {
@@ -85,6 +85,6 @@ export function syncClient(base, site) {
       call("POST", visitorUrl(base, site, "consent"), { secret, body: { visitor, policy_version: policyVersion, purposes } }),
     putProfile: ({ visitor, secret }, document) => call("PUT", profileUrl(base, site, visitor), { secret, body: { profile: document } }),
     exportProfile: ({ visitor, secret }) => unlessUnknown(call("GET", profileUrl(base, site, visitor), { secret })),
-    forget: (who) => forgetVisitor(base, site, who),
+    forget: (who) => deleteProfile(base, site, who),
   };
 }

@@ -7,9 +7,8 @@
 // ({ask, booted}, or null when none started), emit(name, detail), showDefaults(state?) (the
 // page's own order, nothing remembered), redecideAll(), personalizing().
 
-import { clearState } from "../shared/state_store.js";
+import { forgetVisitor } from "../shared/forget.js";
 import { adopt, choose, exported, recorded } from "./choice_changes.js";
-import { forgetVisitor } from "../shared/sync_client.js";
 import { logWarning } from "./log.js";
 import { SyncCodeError, decodeSyncCode, encodeSyncCode } from "./sync_code.js";
 
@@ -76,16 +75,13 @@ export function visitorRequests(page) {
   // Whether an engine runs (one that could not start has logged why).
   const engineUp = async () => page.engine() !== null && page.engine().booted.then(() => true, () => false);
 
-  // The worker's "forget" done from the page, when no engine runs: the server's copy first.
-  async function forgetHere() {
-    const server = choices.known() && config.sync ? await forgetVisitor(config.sync, config.site, choices.forWorker()) : null;
-    await clearState(config.site, logWarning);
-    return server;
-  }
-
-  // Erase the visitor on the server, then on this device; the page shows its defaults.
+  // Erase the visitor on the server, then on this device (the worker does, when one runs:
+  // its engine starts over too); the page shows its defaults.
   async function forget() {
-    const server = (await engineUp()) ? (await ask("forget", { known: choices.known() })).server : await forgetHere();
+    const known = choices.known();
+    const server = (await engineUp())
+      ? (await ask("forget", { known })).server
+      : await forgetVisitor({ sync: config.sync, site: config.site, who: choices.forWorker(), known }, logWarning);
     choices.keep(null);
     page.showDefaults();
     emit("consent", choices.purposes());

@@ -15,12 +15,14 @@
 import { bootEngine } from "./engine.js";
 import { checkpointer } from "./checkpoint.js";
 import { federation } from "./federation.js";
+import { forgetVisitor } from "../shared/forget.js";
 import { openStateStore } from "../shared/state_store.js";
 import { syncClient } from "../shared/sync_client.js";
 
 const PROFILE_SYNC_DELAY_MS = 5000; // a burst of clicks makes one upload
 let engine = null; // a promise, set by the "boot" message
-let visitor = { purposes: {} };
+const NOBODY = { purposes: {} }; // no identity, nothing granted: before boot, and after "forget me"
+let visitor = NOBODY;
 
 const warn = (message) => postMessage({ event: "warning", message });
 
@@ -82,7 +84,7 @@ async function boot(config) {
                    who: () => visitor })
     : { start() {}, consent() {}, learned() {}, reset() {} };
   await federated.start(await fetched);
-  const running = { ...booted, client, store, meta, changed, federated, profile: profileSync(booted, client) };
+  const running = { ...booted, config, client, store, meta, changed, federated, profile: profileSync(booted, client) };
   await followImprove(running, visitor.purposes);
   federated.consent(visitor.purposes);
   return running;
@@ -109,16 +111,18 @@ async function exportData(running, { known }) {
   return { device: { engine: JSON.parse(running.state()), federation: { ...running.meta } }, server };
 }
 
-// Erase the server's copy first: if that fails, the device keeps the secret to try again.
-// The engine starts over before the database is cleared, so a checkpoint still on its way
-// can only write the new visitor's state, never the old one's.
+// "Forget me" (forget.js): the engine starts over as a new visitor's, from the global model as
+// it is now, and federation as a device the server never saw.
 async function forget(running, { known }) {
-  const server = known && running.client ? await running.client.forget(visitor) : null;
-  visitor = { purposes: {} };
-  running.federated.reset();
-  const fetched = running.client ? await fetchModel(running.client) : null;
-  running.reset(fetched?.body ?? null);
-  await running.store.clear();
+  let fetched = null;
+  const startOver = async () => {
+    visitor = NOBODY;
+    running.federated.reset();
+    fetched = running.client ? await fetchModel(running.client) : null;
+    running.reset(fetched?.body ?? null);
+  };
+  const { sync, site } = running.config;
+  const server = await forgetVisitor({ sync, site, who: visitor, known }, warn, startOver);
   await running.federated.start(fetched);
   running.federated.consent(visitor.purposes);
   return { forgotten: true, server };
