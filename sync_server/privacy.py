@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import importlib
 from collections.abc import Sequence
 
 YEAR = 365 * 86_400.0
@@ -92,6 +93,13 @@ def _least_noisy(window: collections.Counter, count: int) -> tuple[tuple[float, 
             break
         taken.append((sigma, rounds))
     return tuple(taken)
+
+
+def import_accountant() -> None:
+    """Import dp-accounting now. It pulls in SciPy, seconds: a server calls this on a thread of
+    its own as it starts, or the first request that reads a site's ε would import it on the
+    event loop, and every other request would wait for it."""
+    importlib.import_module("dp_accounting.rdp")
 
 
 @functools.lru_cache(maxsize=1024)  # every server process asks again after each round
