@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -22,7 +21,6 @@ from sync_server import (
     metrics,
     openapi,
     pages,
-    privacy,
     profiles,
     tokens,
 )
@@ -67,7 +65,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # the process: frozen, the cyclic collector stops scanning it on every full collection,
         # which would otherwise show in the updates' latency tail.
         gc.freeze()
-        threading.Thread(target=privacy.import_accountant, name="import dp-accounting", daemon=True).start()
         ingest.start()  # the writer thread that commits updates and closes rounds
         yield
         ingest.stop()
