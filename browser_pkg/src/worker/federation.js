@@ -34,8 +34,10 @@ const loadTokens = () => (tokenModule ??= import(new URL(P13N_ASSETS.tokens, imp
 
 const randomId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
+// `who()` is the visitor as the worker holds them ({visitor, secret, purposes}): whether they
+// grant `improve` is read from there, never kept here.
 export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged, who }) {
-  let improve = false;
+  const improving = () => Boolean(who().purposes.improve);
   let failures = 0;
   let timer = null;
   let running = null;
@@ -61,7 +63,7 @@ export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged,
   // The token for the round that model `version` opened, unless it was asked for already.
   async function takeToken(version) {
     const round = (version ?? 0) + 1;
-    if (!improve || meta.tokenFor === round || !meta.federation?.token_key) return;
+    if (!improving() || meta.tokenFor === round || !meta.federation?.token_key) return;
     const { takeToken: take } = await loadTokens();
     try {
       await remember({ token: await take(client, who(), round, meta.federation.token_key), tokenFor: round });
@@ -73,7 +75,7 @@ export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged,
 
   async function send() {
     const federation = meta.federation;
-    if (!improve || !federation?.accepting_updates) return;
+    if (!improving() || !federation?.accepting_updates) return;
     const built = ask({ type: "update", clip_norm: federation.clip_norm, counted: meta.counted ?? [] });
     if (built.error) return; // nothing learned on this version yet
     const { update, counted } = built;
@@ -128,13 +130,9 @@ export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged,
       if (fetched) await remember({ etag: fetched.etag, federation: fetched.header.federation, since: Date.now() });
       schedule(fetched ? checkSeconds() : 0);
     },
-    // With `improve`, what is learned from now on may be sent; without it nothing is.
-    consent(purposes) {
-      improve = Boolean(purposes.improve);
-      if (improve) run(false);
-    },
-    // After the engine learned: send as soon as the update is due.
-    learned: () => improve && run(false),
+    // After the engine learned, or the visitor's consent changed: with `improve`, send what
+    // is due (what is learned from the grant on may be sent); without it nothing is.
+    sendDue: () => improving() && run(false),
     // Forget: start over as a visitor the server never saw.
     reset() {
       for (const key of Object.keys(meta)) delete meta[key];

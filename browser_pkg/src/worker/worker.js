@@ -5,12 +5,14 @@
 // a new global model and {event: "warning", message} for problems it recovered from (the page
 // logs them: a worker's console is easy to miss).
 //
-// What leaves the device follows the visitor's consent, which the page passes in `boot` and
-// `consent` as {visitor, secret, policyVersion, purposes: {personalize, improve, sync}}:
-// nothing but requests for the global model without it; anonymous updates with `improve`
-// (federation.js), and, for them, a participation token a round under the visitor's secret;
-// the profile, under the visitor's secret, with `sync`. `restore` reads the
-// profile another device synced, under the id and secret the visitor brought from it.
+// What leaves the device follows the visitor's consent: nothing but requests for the global
+// model without it; anonymous updates with `improve` (federation.js), and, for them, a
+// participation token a round under the visitor's secret; the profile, under the visitor's
+// secret, with `sync`. The page keeps the consent (snippet/visitor.js) and passes it in `boot`
+// and `consent` as {visitor, secret, policyVersion, purposes: {personalize, improve, sync}};
+// the worker holds the one it was last given, `visitor`, which federation and the profile's
+// sync read. `restore` reads the profile another device synced, under the id and secret the
+// visitor brought from it.
 
 import { bootEngine } from "./engine.js";
 import { checkpointer } from "./checkpoint.js";
@@ -54,8 +56,8 @@ function profileSync(booted, client) {
 // visit, or on one where the engine did not run), the engine measures its next delta from its
 // model as it is now, and the counters so far count as sent; `meta.improving` remembers
 // the grant across visits.
-async function followImprove({ ask, meta, store, changed }, purposes) {
-  const improving = Boolean(purposes.improve);
+async function followImprove({ ask, meta, store, changed }) {
+  const improving = Boolean(visitor.purposes.improve);
   if (improving === Boolean(meta.improving)) return;
   if (improving) {
     meta.counted = ask({ type: "begin_federation" }).counted;
@@ -82,11 +84,11 @@ async function boot(config) {
   const federated = client
     ? federation({ ask: booted.ask, merge: booted.merge, client, meta, saveMeta: store.saveMeta, warn, onMerged,
                    who: () => visitor })
-    : { start() {}, consent() {}, learned() {}, reset() {} };
+    : { start() {}, sendDue() {}, reset() {} };
   await federated.start(await fetched);
   const running = { ...booted, config, client, store, meta, changed, federated, profile: profileSync(booted, client) };
-  await followImprove(running, visitor.purposes);
-  federated.consent(visitor.purposes);
+  await followImprove(running);
+  federated.sendDue();
   return running;
 }
 
@@ -97,8 +99,8 @@ async function consent(running, { record, ...given }) {
   if (record && !running.client) throw new Error("no sync server (data-sync) to record consent with");
   const answer = record ? await running.client.consent(given) : null;
   visitor = given;
-  await followImprove(running, visitor.purposes);
-  running.federated.consent(visitor.purposes);
+  await followImprove(running);
+  running.federated.sendDue();
   if (!answer) return { recorded: false, profile_erased: false };
   running.profile.now();
   return { recorded: true, profile_erased: answer.profile_erased };
@@ -124,7 +126,6 @@ async function forget(running, { known }) {
   const { sync, site } = running.config;
   const server = await forgetVisitor({ sync, site, who: visitor, known }, warn, startOver);
   await running.federated.start(fetched);
-  running.federated.consent(visitor.purposes);
   return { forgotten: true, server };
 }
 
@@ -175,7 +176,7 @@ async function answer({ type, ...message }) {
 function follow(running, changed) {
   if (changed.includes("state")) running.changed(); // counted now, written a task later (checkpoint.js)
   if (changed.includes("profile")) running.profile.soon();
-  if (changed.includes("learned")) setTimeout(running.federated.learned);
+  if (changed.includes("learned")) setTimeout(running.federated.sendDue);
 }
 
 self.onmessage = async ({ data }) => {

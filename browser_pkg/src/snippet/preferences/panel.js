@@ -13,10 +13,10 @@
 // last five are promises.
 
 import { SLOT, VARIANT, candidatesOf } from "../slots.js";
+import { PURPOSES } from "../visitor.js";
 import { STRINGS } from "./strings.js";
 import { STYLES } from "./styles.js";
 
-const PURPOSES = ["personalize", "improve", "sync"];
 const CODE_REFUSALS = { malformed: "codeMalformed", unknown: "codeUnknown", empty: "codeEmpty" };
 
 // h("p", {className: "help"}, "text", child): an element with properties and children.
