@@ -12,7 +12,7 @@
 // and `consent` as {visitor, secret, policyVersion, purposes: {personalize, improve, sync}};
 // the worker holds the one it was last given, `visitor`, which federation and the profile's
 // sync read. `restore` reads the profile another device synced, under the id and secret the
-// visitor brought from it.
+// visitor brought from it, and acts under them from then on, as the page does.
 
 import { bootEngine } from "./engine.js";
 import { checkpointer } from "./checkpoint.js";
