@@ -180,3 +180,15 @@ def test_the_readme_and_the_csp_demo_carry_the_stub_and_its_hash():
     assert STUB in readme and f"'sha256-{STUB_HASH}'" in readme
     for page in ["index.html", "csp.html"]:
         assert f"<script>{STUB}</script>" in (ROOT / "browser_pkg" / "demo" / page).read_text()
+
+
+def test_a_browser_that_refuses_storage_still_gets_personalized_slots(page, server):
+    """What the snippet keeps in localStorage (stored.js) helps the first paint: without it
+    the page is still decided, and the visitor's choices hold until it closes."""
+    page.add_init_script("""Object.defineProperty(window, "localStorage", {
+        get() { throw new DOMException("The operation is insecure.", "SecurityError"); } })""")
+    open_demo(page, server)
+    assert any("privacy choices" in w and "insecure" in w for w in warnings(page))
+    assert page.evaluate("p13n.consent({personalize: false})")["personalize"] is False
+    assert page.locator(PICKS).get_attribute("data-p13n-state") == "off"
+    assert errors(page) == []

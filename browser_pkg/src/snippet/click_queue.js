@@ -28,9 +28,10 @@ export function clickQueue(site, ask, onLearned) {
       return [];
     }
   };
-  const write = (queue) => {
+  const write = (queue) => { // null: none
     try {
-      localStorage.setItem(key, JSON.stringify(queue.slice(-50))); // a visitor offline for long keeps the latest
+      if (queue) localStorage.setItem(key, JSON.stringify(queue.slice(-50))); // a visitor offline for long keeps the latest
+      else localStorage.removeItem(key);
     } catch (error) {
       logWarning(`could not keep a click or conversion (${error.name})`);
     }
@@ -79,7 +80,7 @@ export function clickQueue(site, ask, onLearned) {
       held.clear();
       answered.clear();
       taught.clear();
-      localStorage.removeItem(key);
+      write(null);
     },
     // The engine's state is saved: what it learned is safe, so those outcomes may go.
     saved() {

@@ -9,28 +9,11 @@
 // version of the site's privacy text the choices were made under: when the page names
 // another, the choices stay in force but the visitor is asked to confirm them (`outdated`).
 
-import { logWarning } from "./log.js";
+import { stored } from "./stored.js";
 
 const VERSION = 1;
 export const PURPOSES = ["personalize", "improve", "sync"];
 const DEFAULT_PURPOSES = { personalize: true, improve: false, sync: false };
-
-function read(key) {
-  const text = localStorage.getItem(key);
-  if (text === null) return null;
-  try {
-    const saved = JSON.parse(text);
-    if (saved?.version !== VERSION || PURPOSES.some((p) => typeof saved.purposes?.[p] !== "boolean")) {
-      throw new Error(`expected {"version": ${VERSION}, "purposes": {…}}`);
-    }
-    // Saved before choices kept their policy version: the one last recorded, if any.
-    return { policyVersion: saved.recorded?.policyVersion ?? null, ...saved };
-  } catch (error) {
-    logWarning(`discarded unreadable privacy choices (${error.message}); the defaults hold`);
-    localStorage.removeItem(key);
-    return null;
-  }
-}
 
 // Whether the server has to hear of `record`: it knows the visitor already (every change is
 // kept as proof), or they just granted something it is needed for.
@@ -44,27 +27,20 @@ export function mustRecord(record) {
 // What the snippet reads on every page view. Changing the choices is the visitor's request,
 // so it comes with requests.js (choice_changes.js), through `keep`.
 export function visitorChoices(site, policyVersion) {
-  const key = `p13n:visitor:${site}`;
+  const valid = (saved) => PURPOSES.every((p) => typeof saved.purposes?.[p] === "boolean");
+  const store = stored(`p13n:visitor:${site}`, VERSION, "privacy choices", valid);
   // The defaults grant nothing, so they need no confirming under any version.
   const defaults = () => ({ version: VERSION, purposes: { ...DEFAULT_PURPOSES }, policyVersion });
-  let record = defaults();
-  try {
-    record = read(key) ?? record;
-  } catch (error) {
-    logWarning(`privacy choices unavailable (${error.name}); the defaults hold`);
-  }
+  const saved = store.read();
+  // Saved before choices kept their policy version: the one last recorded, if any.
+  let record = saved ? { policyVersion: saved.recorded?.policyVersion ?? null, ...saved } : defaults();
   return {
     policyVersion,
     record: () => record,
     // `next` is in force from now on, and kept; null forgets the visitor: the defaults, nothing kept.
     keep(next) {
       record = next ?? defaults();
-      try {
-        if (next) localStorage.setItem(key, JSON.stringify(next));
-        else localStorage.removeItem(key);
-      } catch (error) {
-        logWarning(`could not save privacy choices (${error.name}); they last until the page closes`);
-      }
+      store.write(next); // failing, they last until the page closes
     },
     purposes: () => ({ ...record.purposes }),
     known: () => Boolean(record.recorded),
