@@ -11,8 +11,8 @@ import { forgetVisitor } from "../shared/forget.js";
 import { adopt, choose, exported, recorded } from "./choice_changes.js";
 import { logWarning } from "./log.js";
 import { SyncCodeError, decodeSyncCode, encodeSyncCode } from "./sync_code.js";
+import { SERVER_PURPOSES } from "./visitor.js";
 
-const SERVER_PURPOSES = ["improve", "sync"]; // they act through the server
 
 export function visitorRequests(page) {
   const { config, choices, ask, emit } = page;

@@ -13,6 +13,7 @@ import { stored } from "./stored.js";
 
 const VERSION = 1;
 export const PURPOSES = ["personalize", "improve", "sync"];
+export const SERVER_PURPOSES = ["improve", "sync"]; // they act through the server
 const DEFAULT_PURPOSES = { personalize: true, improve: false, sync: false };
 
 // Whether the server has to hear of `record`: it knows the visitor already (every change is
@@ -20,7 +21,7 @@ const DEFAULT_PURPOSES = { personalize: true, improve: false, sync: false };
 export function mustRecord(record) {
   const { recorded, purposes } = record;
   if (record.policyVersion === null) return false; // saved under no known version: the visitor is asked first
-  if (!recorded) return purposes.improve || purposes.sync;
+  if (!recorded) return SERVER_PURPOSES.some((p) => purposes[p]);
   return recorded.policyVersion !== record.policyVersion || PURPOSES.some((p) => recorded.purposes[p] !== purposes[p]);
 }
 
