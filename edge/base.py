@@ -9,7 +9,7 @@ survives a JSON round trip exactly, so the browser can keep it in IndexedDB.
 from __future__ import annotations
 
 import abc
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any, TypeVar
 
 Features = dict[Hashable, float]
@@ -31,6 +31,42 @@ class Classifier(abc.ABC):
         """Return the most likely label for `x`."""
         proba = self.predict_proba_one(x)
         return proba[True] > proba[False]
+
+
+class LinearClassifier(Classifier):
+    """A classifier whose logit is `intercept + Σ weights[k] · x[k]`: what the engine ranks with.
+
+    Besides learning, the engine asks three things of its learner, which this base class
+    answers for a learner that cannot: to `settle` after a step (nothing to do), to
+    `take_weights` set from outside and to give its state `to_dict` (a TypeError each;
+    the built-in `edge.linear_model.LogisticRegression` does both).
+    """
+
+    intercept: float
+
+    @property
+    @abc.abstractmethod
+    def weights(self) -> Mapping[Hashable, float]:
+        """The weight of each feature seen so far."""
+
+    @property
+    def name(self) -> str:
+        """What the learner is called in errors."""
+        return type(self).__name__
+
+    def settle(self, x: Features) -> None:
+        """Bring the weights of `x`'s features up to date after `learn_one(x, ...)`, so that
+        the next prediction reflects that example. Most learners already are."""
+
+    def take_weights(self, intercept: float, weights: Mapping[Hashable, float]) -> None:
+        """Take `intercept` and `weights` as the model's own from now on, though they were set
+        from outside (a federated merge, an interest the visitor declared)."""
+        raise TypeError(f"{self.name} cannot take weights set from outside (a global model, a declared interest): "
+                        "that needs the built-in LogisticRegression")
+
+    def to_dict(self) -> State:
+        """The whole state as JSON types, for a learner that has one."""
+        raise TypeError(f"{self.name} has no JSON state; only the built-in LogisticRegression has")
 
 
 class Stateful(abc.ABC):

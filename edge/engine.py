@@ -44,7 +44,7 @@ from itertools import repeat, zip_longest
 from typing import Any, NamedTuple
 
 from edge import federated, linear_model, optim, policies, variety
-from edge.base import Classifier, Features, State, Stateful
+from edge.base import Features, LinearClassifier, State
 from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
 from edge.federated import COUNTS
 from edge.linear_model.log_reg import sigmoid
@@ -209,13 +209,14 @@ class Personalizer:
 
     `learner` replaces the built-in `LogisticRegression` (then `learning_rate` and
     `l2` do not apply): any linear classifier with `learn_one`, `predict_proba_one`,
-    `weights` and `intercept` works, River's `LogisticRegression` included. Only the
-    built-in one has JSON state and can merge global models.
+    `weights` and `intercept` works, River's `LogisticRegression` included (the engine
+    holds another library's in an `edge.linear_model.ForeignLearner`). Only the built-in
+    one has JSON state and can merge global models (see `edge.base.LinearClassifier`).
     """
 
-    def __init__(self, config: Config | None = None, learner: Classifier | None = None) -> None:
+    def __init__(self, config: Config | None = None, learner: LinearClassifier | Any = None) -> None:
         self.config = config or Config()
-        self.model = learner if learner is not None else self.config.new_learner()
+        self.model = linear_model.adopt(learner) if learner is not None else self.config.new_learner()
         self.policy = self.config.new_policy()
         self.rng = random.Random(self.config.seed)
         self.visitor = _new_visitor(self.rng)
@@ -400,8 +401,9 @@ class Personalizer:
         intercept = self.model.intercept
         logits = {v: intercept + z for v, z in crossing.sums(contributions).items() if v not in shown_on_page}
         variances = None
-        if isinstance(self.policy, policies.ConfidencePolicy):
-            means = crossing.means(list(self.policy.weight_variances(crossing.buckets)))
+        weight_variances = self.policy.weight_variances(crossing.buckets)
+        if weight_variances is not None:
+            means = crossing.means(list(weight_variances))
             variances = {v: means[v] for v in logits}
         ranking = self.policy.order(logits, variances, self.rng)
         arranged = self.settings.rules.apply(request.slot, list(logits), ranking.scores, self.visitor)
@@ -620,12 +622,8 @@ class Personalizer:
         if self.base is not None:  # the evidence is about the global model, so at its weights
             self.evidence.add(x, y, sigmoid(self.base.intercept + policy_base.dot(self.base.weights, x)))
         self.model.learn_one(x, y)
-        if isinstance(self.model, linear_model.LogisticRegression):
-            self.model.optimizer.settle(self.model.weight_table, x)  # the next decision reflects it
-        if isinstance(self.policy, policies.ConfidencePolicy):
-            # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
-            logit = self.model.intercept + policies.dot(policies.readable_weights(self.model), x)
-            self.policy.update(x, sigmoid(logit))
+        self.model.settle(x)  # the next decision reflects it
+        self.policy.learned(x, self.model)
         self.samples += 1
 
     def _count(self, slot: str, variant: str, arm: str, *gains: int) -> None:
@@ -702,12 +700,7 @@ class Personalizer:
         >>> dict(engine.model.weights), engine.start.weights
         ({}, {})
         """
-        if not isinstance(self.model, linear_model.LogisticRegression):
-            raise TypeError(f"shifting weights needs the built-in LogisticRegression, not {type(self.model).__name__}")
-        local = self.model.to_dict()
-        weights = _shifted(dict(local["weights"]), changes)
-        self.model = linear_model.LogisticRegression.from_dict({**local, "weights": list(weights.items())})
-        self.model.optimizer.follow(self.model.weight_table)
+        self.model.take_weights(self.model.intercept, _shifted(self.model.weights, changes))
         self.start = federated.LinearModel(self.start.intercept, _shifted(self.start.weights, changes))
 
     def configure(self, settings: dict) -> None:
@@ -725,20 +718,12 @@ class Personalizer:
         settings = Settings.from_dict(model["settings"]) if "settings" in model else self.settings
         if self.base is not None and new.version < self.base.version:
             raise ValueError(f"global model version {new.version} is older than version {self.base.version}, merged already")
-        if not isinstance(self.model, linear_model.LogisticRegression):
-            raise TypeError(f"merging a global model needs the built-in LogisticRegression, not {type(self.model).__name__}")
         old = self.base or federated.GlobalModel()
-        local = self.model.to_dict()
         # Noisy global weights are a prior, shrunk by their noise (see edge.federated).
         weights = federated.merge(self.model.weights, old.prior(), new.prior())
-        intercept = new.intercept + (local["intercept"] - old.intercept)
-        self.model = linear_model.LogisticRegression.from_dict(
-            {**local, "intercept": intercept, "weights": list(weights.items())})
-        self.model.optimizer.follow(self.model.weight_table)
-        if isinstance(self.policy, policies.ConfidencePolicy):
-            old_precisions = self.base.precisions if self.base else {}
-            prior = self.policy.prior_precision
-            self.policy.precisions = federated.merge(self.policy.precisions, old_precisions, new.precisions, default=prior)
+        intercept = new.intercept + (self.model.intercept - old.intercept)
+        self.model.take_weights(intercept, weights)
+        self.policy.merge_precisions(old.precisions, new.precisions)
         self.base, self.start, self.samples = new, federated.LinearModel(intercept, weights), 0
         self.evidence = federated.Evidence()
         self.settings = settings
@@ -747,8 +732,6 @@ class Personalizer:
 
     def to_dict(self) -> State:
         """The whole state as JSON types; `from_dict` restores it exactly (built-in learner only)."""
-        if not isinstance(self.model, Stateful):
-            raise TypeError(f"{type(self.model).__name__} has no JSON state; only the built-in LogisticRegression has")
         return {
             "schema": SCHEMA,
             "config": dataclasses.asdict(self.config),
