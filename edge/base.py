@@ -9,6 +9,7 @@ survives a JSON round trip exactly, so the browser can keep it in IndexedDB.
 from __future__ import annotations
 
 import abc
+import random
 from collections.abc import Hashable, Mapping
 from typing import Any, TypeVar
 
@@ -97,6 +98,27 @@ def to_pairs(table: dict) -> list[list]:
     {7: 0.5, 'topic:news': -1.25}
     """
     return [[key, value] for key, value in table.items()]
+
+
+def rng_state(rng: random.Random) -> list:
+    """A random generator's state as JSON types, which `restore_rng` takes back.
+
+    >>> import json
+    >>> rng = random.Random(5)
+    >>> copy = restore_rng(json.loads(json.dumps(rng_state(rng))))
+    >>> copy.random() == rng.random()
+    True
+    """
+    version, internal, gauss_next = rng.getstate()
+    return [version, list(internal), gauss_next]
+
+
+def restore_rng(state: list) -> random.Random:
+    """A random generator in the state `rng_state` gave."""
+    version, internal, gauss_next = state
+    rng = random.Random()
+    rng.setstate((version, tuple(internal), gauss_next))
+    return rng
 
 
 def rebuild(kinds: dict[str, type[S]], state: State, kind: str) -> S:

@@ -43,18 +43,19 @@ from collections.abc import Mapping
 from itertools import repeat, zip_longest
 from typing import Any, NamedTuple
 
-from edge import federated, linear_model, optim, policies, variety
-from edge.base import Features, LinearClassifier, State
+from edge import federated, linear_model, policies, variety
+from edge.base import Features, LinearClassifier, State, restore_rng, rng_state
+from edge.config import Config
 from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
 from edge.federated import COUNTS
 from edge.linear_model.log_reg import sigmoid
+from edge.migrations import SCHEMA, upgrade
 from edge.objectives import ATTRIBUTION_SECONDS, AWAITING_CLICKS, CLICK, Objective, conversion
 from edge.policies import base as policy_base
 from edge.profile import Profile, check_time
-from edge.rules import NO_RULES
+from edge.rules import NO_RULES, new_visitor
 from edge.settings import Settings
 
-SCHEMA = 8
 CLICKS = Objective(CLICK)  # what a slot optimizes unless it says otherwise
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
 # that sees the page's order, or everyone's page order while the kill switch is on.
@@ -73,61 +74,6 @@ KNOWN_SLOTS = 256  # slots whose last candidates are remembered, laid out
 # them lose this much score (`edge.variety.spread`), and this share of decisions explores.
 VISITOR_VARIETY = 1.0
 VISITOR_EXPLORE = 0.1
-# FTRL-Proximal is the default: its per-feature steps shrink as a feature is seen, as a
-# posterior's would, where one plain step size is too big for rare features or too
-# small for common ones (see bench/edge_quality.py).
-OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "ftrl": lambda lr: optim.FTRLProximal(alpha=lr)}
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """How the engine learns and explores. Sites get theirs from the global model."""
-
-    hash_bits: int = 18
-    optimizer: str = "ftrl"  # how the built-in learner steps: "sgd", "adam" or "ftrl" (see edge.optim)
-    learning_rate: float = 0.05  # sgd, adam: the step size; ftrl: its alpha
-    l2: float = 0.0
-    # LinUCB, half a standard deviation up: on four simulated sites of different shapes Thompson
-    # sampling explored too much (last or next to last of our policies on each); no one setting
-    # won every site: α = 0.3 wins the news site (its stories churn), α = 1 the catalog (each item
-    # is rarely seen), and elsewhere the gaps are seed noise (bench/edge_quality.py, README).
-    policy: str = "lin-ucb"
-    epsilon: float = 0.05  # epsilon-greedy: the share of decisions that explore
-    alpha: float = 0.5  # lin-ucb: the bound's width, in standard deviations of the logit
-    prior_precision: float = 2.0  # thompson, lin-ucb: how sure we are of a logit never seen
-    min_explore: float = 0.0  # the share of decisions that show a random candidate, whatever the policy
-    clip_norm: float = 5.0  # the L2 norm a federated update is clipped to (the server's default; it clips to its own)
-    seed: int | None = None  # None: the OS picks, so visitors do not all explore alike
-    max_open_decisions: int = 32
-    reasons_per_variant: int = 3
-
-    def __post_init__(self) -> None:
-        if self.policy not in policies.BY_NAME:
-            raise ValueError(f"unknown policy {self.policy!r}; expected one of {sorted(policies.BY_NAME)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
-        if not 0 <= self.min_explore <= 1:
-            raise ValueError(f"min_explore must be a share from 0 to 1, got {self.min_explore!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> Config:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown config keys {sorted(unknown)}")
-        return cls(**values)
-
-    def new_learner(self) -> linear_model.LogisticRegression:
-        return linear_model.LogisticRegression(optimizer=OPTIMIZERS[self.optimizer](self.learning_rate), l2=self.l2)
-
-    def new_policy(self) -> policies.Policy:
-        if self.policy == "greedy":
-            return policies.Greedy()
-        if self.policy == "epsilon-greedy":
-            return policies.EpsilonGreedy(self.epsilon)
-        if self.policy == "lin-ucb":
-            return policies.LinUCB(self.alpha, self.prior_precision)
-        return policies.ThompsonSampling(self.prior_precision)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,7 +165,7 @@ class Personalizer:
         self.model = linear_model.adopt(learner) if learner is not None else self.config.new_learner()
         self.policy = self.config.new_policy()
         self.rng = random.Random(self.config.seed)
-        self.visitor = _new_visitor(self.rng)
+        self.visitor = new_visitor(self.rng)
         self.profile = Profile()
         self.variety = False  # whether the visitor asked for more variety (`declare_variety`)
         self.settings = Settings()
@@ -737,7 +683,7 @@ class Personalizer:
             "config": dataclasses.asdict(self.config),
             "model": self.model.to_dict(),
             "policy": self.policy.to_dict(),
-            "rng": _rng_state(self.rng),
+            "rng": rng_state(self.rng),
             "visitor": self.visitor,
             "profile": self.profile.to_dict(),
             "variety": self.variety,
@@ -760,8 +706,7 @@ class Personalizer:
         engine = cls(Config.from_dict(state["config"]))
         engine.model = linear_model.LogisticRegression.from_dict(state["model"])
         engine.policy = policies.from_dict(state["policy"])
-        version, internal, gauss_next = state["rng"]
-        engine.rng.setstate((version, tuple(internal), gauss_next))
+        engine.rng = restore_rng(state["rng"])
         engine.visitor = state["visitor"]
         engine.profile = Profile.from_dict(state["profile"])
         engine.declare_variety(state["variety"])
@@ -788,94 +733,6 @@ def _shifted(weights: dict, changes: Mapping[int, float]) -> dict:
     return shifted
 
 
-def upgrade(state: State) -> State:
-    """Bring state saved by an older engine up to this engine's schema."""
-    schema = state.get("schema") if isinstance(state, dict) else None
-    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
-        raise ValueError(f"engine state has no valid schema, got {schema!r}")
-    if schema > SCHEMA:
-        raise ValueError(f"engine state has schema {schema}, newer than this engine's {SCHEMA}: it was saved by a newer engine")
-    while state["schema"] < SCHEMA:
-        state = UPGRADES[state["schema"]](state)
-    return state
-
-
-def _upgrade_from_schema_1(state: State) -> State:
-    """Schema 1 kept no policy, counters or global weights.
-
-    It recorded only the global version it started from, so the model as migrated
-    stands in for that global model: learning from now on is federated, and what came
-    before stays the visitor's own until a merge replaces that stand-in.
-    """
-    config = Config.from_dict(state["config"])
-    model = state["model"]
-    start = {"intercept": model["intercept"], "weights": model["weights"]}
-    version = state["global_version"]
-    return {
-        "schema": 2,
-        "config": dataclasses.asdict(config),
-        "model": model,
-        "policy": config.new_policy().to_dict(),
-        "rng": _rng_state(random.Random(config.seed)),
-        "global": None if version is None else {"version": version, **start, "precisions": []},
-        "start": start,
-        "samples": 0,
-        "decisions_made": state["decisions_made"],
-        "open_decisions": {d: _open_decision_from_schema_1(v) for d, v in state["open_decisions"].items()},
-        "counters": [],
-    }
-
-
-def _open_decision_from_schema_1(decision: dict) -> dict:
-    shown = {v: [[b for b, _ in pairs], [x for _, x in pairs]] for v, pairs in decision["shown"].items()}
-    return {**decision, "arm": PERSONALIZED, "shown": shown}
-
-
-def _upgrade_from_schema_2(state: State) -> State:
-    """Schema 2 had no visitor id, profile or site settings, and its open decisions
-    kept no variant's own features: a click on one still teaches the model, not the profile."""
-    return {
-        **state,
-        "schema": 3,
-        "visitor": _new_visitor(random.Random()),
-        "profile": Profile().to_dict(),
-        "settings": Settings().to_dict(),
-        "open_decisions": {d: {**v, "features": {variant: [] for variant in v["shown"]}}
-                           for d, v in state["open_decisions"].items()},
-    }
-
-
-def _upgrade_from_schema_3(state: State) -> State:
-    """Schema 3's engines all learned with SGD, and their configs did not say so."""
-    return {**state, "schema": 4, "config": {**state["config"], "optimizer": "sgd"}}
-
-
-def _upgrade_from_schema_4(state: State) -> State:
-    """Schema 4 remembered no click ids."""
-    return {**state, "schema": 5, "clicks_learned": []}
-
-
-def _upgrade_from_schema_5(state: State) -> State:
-    """Schema 5's slots all optimized clicks, so no click awaited a conversion."""
-    decisions = {d: {**v, "objective": CLICK} for d, v in state["open_decisions"].items()}
-    return {**state, "schema": 6, "open_decisions": decisions, "awaiting": []}
-
-
-def _upgrade_from_schema_6(state: State) -> State:
-    """Schema 6 had no variety preference."""
-    return {**state, "schema": 7, "variety": False}
-
-
-def _upgrade_from_schema_7(state: State) -> State:
-    """Schema 7 sent deltas of its weights, not evidence: what it learned since its last merge
-    stays its own, and evidence is gathered from now on."""
-    return {**state, "schema": 8, "evidence": federated.Evidence().to_dict()}
-
-
-UPGRADES = {
-    1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3, 4: _upgrade_from_schema_4,
-    5: _upgrade_from_schema_5, 6: _upgrade_from_schema_6, 7: _upgrade_from_schema_7,
-}
 # What each event type is learned by (`Personalizer.learn`).
 EVENTS = {"click": "_learn_click", "view": "_learn_view", "convert": "_learn_convert"}
 
@@ -912,13 +769,3 @@ def _feature_name(visit: tuple[str, ...], tokens: tuple[str, ...], i: int) -> st
         return tokens[i]
     context, token = divmod(i - len(tokens), len(tokens))
     return crossed_names([visit[context]], [tokens[token]])[-1]
-
-
-def _new_visitor(rng: random.Random) -> str:
-    """A random pseudonymous id: it only decides the visitor's holdout group."""
-    return f"{rng.getrandbits(64):016x}"
-
-
-def _rng_state(rng: random.Random) -> list:
-    version, internal, gauss_next = rng.getstate()
-    return [version, list(internal), gauss_next]

@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import random
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -194,6 +195,15 @@ class Rules:
             return Arrangement(rules.arrange(default, scores, personalized=False), dict(scores), group)
         boosted = rules.boosted(scores)
         return Arrangement(rules.arrange(default, boosted, personalized=True), boosted, group)
+
+
+def new_visitor(rng: random.Random) -> str:
+    """A random pseudonymous visitor id: it only decides the visitor's groups (`draw`).
+
+    >>> new_visitor(random.Random(3))
+    '97b750923ceb3ffd'
+    """
+    return f"{rng.getrandbits(64):016x}"
 
 
 def draw(visitor: str, slot: str) -> float:

@@ -560,6 +560,40 @@ def test_state_saved_by_schema_6_is_migrated_without_a_wish_for_variety():
     assert migrated.variety is False and without_evidence(migrated.to_dict()) == without_evidence(engine.to_dict())
 
 
+def saved_by_schema(schema: int, engine: Personalizer) -> dict:
+    """The engine's state as an engine of `schema` (3 or later) saved it: without what it did not keep yet."""
+    state = json.loads(json.dumps(engine.to_dict()))
+    if schema < 8:
+        del state["evidence"]
+    if schema < 7:
+        del state["variety"]
+    if schema < 6:
+        del state["awaiting"]
+        for decision in state["open_decisions"].values():
+            del decision["objective"]
+    if schema < 5:
+        del state["clicks_learned"]
+    if schema < 4:
+        del state["config"]["optimizer"]
+    return {**state, "schema": schema}
+
+
+@pytest.mark.parametrize("schema", [3, 4, 5, 6, 7])
+def test_state_saved_by_every_schema_since_3_is_migrated_to_the_same_engine(schema):
+    """Each step fills in what its schema did not keep as an engine of then would have had it: SGD (schema 3),
+    no click ids (4), decisions that optimize clicks and no click awaiting a goal (5), no wish for variety (6);
+    only the evidence for the next update starts afresh (7)."""
+    engine = trained_from_global(Config(policy="greedy", optimizer="sgd", seed=5))
+    migrated = Personalizer.from_dict(saved_by_schema(schema, engine))
+    def without_evidence(state: dict) -> dict:
+        return {k: v for k, v in state.items() if k != "evidence"}
+    assert without_evidence(migrated.to_dict()) == without_evidence(engine.to_dict())
+    assert migrated.evidence.to_dict() == {"intercept": [0.0, 0.0], "buckets": []} != engine.evidence.to_dict()
+    last = next(iter(migrated.open_decisions))
+    assert migrated.learn({"type": "click", "decision": last, "variant": "tent", "at": NOW, "id": "c"}) == [last]
+    assert migrated.has_learned("c") and migrated.delta()["samples"] == engine.delta()["samples"] + 1
+
+
 @pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 8"), ("2", "no valid schema"),
                                              (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
