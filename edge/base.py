@@ -40,10 +40,12 @@ class LinearClassifier(Classifier):
     Besides learning, the engine asks three things of its learner, which this base class
     answers for a learner that cannot: to `settle` after a step (nothing to do), to
     `take_weights` set from outside and to give its state `to_dict` (a TypeError each;
-    the built-in `edge.linear_model.LogisticRegression` does both).
+    the built-in `edge.linear_model.LogisticRegression` does both, and says it
+    `takes_weights`).
     """
 
     intercept: float
+    takes_weights = False  # whether `take_weights` takes them
 
     @property
     @abc.abstractmethod

@@ -86,6 +86,8 @@ class LogisticRegression(LinearClassifier, Stateful):
     ValueError: feature 'topic:sports' has value nan; feature values must be finite numbers
     """
 
+    takes_weights = True
+
     def __init__(
         self,
         optimizer: optim.Optimizer | None = None,

@@ -15,7 +15,7 @@ from river import linear_model as river_linear_model
 from river import optim as river_optim
 
 from edge import HOLDOUT, OFF, PERSONALIZED, Config, Personalizer
-from edge.engine import SCHEMA
+from edge.engine import INTEREST_WEIGHT, SCHEMA
 from edge.features import Hasher
 from edge.federated import norm
 from edge.rules import SITE_WIDE, draw
@@ -294,6 +294,53 @@ def test_declared_interests_change_the_ranking_at_once(make):
     decision = engine.decide("picks", PICKS, {}, at=NOW)
     assert decision.ranking[0] == "bottle"
     assert "You told us you like hiking" in decision.why["bottle"]
+
+
+def test_a_declared_interest_leads_at_once_and_is_the_visitors_say_not_learning():
+    engine = Personalizer(GREEDY)
+    engine.merge_global({"version": 1, "intercept": 0.0, "weights": []})
+    engine.declare(["topic:hiking"])
+    steered = hashed("interest:topic:hiking & topic:hiking")
+    assert engine.model.weights[steered] == INTEREST_WEIGHT
+    decision = engine.decide("picks", PICKS, {}, at=NOW)
+    assert decision.ranking[0] == "bottle"
+    engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": NOW})
+    learned = engine.model.weights[steered] - INTEREST_WEIGHT
+    delta = engine.delta()["delta"]
+    assert learned > 0 and abs(delta["val"][delta["idx"].index(steered)]) < INTEREST_WEIGHT / 2  # the click, not the say
+    engine.declare([])
+    assert engine.model.weights[steered] == pytest.approx(learned)  # what the click taught stays
+
+
+def test_a_profile_from_another_device_replaces_this_one_and_its_interests_steer():
+    other = Personalizer(GREEDY)
+    other.declare(["topic:camping"])
+    other.learn({"type": "view", "features": ["topic:hiking"], "at": NOW})
+    engine = trained_from_global()
+    engine.declare(["topic:cycling"])
+    engine.restore_profile(other.profile.to_dict())
+    assert engine.profile.to_dict() == other.profile.to_dict()
+    weights = engine.model.weights
+    assert weights[hashed("interest:topic:camping & topic:camping")] == INTEREST_WEIGHT
+    assert hashed("interest:topic:cycling & topic:cycling") not in weights  # this device's interest went with its profile
+
+
+@pytest.mark.parametrize("profile, problem", [(["topic:x"], "a profile must be an object"), ({"schema": 7}, "schema 7")])
+def test_a_bad_profile_is_refused_and_changes_nothing(profile, problem):
+    engine = used_engine()
+    before = engine.to_dict()
+    with pytest.raises(ValueError, match=problem):
+        engine.restore_profile(profile)
+    assert engine.to_dict() == before
+
+
+def test_a_visitor_id_given_replaces_the_drawn_one_and_the_engine_explores_alike():
+    given, drawn = Personalizer(Config(seed=3), visitor="v-1"), Personalizer(Config(seed=3))
+    assert given.visitor == "v-1" != drawn.visitor
+    assert given.decide("picks", PICKS, {}, at=NOW).ranking == drawn.decide("picks", PICKS, {}, at=NOW).ranking
+    assert given.rng.getstate() == drawn.rng.getstate()
+    with pytest.raises(ValueError, match="visitor must be a non-empty string id"):
+        Personalizer(visitor="")
 
 
 def test_what_the_visitor_views_and_clicks_becomes_context_that_fades():
