@@ -55,6 +55,7 @@ from edge.policies import base as policy_base
 from edge.profile import Profile, check_time
 from edge.rules import NO_RULES, new_visitor
 from edge.settings import Settings
+from edge.validation import whole
 
 CLICKS = Objective(CLICK)  # what a slot optimizes unless it says otherwise
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
@@ -289,9 +290,7 @@ class Personalizer:
         if not isinstance(candidates, list) or not candidates:
             raise ValueError(f"slot {slot!r} needs a non-empty list of candidates")
         size = spec.get("size")
-        size = len(candidates) if size is None else size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size of slot {slot!r} must be a whole number >= 1, got {size!r}")
+        size = len(candidates) if size is None else whole(f"size of slot {slot!r}", size, low=1)
         keep = spec.get("keep")
         if keep is not None and not (isinstance(keep, list) and all(isinstance(v, str) for v in keep)):
             raise ValueError(f"keep of slot {slot!r} must be a list of variant ids, got {keep!r}")

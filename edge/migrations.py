@@ -26,13 +26,14 @@ from edge.config import Config
 from edge.profile import Profile
 from edge.rules import new_visitor
 from edge.settings import Settings
+from edge.validation import is_whole
 
 
 def upgrade(state: State) -> State:
     """Bring state saved by an older engine up to this engine's schema; a ValueError for state
     with no schema, or a newer one."""
     schema = state.get("schema") if isinstance(state, dict) else None
-    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+    if not is_whole(schema) or schema < 1:
         raise ValueError(f"engine state has no valid schema, got {schema!r}")
     if schema > SCHEMA:
         raise ValueError(f"engine state has schema {schema}, newer than this engine's {SCHEMA}: it was saved by a newer engine")

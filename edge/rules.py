@@ -48,7 +48,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal
 
-from edge.validation import is_number, known_fields
+from edge.validation import is_number, is_whole, known_fields
 
 Group = Literal["personalized", "holdout", "off"]
 SLOT_KEYS = ("pin", "exclude", "boost", "variety", "holdout")
@@ -259,7 +259,7 @@ def _variant(value: Any, path: str) -> str:
 
 
 def _position(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_whole(value) or value < 1:
         raise RuleError(f"{path}: position must be a whole number from 1 (the top), got {value!r}")
     return value
 

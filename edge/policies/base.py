@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import math
 import operator
 import random
 from collections.abc import Hashable, Iterable, Iterator, Mapping
@@ -31,6 +30,7 @@ from typing import ClassVar, Protocol
 from edge.base import Features, State, Stateful, to_pairs
 from edge.federated import merge
 from edge.linear_model.log_reg import LogisticRegression, sigmoid
+from edge.validation import is_number
 
 
 class LinearLearner(Protocol):
@@ -142,7 +142,7 @@ class ConfidencePolicy(Policy):
     """
 
     def __init__(self, prior_precision: float = 10.0) -> None:
-        if not (math.isfinite(prior_precision) and prior_precision > 0):
+        if not (is_number(prior_precision) and prior_precision > 0):
             raise ValueError(f"prior_precision must be a positive number, got {prior_precision!r}")
         self.prior_precision = prior_precision
         self.precisions = {}
