@@ -746,7 +746,7 @@ class Personalizer:
 
     @classmethod
     def from_dict(cls, state: State) -> Personalizer:
-        """Restore an engine from `to_dict`'s output, migrating state an older engine saved."""
+        """Restore an engine from `to_dict`'s output, migrating state an older engine saved (`edge.migrations`)."""
         state = upgrade(state)
         engine = cls(Config.from_dict(state["config"]), visitor=state["visitor"])
         engine.model = linear_model.LogisticRegression.from_dict(state["model"])

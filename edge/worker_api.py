@@ -48,8 +48,9 @@ from collections.abc import Callable
 from typing import Any
 
 from edge import federated, model_form
+from edge.config import Config
 from edge.early_table import early_table as make_early_table
-from edge.engine import Config, Personalizer
+from edge.engine import Personalizer
 
 VISITOR_ID = re.compile(r"[0-9a-f-]{16,36}")  # as the engine draws them (16 hex digits) or a page does (a UUID)
 _engine = Personalizer()
