@@ -37,11 +37,10 @@ class Classifier(abc.ABC):
 class LinearClassifier(Classifier):
     """A classifier whose logit is `intercept + Σ weights[k] · x[k]`: what the engine ranks with.
 
-    Besides learning, the engine asks three things of its learner, which this base class
-    answers for a learner that cannot: to `settle` after a step (nothing to do), to
-    `take_weights` set from outside and to give its state `to_dict` (a TypeError each;
-    the built-in `edge.linear_model.LogisticRegression` does both, and says it
-    `takes_weights`).
+    Besides learning, the engine calls three hooks, which this base class answers for a
+    learner with nothing to add: `settle` does nothing, and `take_weights` and `to_dict`
+    raise a TypeError naming the learner. The built-in `edge.linear_model.LogisticRegression`
+    fills all three, and says it `takes_weights`.
     """
 
     intercept: float
