@@ -123,7 +123,7 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
         for n in shapes)
     params = {"sites": plans, "hash_bits": HASH_BITS, "round_config": dataclasses.asdict(shipped),
               "target_epsilon": TARGET_EPSILON, "delta": DELTA, "goal_share": GOAL_SHARE, "seeds": list(seeds),
-              "accounting": "RDP, per visitor: the k = device_rounds_per_year least noisy rounds of any 365 days"}
+              "accounting": "exact (Gaussian DP), per visitor: the k = device_rounds_per_year least noisy rounds of any 365 days"}
     return figures, params
 
 

@@ -59,7 +59,7 @@ ROUNDS = 6
 DEVICES = 100  # per round (the default target is 1,000; `bytes_every_bucket_published` is the most any round can make)
 VISITS = 8  # per device and round
 GOAL_BYTES = 100_000
-VISITS_PER_MONTH, ROUNDS_PER_MONTH = 30, 30 * 24  # a daily visitor; hourly rounds (round_seconds)
+VISITS_PER_MONTH, ROUNDS_PER_MONTH = 30, 30 * 24  # a daily visitor; a device online all month looks hourly (check_seconds)
 FORMS = {"json": "application/json", "compact": model_answers.FORMS["compact"]}
 CODINGS = {"identity": "identity", "gzip": "gzip", "br": "br"}
 

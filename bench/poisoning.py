@@ -5,7 +5,7 @@ round that merge the newest model, meet their visitor on VISITS visits and send 
 (gradient and curvature, clipped to C on the device) with a token (`federated_quality.Run`,
 recorded once). Every run below replays the same honest updates, round by round, through the
 server's own `parse_update`, `Store.add_updates` and `close_round` with the shipped round config
-(η = 0.1, C = 5, σ = 2.39: noise of s = σC on the gradients' sums, t = s / CURVATURE_SCALE on the
+(η = 0.1, C = 5, σ = 2.24: noise of s = σC on the gradients' sums, t = s / CURVATURE_SCALE on the
 curvatures'), under the default `mean` aggregator and `trimmed_mean`.
 
 Two targets: `often`, the bucket honest devices touch most over the rounds (their curvature

@@ -53,7 +53,7 @@ ROUND_CLOSE_SECONDS = Histogram(
     ["site"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 EPSILON = Gauge(
-    "p13n_privacy_epsilon", "The privacy spent by a site's closed rounds: ε at the site's δ (RDP accountant).",
+    "p13n_privacy_epsilon", "The privacy spent by a site's closed rounds: ε at the site's δ (the exact Gaussian accountant).",
     ["site"],
 )
 

@@ -47,9 +47,10 @@ DEMO_DEVICES = 200
 DEMO_RULES = {"holdout": DEFAULT_HOLDOUT, "slots": {"hero": {"holdout": 0.2}}}
 DEMO_SAMPLE = 4_000  # visits in the demo's logged sample
 # The demo's 200 devices come back all month, so each joins up to 12 rounds (k = 12) with the
-# noise that keeps that within the default budget (σ = 8.26: ε ≤ 2 per visitor-year at δ = 1e-6);
-# at the shipped k = 1 they would fill about three rounds between them.
-DEMO_ROUNDS = {"device_rounds_per_year": 12, "noise_multiplier": 8.26}
+# noise that keeps that within the default budget (σ = 7.73: ε ≤ 2 per visitor-year at δ = 1e-6);
+# at the shipped k = 1 they would fill about three rounds between them. Its rounds close at 100
+# devices: the shipped 250 to 1,000 are more than the demo has.
+DEMO_ROUNDS = {"device_rounds_per_year": 12, "noise_multiplier": 7.73, "min_devices": 50, "target_devices": 100}
 
 
 @dataclasses.dataclass(frozen=True)

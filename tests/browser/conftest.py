@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # Rounds of one second that close with every update and add no noise: a round trip a test can wait for.
-FAST_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
+FAST_ROUNDS = RoundConfig(round_seconds=1.0, check_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0, epsilon_budget=None)
 
 
 @pytest.fixture(scope="session", params=["sqlite"])

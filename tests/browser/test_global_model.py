@@ -21,7 +21,7 @@ from tests.server.federation import token
 
 HASH_BITS = 10
 # Without noise, and each round's one update touches every bucket: this test is about bytes, not privacy.
-NOISY_ROUNDS = RoundConfig(round_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0,
+NOISY_ROUNDS = RoundConfig(round_seconds=1.0, check_seconds=1.0, min_devices=1, target_devices=1, noise_multiplier=0.0,
                            epsilon_budget=None)
 
 

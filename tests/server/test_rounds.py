@@ -13,8 +13,9 @@ import pytest
 
 from edge.federated import CURVATURE_SCALE
 from sync_server import posterior
-from sync_server.records import Counter, RoundConfig, Update
-from sync_server.rounds import close_round
+from sync_server.aggregation import Delta
+from sync_server.records import Counter, RoundConfig, RoundState, Update
+from sync_server.rounds import close_round, closing
 from sync_server.storage import Store, connect, schema
 from tests.conftest import new_database, running_server
 from tests.server.federation import SITE, model, send, site_server, token, update, wait_for_version
@@ -120,6 +121,57 @@ def test_counters_are_summed_per_round_and_noised_when_configured(tmp_path):
     close(noisy, [delta([], [], counters=hero), delta([], [], counters=hero[:1])])
     rows = noisy.round_counters("s", 1)
     assert len(rows) == 2 and all(r["impressions"] not in (5.0, 20.0) for r in rows)
+
+
+def round_state(pending: int = 2, **config) -> RoundState:
+    """Round 5 of a site of 3 buckets, `pending` updates in, closing at two."""
+    config = RoundConfig(min_devices=1, target_devices=2, **{**EXACT, "learning_rate": 0.5, "noise_multiplier": 0.0,
+                                                               "epsilon_budget": None, **config})
+    return RoundState("s", buckets=3, version=4, config=config, closed=[], pending=pending, opened_at=0.0)
+
+
+# Two devices' gradients G = (0.5 | 0.6, 0, -0.6) and curvatures H = (1 | 2, 0, 2), sent times 10.
+SENT = [Delta(0.5, [0], [0.4], 10.0, [10.0]), Delta(0.0, [0, 2], [0.2, -0.6], 0.0, [10.0, 20.0])]
+WEIGHTS, PRECISIONS = np.array([-1.0, 0.3, 0.0, 0.0]), np.array([2.0, 3.0, 2.0, 2.0])
+
+
+def test_closing_a_round_is_a_function_of_the_state_the_model_and_the_updates():
+    done = closing(round_state(), WEIGHTS, PRECISIONS, SENT, [[], []], now=100.0, rng=np.random.default_rng(0))
+    # w' = w + η G / (P + H) with η = 0.5; bucket 1 measured nothing and stays
+    assert done.weights == pytest.approx([-1 + 0.5 * 0.5 / 3, 0.3 + 0.5 * 0.6 / 5, 0.0, 0.5 * -0.6 / 4])
+    assert done.precisions.tolist() == [3.0, 5.0, 2.0, 4.0]
+    intercept, buckets, weights = done.model()
+    assert (intercept, buckets.tolist(), weights.tolist()) == (pytest.approx(-1 + 0.25 / 3), [0, 2], [0.36, -0.075])
+    intercept_precision, buckets, precisions = done.stated_precisions()
+    assert (intercept_precision, buckets.tolist(), precisions.tolist()) == (3.0, [0, 2], [5.0, 4.0])
+    assert done.round == {"version": 5, "closed_at": 100.0, "reason": "target_devices", "devices": 2,
+                          "noise_multiplier": 0.0, "clip_norm": 100.0, "learning_rate": 0.5, "aggregator": "mean",
+                          "epsilon": None, "delta": 1e-6}
+    assert (done.noise, done.counters, done.keep_from) == ((0.0, 0.0), {}, 3)  # versions 3, 4 and 5 kept
+
+
+def test_closing_draws_the_gradients_noise_then_the_curvatures_then_the_counters():
+    hero = [Counter("hero", "a", "personalized", 10, 2)]
+    state = round_state(noise_multiplier=0.01, counter_noise=2.0)  # σC = 1 on the gradients, 1 on the sent curvatures
+    done = closing(state, WEIGHTS, PRECISIONS, SENT, [hero, hero], now=100.0, rng=np.random.default_rng(7))
+    draws = np.random.default_rng(7)
+    gradient = np.array([0.5, 0.6, 0.0, -0.6]) + draws.normal(0.0, 1.0, 4)
+    curvature = (np.array([10.0, 20.0, 0.0, 20.0]) + draws.normal(0.0, 1.0, 4)) / CURVATURE_SCALE
+    counted = np.array([20.0, 4.0]) + draws.normal(0.0, 2.0, (1, 3))[0, :2]
+    weights, precisions = posterior.step(WEIGHTS, PRECISIONS, gradient, curvature, (1.0, 0.1), learning_rate=0.5)
+    assert done.weights.tolist() == weights.tolist() and done.precisions.tolist() == precisions.tolist()
+    assert done.counters[("hero", "a", "personalized")][:2] == counted.tolist()
+    assert done.noise == (1.0, 0.1) and 0 < done.round["epsilon"] < math.inf
+
+
+@pytest.mark.parametrize("state, why", [(round_state(pending=0), "it is not due"),
+                                        (round_state(noise_multiplier=1.0, epsilon_budget=0.5), "over the budget")])
+def test_a_round_that_cannot_close_is_refused_saying_why_and_draws_nothing(state, why):
+    rng = np.random.default_rng(0)
+    before = rng.bit_generator.state
+    with pytest.raises(ValueError, match=f"round 5 of s cannot close: .*{why}"):
+        closing(state, WEIGHTS, PRECISIONS, SENT, [[], []], now=100.0, rng=rng)
+    assert rng.bit_generator.state == before
 
 
 @pytest.mark.parametrize("field, value", [("min_devices", 0), ("clip_norm", -1.0), ("aggregator", "median"),

@@ -48,7 +48,7 @@ def test_the_global_model_carries_what_devices_need_to_take_part(server):
     model = response.json()
     assert (model["site"], model["version"], model["intercept"], model["weights"], model["hash_bits"]) == (
         TEST_SITE, 0, PRIOR_INTERCEPT, [], DEFAULT_HASH_BITS)
-    assert model["federation"] == {"clip_norm": 5.0, "participation_rate": 1.0, "round_seconds": 3600.0,
+    assert model["federation"] == {"clip_norm": 5.0, "participation_rate": 1.0, "check_seconds": 3600.0,
                                    "max_staleness": 2, "device_rounds_per_year": 1, "accepting_updates": True,
                                    "token_key": model["federation"]["token_key"]}
     assert model["noise_variance"] == 0.0  # no round yet, so no noise

@@ -5,11 +5,11 @@
 //
 // The schedule comes from the model's `federation` block. A device sends at most one update
 // per global version (the unit of privacy is one device's update per round), once it has
-// learned SEND_AFTER_SAMPLES examples on that version or `round_seconds` after it took the
+// learned SEND_AFTER_SAMPLES examples on that version or `check_seconds` after it took the
 // version, and then only with probability `participation_rate`, and never more than
 // `device_rounds_per_year` updates in 365 days (the privacy accountant counts on it). Its next delta is measured
 // from the next version, so nothing is sent twice. Network failures and 429/5xx answers are
-// retried with exponential backoff, never slower than once a round.
+// retried with exponential backoff, never slower than once every `check_seconds`.
 //
 // Every update spends a participation token for its round (tokens.js, loaded only with
 // `improve`). The device takes it ahead of time, when it takes a new model version (or when the
@@ -22,7 +22,7 @@
 
 const SEND_AFTER_SAMPLES = 20;
 const FIRST_RETRY_S = 2;
-const DEFAULT_ROUND_S = 3600;
+const DEFAULT_CHECK_S = 3600;
 const SECOND = 1000;
 // Token refusals that hold for the whole round (README, "Participation tokens").
 const FINAL_REFUSALS = new Set(["token_already_issued", "round_closed", "yearly_limit", "network_limit"]);
@@ -41,7 +41,7 @@ export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged,
   let running = null;
   let attempt = null; // {base, id}: a retried update keeps its id, so the server can spot a replay
 
-  const roundSeconds = () => meta.federation?.round_seconds ?? DEFAULT_ROUND_S;
+  const checkSeconds = () => meta.federation?.check_seconds ?? DEFAULT_CHECK_S;
   const remember = (changes) => {
     Object.assign(meta, changes);
     return saveMeta({ ...meta });
@@ -81,7 +81,7 @@ export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged,
     const sentAt = (meta.sentAt ?? []).filter((at) => Date.now() - at < YEAR); // the accountant's cap
     if (sentAt.length >= (federation.device_rounds_per_year ?? Infinity)) return;
     if (meta.tokenFor !== update.base_version + 1) return takeToken(update.base_version); // spent on a later turn
-    const due = update.samples >= SEND_AFTER_SAMPLES || Date.now() >= (meta.since ?? 0) + roundSeconds() * SECOND;
+    const due = update.samples >= SEND_AFTER_SAMPLES || Date.now() >= (meta.since ?? 0) + checkSeconds() * SECOND;
     if (!due || !meta.token) return;
     if (Math.random() >= federation.participation_rate) return remember({ sentFor: update.base_version }); // sits this round out
     if (attempt?.base !== update.base_version) attempt = { base: update.base_version, id: randomId() };
@@ -109,10 +109,10 @@ export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged,
         await send();
         if (withRefresh) await refresh();
         failures = 0;
-        if (withRefresh) schedule(roundSeconds());
+        if (withRefresh) schedule(checkSeconds());
       } catch (error) {
         failures += 1;
-        const wait = Math.min(FIRST_RETRY_S * 2 ** (failures - 1), roundSeconds());
+        const wait = Math.min(FIRST_RETRY_S * 2 ** (failures - 1), checkSeconds());
         warn(`federation: ${error.message}; trying again in ${wait} s`);
         schedule(wait);
       } finally {
@@ -126,7 +126,7 @@ export function federation({ ask, merge, client, meta, saveMeta, warn, onMerged,
     // Starts the turns; `fetched` is the model the engine booted from, if it fetched one.
     async start(fetched) {
       if (fetched) await remember({ etag: fetched.etag, federation: fetched.header.federation, since: Date.now() });
-      schedule(fetched ? roundSeconds() : 0);
+      schedule(fetched ? checkSeconds() : 0);
     },
     // With `improve`, what is learned from now on may be sent; without it nothing is.
     consent(purposes) {
