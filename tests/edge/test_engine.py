@@ -325,15 +325,6 @@ def test_a_profile_from_another_device_replaces_this_one_and_its_interests_steer
     assert hashed("interest:topic:cycling & topic:cycling") not in weights  # this device's interest went with its profile
 
 
-@pytest.mark.parametrize("profile, problem", [(["topic:x"], "a profile must be an object"), ({"schema": 7}, "schema 7")])
-def test_a_bad_profile_is_refused_and_changes_nothing(profile, problem):
-    engine = used_engine()
-    before = engine.to_dict()
-    with pytest.raises(ValueError, match=problem):
-        engine.restore_profile(profile)
-    assert engine.to_dict() == before
-
-
 def test_a_visitor_id_given_replaces_the_drawn_one_and_the_engine_explores_alike():
     given, drawn = Personalizer(Config(seed=3), visitor="v-1"), Personalizer(Config(seed=3))
     assert given.visitor == "v-1" != drawn.visitor
@@ -766,12 +757,17 @@ def test_bad_site_settings_are_refused_and_change_nothing(settings, problem):
     assert engine.to_dict() == before
 
 
-@pytest.mark.parametrize("interests, problem", [("hiking", "interests must be a list"), (["two words"], "non-empty word")])
-def test_bad_interests_are_refused_and_change_nothing(interests, problem):
+@pytest.mark.parametrize("say, value, problem", [
+    ("declare", "hiking", "interests must be a list"),
+    ("declare", ["two words"], "non-empty word"),
+    ("restore_profile", ["topic:x"], "a profile must be an object"),
+    ("restore_profile", {"schema": 7}, "schema 7"),
+])
+def test_bad_interests_and_profiles_are_refused_and_change_nothing(say, value, problem):
     engine = used_engine()
     before = engine.to_dict()
     with pytest.raises(ValueError, match=problem):
-        engine.declare(interests)
+        getattr(engine, say)(value)
     assert engine.to_dict() == before
 
 
