@@ -9,7 +9,8 @@ survives a JSON round trip exactly, so the browser can keep it in IndexedDB.
 from __future__ import annotations
 
 import abc
-from collections.abc import Hashable
+import random
+from collections.abc import Hashable, Mapping
 from typing import Any, TypeVar
 
 Features = dict[Hashable, float]
@@ -31,6 +32,43 @@ class Classifier(abc.ABC):
         """Return the most likely label for `x`."""
         proba = self.predict_proba_one(x)
         return proba[True] > proba[False]
+
+
+class LinearClassifier(Classifier):
+    """A classifier whose logit is `intercept + Σ weights[k] · x[k]`: what the engine ranks with.
+
+    Besides learning, the engine calls three hooks, which this base class answers for a
+    learner with nothing to add: `settle` does nothing, and `take_weights` and `to_dict`
+    raise a TypeError naming the learner. The built-in `edge.linear_model.LogisticRegression`
+    fills all three, and says it `takes_weights`.
+    """
+
+    intercept: float
+    takes_weights = False  # whether `take_weights` takes them
+
+    @property
+    @abc.abstractmethod
+    def weights(self) -> Mapping[Hashable, float]:
+        """The weight of each feature seen so far."""
+
+    @property
+    def name(self) -> str:
+        """What the learner is called in errors."""
+        return type(self).__name__
+
+    def settle(self, x: Features) -> None:
+        """Bring the weights of `x`'s features up to date after `learn_one(x, ...)`, so that
+        the next prediction reflects that example. Most learners already are."""
+
+    def take_weights(self, intercept: float, weights: Mapping[Hashable, float]) -> None:
+        """Take `intercept` and `weights` as the model's own from now on, though they were set
+        from outside (a federated merge, an interest the visitor declared)."""
+        raise TypeError(f"{self.name} cannot take weights set from outside (a global model, a declared interest): "
+                        "that needs the built-in LogisticRegression")
+
+    def to_dict(self) -> State:
+        """The whole state as JSON types, for a learner that has one."""
+        raise TypeError(f"{self.name} has no JSON state; only the built-in LogisticRegression has")
 
 
 class Stateful(abc.ABC):
@@ -61,6 +99,27 @@ def to_pairs(table: dict) -> list[list]:
     {7: 0.5, 'topic:news': -1.25}
     """
     return [[key, value] for key, value in table.items()]
+
+
+def rng_state(rng: random.Random) -> list:
+    """A random generator's state as JSON types, which `restore_rng` takes back.
+
+    >>> import json
+    >>> rng = random.Random(5)
+    >>> copy = restore_rng(json.loads(json.dumps(rng_state(rng))))
+    >>> copy.random() == rng.random()
+    True
+    """
+    version, internal, gauss_next = rng.getstate()
+    return [version, list(internal), gauss_next]
+
+
+def restore_rng(state: list) -> random.Random:
+    """A random generator in the state `rng_state` gave."""
+    version, internal, gauss_next = state
+    rng = random.Random()
+    rng.setstate((version, tuple(internal), gauss_next))
+    return rng
 
 
 def rebuild(kinds: dict[str, type[S]], state: State, kind: str) -> S:

@@ -43,18 +43,20 @@ from collections.abc import Mapping
 from itertools import repeat, zip_longest
 from typing import Any, NamedTuple
 
-from edge import federated, linear_model, optim, policies, variety
-from edge.base import Classifier, Features, State, Stateful
+from edge import federated, linear_model, policies, variety
+from edge.base import Features, LinearClassifier, State, restore_rng, rng_state
+from edge.config import Config
 from edge.features import Crossing, Hasher, candidate_tokens, context_tokens, crossed_names
 from edge.federated import COUNTS
 from edge.linear_model.log_reg import sigmoid
+from edge.migrations import SCHEMA, upgrade
 from edge.objectives import ATTRIBUTION_SECONDS, AWAITING_CLICKS, CLICK, Objective, conversion
 from edge.policies import base as policy_base
 from edge.profile import Profile, check_time
-from edge.rules import NO_RULES
+from edge.rules import NO_RULES, new_visitor
 from edge.settings import Settings
+from edge.validation import whole
 
-SCHEMA = 8
 CLICKS = Objective(CLICK)  # what a slot optimizes unless it says otherwise
 # The visitor's group in a slot (see edge.rules): ranked by the model, the control group
 # that sees the page's order, or everyone's page order while the kill switch is on.
@@ -73,61 +75,10 @@ KNOWN_SLOTS = 256  # slots whose last candidates are remembered, laid out
 # them lose this much score (`edge.variety.spread`), and this share of decisions explores.
 VISITOR_VARIETY = 1.0
 VISITOR_EXPLORE = 0.1
-# FTRL-Proximal is the default: its per-feature steps shrink as a feature is seen, as a
-# posterior's would, where one plain step size is too big for rare features or too
-# small for common ones (see bench/edge_quality.py).
-OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "ftrl": lambda lr: optim.FTRLProximal(alpha=lr)}
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """How the engine learns and explores. Sites get theirs from the global model."""
-
-    hash_bits: int = 18
-    optimizer: str = "ftrl"  # how the built-in learner steps: "sgd", "adam" or "ftrl" (see edge.optim)
-    learning_rate: float = 0.05  # sgd, adam: the step size; ftrl: its alpha
-    l2: float = 0.0
-    # LinUCB, half a standard deviation up: on four simulated sites of different shapes Thompson
-    # sampling explored too much (last or next to last of our policies on each); no one setting
-    # won every site: α = 0.3 wins the news site (its stories churn), α = 1 the catalog (each item
-    # is rarely seen), and elsewhere the gaps are seed noise (bench/edge_quality.py, README).
-    policy: str = "lin-ucb"
-    epsilon: float = 0.05  # epsilon-greedy: the share of decisions that explore
-    alpha: float = 0.5  # lin-ucb: the bound's width, in standard deviations of the logit
-    prior_precision: float = 2.0  # thompson, lin-ucb: how sure we are of a logit never seen
-    min_explore: float = 0.0  # the share of decisions that show a random candidate, whatever the policy
-    clip_norm: float = 5.0  # the L2 norm a federated update is clipped to (the server's default; it clips to its own)
-    seed: int | None = None  # None: the OS picks, so visitors do not all explore alike
-    max_open_decisions: int = 32
-    reasons_per_variant: int = 3
-
-    def __post_init__(self) -> None:
-        if self.policy not in policies.BY_NAME:
-            raise ValueError(f"unknown policy {self.policy!r}; expected one of {sorted(policies.BY_NAME)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
-        if not 0 <= self.min_explore <= 1:
-            raise ValueError(f"min_explore must be a share from 0 to 1, got {self.min_explore!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> Config:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown config keys {sorted(unknown)}")
-        return cls(**values)
-
-    def new_learner(self) -> linear_model.LogisticRegression:
-        return linear_model.LogisticRegression(optimizer=OPTIMIZERS[self.optimizer](self.learning_rate), l2=self.l2)
-
-    def new_policy(self) -> policies.Policy:
-        if self.policy == "greedy":
-            return policies.Greedy()
-        if self.policy == "epsilon-greedy":
-            return policies.EpsilonGreedy(self.epsilon)
-        if self.policy == "lin-ucb":
-            return policies.LinUCB(self.alpha, self.prior_precision)
-        return policies.ThompsonSampling(self.prior_precision)
+# The weight a declared interest gives the cross of itself with the same candidate feature.
+# A logit of +1 (e^1 ≈ 2.7 times the odds) leads a slot the model knows nothing about yet,
+# and clicks on other things can still outweigh it.
+INTEREST_WEIGHT = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,20 +156,26 @@ class Personalizer:
     visitor did (`edge.profile`: interests, decayed views and clicks) and the segments
     they are in (`edge.segments`). The site's editor rules (`edge.rules`) then arrange
     every slot and put the visitor in its personalized or holdout group, by the
-    engine's own pseudonymous `visitor` id.
+    engine's own pseudonymous `visitor` id (drawn at random unless given).
 
     `learner` replaces the built-in `LogisticRegression` (then `learning_rate` and
     `l2` do not apply): any linear classifier with `learn_one`, `predict_proba_one`,
-    `weights` and `intercept` works, River's `LogisticRegression` included. Only the
-    built-in one has JSON state and can merge global models.
+    `weights` and `intercept` works, River's `LogisticRegression` included (the engine
+    holds another library's in an `edge.linear_model.ForeignLearner`). Only the built-in
+    one has JSON state and can merge global models (see `edge.base.LinearClassifier`).
     """
 
-    def __init__(self, config: Config | None = None, learner: Classifier | None = None) -> None:
+    def __init__(
+        self, config: Config | None = None, learner: LinearClassifier | Any = None, visitor: str | None = None,
+    ) -> None:
+        if visitor is not None and not (isinstance(visitor, str) and visitor):
+            raise ValueError(f"visitor must be a non-empty string id, got {visitor!r}")
         self.config = config or Config()
-        self.model = learner if learner is not None else self.config.new_learner()
+        self.model = linear_model.adopt(learner) if learner is not None else self.config.new_learner()
         self.policy = self.config.new_policy()
         self.rng = random.Random(self.config.seed)
-        self.visitor = _new_visitor(self.rng)
+        drawn = new_visitor(self.rng)  # drawn even when given, so that a seeded engine explores alike
+        self.visitor = drawn if visitor is None else visitor
         self.profile = Profile()
         self.variety = False  # whether the visitor asked for more variety (`declare_variety`)
         self.settings = Settings()
@@ -333,9 +290,7 @@ class Personalizer:
         if not isinstance(candidates, list) or not candidates:
             raise ValueError(f"slot {slot!r} needs a non-empty list of candidates")
         size = spec.get("size")
-        size = len(candidates) if size is None else size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size of slot {slot!r} must be a whole number >= 1, got {size!r}")
+        size = len(candidates) if size is None else whole(f"size of slot {slot!r}", size, low=1)
         keep = spec.get("keep")
         if keep is not None and not (isinstance(keep, list) and all(isinstance(v, str) for v in keep)):
             raise ValueError(f"keep of slot {slot!r} must be a list of variant ids, got {keep!r}")
@@ -400,8 +355,9 @@ class Personalizer:
         intercept = self.model.intercept
         logits = {v: intercept + z for v, z in crossing.sums(contributions).items() if v not in shown_on_page}
         variances = None
-        if isinstance(self.policy, policies.ConfidencePolicy):
-            means = crossing.means(list(self.policy.weight_variances(crossing.buckets)))
+        weight_variances = self.policy.weight_variances(crossing.buckets)
+        if weight_variances is not None:
+            means = crossing.means(list(weight_variances))
             variances = {v: means[v] for v in logits}
         ranking = self.policy.order(logits, variances, self.rng)
         arranged = self.settings.rules.apply(request.slot, list(logits), ranking.scores, self.visitor)
@@ -530,10 +486,47 @@ class Personalizer:
         return []
 
     def declare(self, interests: list[str]) -> None:
-        """Replace the interests the visitor declared (in the preferences widget)."""
+        """Replace the interests the visitor declared (in the preferences widget). They steer
+        the next decision at once: an interest in `topic:hiking` adds INTEREST_WEIGHT to the
+        weight of `interest:topic:hiking & topic:hiking`, which every candidate with feature
+        `topic:hiking` has while the interest is declared.
+
+        The engine would otherwise need clicks to learn what that cross is worth. The weight
+        is the visitor's say, not something learned (`shift_weights`), so it never goes into
+        a delta; dropping the interest takes it away again. A learner that takes no weights
+        from outside (another library's) learns the cross from clicks alone.
+
+        >>> engine = Personalizer(Config(policy="greedy"))
+        >>> row = [{"id": "tent", "features": ["topic:camping"]}, {"id": "bike", "features": ["topic:cycling"]}]
+        >>> engine.declare(["topic:cycling"])
+        >>> engine.decide("picks", row, at=0).ranking
+        ['bike', 'tent']
+        >>> engine.declare([])
+        >>> engine.decide("picks", row, at=0).ranking
+        ['tent', 'bike']
+        """
         if not isinstance(interests, list):
             raise ValueError(f"interests must be a list of words, got {interests!r}")
+        before = self.profile.interests
         self.profile.declare(interests)
+        self._steer(before)
+
+    def restore_profile(self, profile: dict) -> None:
+        """Take the visitor's profile synced from another device (as `Profile.to_dict` gives
+        it) in place of this one; its declared interests steer as `declare`'s do."""
+        if not isinstance(profile, dict):
+            raise ValueError(f"a profile must be an object, got {profile!r}")
+        before = self.profile.interests
+        self.profile = Profile.from_dict(profile)
+        self._steer(before)
+
+    def _steer(self, before: list[str]) -> None:
+        """Give the interests declared since `before` their weight, and take it from those dropped."""
+        after = self.profile.interests
+        added, dropped = set(after) - set(before), set(before) - set(after)
+        shift = dict.fromkeys(added, INTEREST_WEIGHT) | dict.fromkeys(dropped, -INTEREST_WEIGHT)
+        if shift and self.model.takes_weights:
+            self.shift_weights({self._hash(f"interest:{interest} & {interest}"): change for interest, change in shift.items()})
 
     def declare_variety(self, wanted: bool) -> None:
         """Whether the visitor wants more variety (in the preferences widget): every slot
@@ -620,12 +613,8 @@ class Personalizer:
         if self.base is not None:  # the evidence is about the global model, so at its weights
             self.evidence.add(x, y, sigmoid(self.base.intercept + policy_base.dot(self.base.weights, x)))
         self.model.learn_one(x, y)
-        if isinstance(self.model, linear_model.LogisticRegression):
-            self.model.optimizer.settle(self.model.weight_table, x)  # the next decision reflects it
-        if isinstance(self.policy, policies.ConfidencePolicy):
-            # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
-            logit = self.model.intercept + policies.dot(policies.readable_weights(self.model), x)
-            self.policy.update(x, sigmoid(logit))
+        self.model.settle(x)  # the next decision reflects it
+        self.policy.learned(x, self.model)
         self.samples += 1
 
     def _count(self, slot: str, variant: str, arm: str, *gains: int) -> None:
@@ -702,12 +691,7 @@ class Personalizer:
         >>> dict(engine.model.weights), engine.start.weights
         ({}, {})
         """
-        if not isinstance(self.model, linear_model.LogisticRegression):
-            raise TypeError(f"shifting weights needs the built-in LogisticRegression, not {type(self.model).__name__}")
-        local = self.model.to_dict()
-        weights = _shifted(dict(local["weights"]), changes)
-        self.model = linear_model.LogisticRegression.from_dict({**local, "weights": list(weights.items())})
-        self.model.optimizer.follow(self.model.weight_table)
+        self.model.take_weights(self.model.intercept, _shifted(self.model.weights, changes))
         self.start = federated.LinearModel(self.start.intercept, _shifted(self.start.weights, changes))
 
     def configure(self, settings: dict) -> None:
@@ -725,20 +709,12 @@ class Personalizer:
         settings = Settings.from_dict(model["settings"]) if "settings" in model else self.settings
         if self.base is not None and new.version < self.base.version:
             raise ValueError(f"global model version {new.version} is older than version {self.base.version}, merged already")
-        if not isinstance(self.model, linear_model.LogisticRegression):
-            raise TypeError(f"merging a global model needs the built-in LogisticRegression, not {type(self.model).__name__}")
         old = self.base or federated.GlobalModel()
-        local = self.model.to_dict()
         # Noisy global weights are a prior, shrunk by their noise (see edge.federated).
         weights = federated.merge(self.model.weights, old.prior(), new.prior())
-        intercept = new.intercept + (local["intercept"] - old.intercept)
-        self.model = linear_model.LogisticRegression.from_dict(
-            {**local, "intercept": intercept, "weights": list(weights.items())})
-        self.model.optimizer.follow(self.model.weight_table)
-        if isinstance(self.policy, policies.ConfidencePolicy):
-            old_precisions = self.base.precisions if self.base else {}
-            prior = self.policy.prior_precision
-            self.policy.precisions = federated.merge(self.policy.precisions, old_precisions, new.precisions, default=prior)
+        intercept = new.intercept + (self.model.intercept - old.intercept)
+        self.model.take_weights(intercept, weights)
+        self.policy.merge_precisions(old.precisions, new.precisions)
         self.base, self.start, self.samples = new, federated.LinearModel(intercept, weights), 0
         self.evidence = federated.Evidence()
         self.settings = settings
@@ -747,14 +723,12 @@ class Personalizer:
 
     def to_dict(self) -> State:
         """The whole state as JSON types; `from_dict` restores it exactly (built-in learner only)."""
-        if not isinstance(self.model, Stateful):
-            raise TypeError(f"{type(self.model).__name__} has no JSON state; only the built-in LogisticRegression has")
         return {
             "schema": SCHEMA,
             "config": dataclasses.asdict(self.config),
             "model": self.model.to_dict(),
             "policy": self.policy.to_dict(),
-            "rng": _rng_state(self.rng),
+            "rng": rng_state(self.rng),
             "visitor": self.visitor,
             "profile": self.profile.to_dict(),
             "variety": self.variety,
@@ -772,14 +746,12 @@ class Personalizer:
 
     @classmethod
     def from_dict(cls, state: State) -> Personalizer:
-        """Restore an engine from `to_dict`'s output, migrating state an older engine saved."""
+        """Restore an engine from `to_dict`'s output, migrating state an older engine saved (`edge.migrations`)."""
         state = upgrade(state)
-        engine = cls(Config.from_dict(state["config"]))
+        engine = cls(Config.from_dict(state["config"]), visitor=state["visitor"])
         engine.model = linear_model.LogisticRegression.from_dict(state["model"])
         engine.policy = policies.from_dict(state["policy"])
-        version, internal, gauss_next = state["rng"]
-        engine.rng.setstate((version, tuple(internal), gauss_next))
-        engine.visitor = state["visitor"]
+        engine.rng = restore_rng(state["rng"])
         engine.profile = Profile.from_dict(state["profile"])
         engine.declare_variety(state["variety"])
         engine.settings = Settings.from_dict(state["settings"])
@@ -805,94 +777,6 @@ def _shifted(weights: dict, changes: Mapping[int, float]) -> dict:
     return shifted
 
 
-def upgrade(state: State) -> State:
-    """Bring state saved by an older engine up to this engine's schema."""
-    schema = state.get("schema") if isinstance(state, dict) else None
-    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
-        raise ValueError(f"engine state has no valid schema, got {schema!r}")
-    if schema > SCHEMA:
-        raise ValueError(f"engine state has schema {schema}, newer than this engine's {SCHEMA}: it was saved by a newer engine")
-    while state["schema"] < SCHEMA:
-        state = UPGRADES[state["schema"]](state)
-    return state
-
-
-def _upgrade_from_schema_1(state: State) -> State:
-    """Schema 1 kept no policy, counters or global weights.
-
-    It recorded only the global version it started from, so the model as migrated
-    stands in for that global model: learning from now on is federated, and what came
-    before stays the visitor's own until a merge replaces that stand-in.
-    """
-    config = Config.from_dict(state["config"])
-    model = state["model"]
-    start = {"intercept": model["intercept"], "weights": model["weights"]}
-    version = state["global_version"]
-    return {
-        "schema": 2,
-        "config": dataclasses.asdict(config),
-        "model": model,
-        "policy": config.new_policy().to_dict(),
-        "rng": _rng_state(random.Random(config.seed)),
-        "global": None if version is None else {"version": version, **start, "precisions": []},
-        "start": start,
-        "samples": 0,
-        "decisions_made": state["decisions_made"],
-        "open_decisions": {d: _open_decision_from_schema_1(v) for d, v in state["open_decisions"].items()},
-        "counters": [],
-    }
-
-
-def _open_decision_from_schema_1(decision: dict) -> dict:
-    shown = {v: [[b for b, _ in pairs], [x for _, x in pairs]] for v, pairs in decision["shown"].items()}
-    return {**decision, "arm": PERSONALIZED, "shown": shown}
-
-
-def _upgrade_from_schema_2(state: State) -> State:
-    """Schema 2 had no visitor id, profile or site settings, and its open decisions
-    kept no variant's own features: a click on one still teaches the model, not the profile."""
-    return {
-        **state,
-        "schema": 3,
-        "visitor": _new_visitor(random.Random()),
-        "profile": Profile().to_dict(),
-        "settings": Settings().to_dict(),
-        "open_decisions": {d: {**v, "features": {variant: [] for variant in v["shown"]}}
-                           for d, v in state["open_decisions"].items()},
-    }
-
-
-def _upgrade_from_schema_3(state: State) -> State:
-    """Schema 3's engines all learned with SGD, and their configs did not say so."""
-    return {**state, "schema": 4, "config": {**state["config"], "optimizer": "sgd"}}
-
-
-def _upgrade_from_schema_4(state: State) -> State:
-    """Schema 4 remembered no click ids."""
-    return {**state, "schema": 5, "clicks_learned": []}
-
-
-def _upgrade_from_schema_5(state: State) -> State:
-    """Schema 5's slots all optimized clicks, so no click awaited a conversion."""
-    decisions = {d: {**v, "objective": CLICK} for d, v in state["open_decisions"].items()}
-    return {**state, "schema": 6, "open_decisions": decisions, "awaiting": []}
-
-
-def _upgrade_from_schema_6(state: State) -> State:
-    """Schema 6 had no variety preference."""
-    return {**state, "schema": 7, "variety": False}
-
-
-def _upgrade_from_schema_7(state: State) -> State:
-    """Schema 7 sent deltas of its weights, not evidence: what it learned since its last merge
-    stays its own, and evidence is gathered from now on."""
-    return {**state, "schema": 8, "evidence": federated.Evidence().to_dict()}
-
-
-UPGRADES = {
-    1: _upgrade_from_schema_1, 2: _upgrade_from_schema_2, 3: _upgrade_from_schema_3, 4: _upgrade_from_schema_4,
-    5: _upgrade_from_schema_5, 6: _upgrade_from_schema_6, 7: _upgrade_from_schema_7,
-}
 # What each event type is learned by (`Personalizer.learn`).
 EVENTS = {"click": "_learn_click", "view": "_learn_view", "convert": "_learn_convert"}
 
@@ -929,13 +813,3 @@ def _feature_name(visit: tuple[str, ...], tokens: tuple[str, ...], i: int) -> st
         return tokens[i]
     context, token = divmod(i - len(tokens), len(tokens))
     return crossed_names([visit[context]], [tokens[token]])[-1]
-
-
-def _new_visitor(rng: random.Random) -> str:
-    """A random pseudonymous id: it only decides the visitor's holdout group."""
-    return f"{rng.getrandbits(64):016x}"
-
-
-def _rng_state(rng: random.Random) -> list:
-    version, internal, gauss_next = rng.getstate()
-    return [version, list(internal), gauss_next]

@@ -56,7 +56,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from edge.base import to_pairs
-from edge.validation import finite
+from edge.validation import finite, is_number, whole
 
 # The curvature is sent times this public constant. Noise of the same size lands on every
 # coordinate of both sums, and a click moves the gradient about 30 times as much as an
@@ -118,10 +118,8 @@ class GlobalModel(LinearModel):
         if missing:
             raise ValueError(f"global model is missing {sorted(missing)}")
         version = model["version"]
-        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise ValueError(f"global model version must be a whole number >= 0, got {version!r}")
         return cls(
-            version=version,
+            version=whole("global model version", version),
             intercept=finite("global model intercept", model["intercept"]),
             weights=_read_pairs("weights", model["weights"], buckets, positive=False),
             precisions=_read_pairs("precisions", model.get("precisions", []), buckets, positive=True),
@@ -173,7 +171,7 @@ def norm(change: Delta) -> float:
 
 def clip(change: Delta, max_norm: float) -> Delta:
     """Scale `change` down to L2 norm `max_norm` if it is longer; shorter ones pass as they are."""
-    if not (math.isfinite(max_norm) and max_norm > 0):
+    if not (is_number(max_norm) and max_norm > 0):
         raise ValueError(f"clip norm must be a positive number, got {max_norm!r}")
     length = norm(change)
     if length <= max_norm:
@@ -214,8 +212,7 @@ def _read_pairs(name: str, pairs: object, buckets: int, positive: bool) -> dict[
         if not (isinstance(pair, list) and len(pair) == 2):
             raise ValueError(f"global model {name}[{i}] must be a [bucket, value] pair, got {pair!r}")
         bucket, value = pair
-        if isinstance(bucket, bool) or not isinstance(bucket, int) or not 0 <= bucket < buckets:
-            raise ValueError(f"global model {name}[{i}] bucket must be a whole number from 0 to {buckets - 1}, got {bucket!r}")
+        whole(f"global model {name}[{i}] bucket", bucket, 0, buckets - 1)
         values[bucket] = finite(f"global model {name}[{i}] value", value)
         if positive and values[bucket] <= 0:
             raise ValueError(f"global model {name}[{i}] value must be positive, got {value!r}")

@@ -43,6 +43,8 @@ import math
 import struct
 from collections.abc import Sequence
 
+from edge.validation import whole
+
 MEDIA_TYPE = "application/vnd.p13n.model"
 FLOAT16_MAX = 65504.0  # larger weights are clipped to it; a logistic model's never come near
 
@@ -124,10 +126,7 @@ def decode(body: bytes) -> dict:
 def _count(described: object, name: str) -> int:
     if not isinstance(described, dict) or described.get("layout") != "sparse":
         raise ValueError(f'compact model: the header needs "{name}": {{"layout": "sparse", "count": n}}')
-    count = described.get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValueError(f"compact model: {name} count must be a whole number >= 0, got {count!r}")
-    return count
+    return whole(f"compact model: {name} count", described.get("count"))
 
 
 def _sparse(data: memoryview, count: int, name: str) -> list[list]:
@@ -141,10 +140,6 @@ def _layout(header: dict) -> tuple[str, int]:
     described = header.get("weights")
     if not isinstance(described, dict) or described.get("layout") not in ("dense", "sparse"):
         raise ValueError('compact model: the header needs "weights": {"layout": "dense" or "sparse", "count": n}')
-    count = described.get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValueError(f"compact model: weights count must be a whole number >= 0, got {count!r}")
-    bits = header.get("hash_bits")
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits <= 30:
-        raise ValueError(f"compact model: hash_bits must be a whole number from 0 to 30, got {bits!r}")
+    count = whole("compact model: weights count", described.get("count"))
+    whole("compact model: hash_bits", header.get("hash_bits"), 0, 30)
     return described["layout"], count

@@ -23,6 +23,8 @@ import math
 import re
 from typing import NamedTuple
 
+from edge.validation import is_number
+
 # A conversion is credited to the clicks, in slots that optimize its goal, made on this
 # device at most this long before it (the usual "1-day click" attribution window).
 ATTRIBUTION_SECONDS = 24 * 3600.0
@@ -70,6 +72,6 @@ def conversion(event: dict) -> tuple[str, float]:
     goal, value = event.get("goal"), event.get("value", 0.0)
     if not isinstance(goal, str) or not _FORM.fullmatch(f"convert:{goal}"):
         raise ValueError(f"a conversion needs a 'goal' word of letters, digits, '_' or '-', got {goal!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if not is_number(value) or value < 0:
         raise ValueError(f"a conversion's value must be a finite number >= 0, got {value!r}")
     return goal, float(value)

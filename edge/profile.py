@@ -37,7 +37,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 
 from edge.base import State, Stateful
-from edge.validation import is_number, word
+from edge.validation import is_number, whole, word
 
 SCHEMA = 1
 SESSION_HALF_LIFE = 30 * 60.0
@@ -78,8 +78,7 @@ class Horizon(Stateful):
     def __init__(self, half_life: float, capacity: int = CAPACITY) -> None:
         if not is_number(half_life) or half_life <= 0:
             raise ValueError(f"half_life must be a positive number of seconds, got {half_life!r}")
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise ValueError(f"capacity must be a whole number of at least 1, got {capacity!r}")
+        whole("capacity", capacity, low=1)
         self.half_life = half_life
         self.capacity = capacity
         self._entries: dict[str, tuple[float, float, float]] = {}  # name -> (seen, clicked, as of)

@@ -44,10 +44,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import random
 from collections.abc import Callable
 from typing import Any, Literal
 
-from edge.validation import is_number, known_fields
+from edge.validation import is_number, is_whole, known_fields
 
 Group = Literal["personalized", "holdout", "off"]
 SLOT_KEYS = ("pin", "exclude", "boost", "variety", "holdout")
@@ -196,6 +197,15 @@ class Rules:
         return Arrangement(rules.arrange(default, boosted, personalized=True), boosted, group)
 
 
+def new_visitor(rng: random.Random) -> str:
+    """A random pseudonymous visitor id: it only decides the visitor's groups (`draw`).
+
+    >>> new_visitor(random.Random(3))
+    '97b750923ceb3ffd'
+    """
+    return f"{rng.getrandbits(64):016x}"
+
+
 def draw(visitor: str, slot: str) -> float:
     """A uniform number in [0, 1) fixed by the visitor and the slot.
 
@@ -249,7 +259,7 @@ def _variant(value: Any, path: str) -> str:
 
 
 def _position(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_whole(value) or value < 1:
         raise RuleError(f"{path}: position must be a whole number from 1 (the top), got {value!r}")
     return value
 

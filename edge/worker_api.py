@@ -12,11 +12,12 @@ message easy to log. One engine lives per worker. Times (`at`) are seconds, as
 - `outcomes` `{outcomes}` -> `{learned, dropped, next, decisions}`: the page's queue of clicks and
   conversions (see `_outcomes`)
 - `preferences` `{interests?, variety?}` -> `{interests, variety}`: the visitor's declared
-  interests, which steer the next decision at once (see `steer`), and whether they want
-  more variety (`Personalizer.declare_variety`)
+  interests, which steer the next decision at once (`Personalizer.declare`), and whether
+  they want more variety (`Personalizer.declare_variety`)
 - `profile` -> `{profile, variety}`: what the engine knows of the visitor (interests, decayed
   views and clicks), for the server's profile store, and their wish for variety
 - `restore_profile` `{profile}` -> `{interests}`: take a profile synced from another device
+  (`Personalizer.restore_profile`)
 - `configure` `{settings}` -> `{configured: true}`: the site's rules, segments and wording
 - `state` -> the engine's whole state, for IndexedDB
 - `delta` -> the update to post to the sync server
@@ -50,15 +51,9 @@ from collections.abc import Callable
 from typing import Any
 
 from edge import federated, model_form
+from edge.config import Config
 from edge.early_table import early_table as make_early_table
-from edge.engine import Config, Personalizer
-from edge.features import Hasher
-from edge.profile import Profile
-
-# The weight a declared interest gives the cross of itself with the same candidate feature.
-# A logit of +1 (e^1 ≈ 2.7 times the odds) leads a slot the model knows nothing about yet,
-# and clicks on other things can still outweigh it.
-INTEREST_WEIGHT = 1.0
+from edge.engine import Personalizer
 
 VISITOR_ID = re.compile(r"[0-9a-f-]{16,36}")  # as the engine draws them (16 hex digits) or a page does (a UUID)
 _engine = Personalizer()
@@ -98,9 +93,7 @@ def boot(
     config = json.loads(config_json) if config_json else {}
     if model and "hash_bits" in model:
         config["hash_bits"] = model["hash_bits"]
-    _engine = Personalizer(Config.from_dict(config))
-    if visitor is not None:
-        _engine.visitor = visitor
+    _engine = Personalizer(Config.from_dict(config), visitor=visitor)
     if model:
         _engine.merge_global(model)
     return json.dumps({"restored": False, "warning": warning})
@@ -197,40 +190,14 @@ def _preferences(message: dict) -> dict:
     if not isinstance(variety, bool):
         raise ValueError(f"variety must be true or false, got {variety!r}")
     if "interests" in message:
-        before = _engine.profile.interests
         _engine.declare(message["interests"])
-        steer(_engine, before, _engine.profile.interests)
     _engine.declare_variety(variety)
     return {"interests": _engine.profile.interests, "variety": _engine.variety}
 
 
 def _restore_profile(message: dict) -> dict:
-    before = _engine.profile.interests
-    _engine.profile = Profile.from_dict(message["profile"])
-    steer(_engine, before, _engine.profile.interests)
+    _engine.restore_profile(message["profile"])
     return {"interests": _engine.profile.interests}
-
-
-def steer(engine: Personalizer, before: list[str], after: list[str]) -> None:
-    """Make declared interests count before any click: an interest in `topic:hiking` adds
-    INTEREST_WEIGHT to the weight of `interest:topic:hiking & topic:hiking`, which every
-    candidate with feature `topic:hiking` has while the interest is declared.
-
-    The engine would otherwise need clicks to learn what that cross is worth. The weight is
-    added to the federated starting point too, so it never goes into a delta: it is the
-    visitor's say, not something learned. Dropping the interest takes it away again.
-
-    >>> engine = Personalizer(Config(policy="greedy"))
-    >>> row = [{"id": "tent", "features": ["topic:camping"]}, {"id": "bike", "features": ["topic:cycling"]}]
-    >>> engine.declare(["topic:cycling"]); steer(engine, [], ["topic:cycling"])
-    >>> engine.decide("picks", row, at=0).ranking
-    ['bike', 'tent']
-    """
-    shift = dict.fromkeys(set(after) - set(before), INTEREST_WEIGHT) | dict.fromkeys(set(before) - set(after), -INTEREST_WEIGHT)
-    if not shift:
-        return
-    hasher = Hasher(engine.config.hash_bits)
-    engine.shift_weights({hasher(f"interest:{interest} & {interest}"): change for interest, change in shift.items()})
 
 
 def _update(message: dict) -> dict:

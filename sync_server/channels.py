@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse
 
 from edge import Config, Personalizer
 from edge.profile import Profile
-from edge.worker_api import steer
 from sync_server.checks import VISITOR_ID, VISITOR_ID_RULE, fields, json_body, matching
 from sync_server.errors import ApiError
 from sync_server.storage import NoSyncConsent, Store, UnknownSite
@@ -91,11 +90,9 @@ def channel_engine(store: Store, site: str, visitor: str, profile: Profile) -> P
     state = store.round_state(site)
     model.update(weights=[list(pair) for pair in model["weights"]],
                  hash_bits=state.buckets.bit_length() - 1, settings={"rules": store.editor_rules(site)[1]})
-    engine = Personalizer(Config(hash_bits=model["hash_bits"], policy="greedy"))
+    engine = Personalizer(Config(hash_bits=model["hash_bits"], policy="greedy"), visitor=visitor)
     engine.merge_global(model)
-    engine.profile = profile
-    steer(engine, [], profile.interests)  # declared interests count as on the device (worker_api.steer)
-    engine.visitor = visitor
+    engine.restore_profile(profile.to_dict())  # declared interests count as on the device
     return engine
 
 

@@ -56,7 +56,7 @@ from collections.abc import Sequence
 import numpy as np
 import orjson
 
-from edge.validation import is_number
+from edge.validation import finite, whole
 from sync_server.errors import ApiError, invalid
 from sync_server.records import Counter, Update
 from sync_server.tokens import parse_token
@@ -87,18 +87,18 @@ def parse_update(payload: object, buckets: int, latest_version: int, max_stalene
         raise ApiError(400, "missing_token", "every update spends a participation token: ask "
                        "POST /v1/sites/{site}/tokens for one when the round opens (README, \"Participation tokens\")")
     _require_object("update", payload, FIELDS, OPTIONAL_FIELDS)
-    base_version = _whole("base_version", payload["base_version"], 0, latest_version)
+    base_version = whole("base_version", payload["base_version"], 0, latest_version, error=invalid)
     if base_version < latest_version - max_staleness:
         raise ApiError(409, "stale_update", f"base_version {base_version} is stale: the server accepts "
                        f"versions {latest_version - max_staleness} to {latest_version}")
-    samples = _whole("samples", payload["samples"], 1, MAX_COUNT)
+    samples = whole("samples", payload["samples"], 1, MAX_COUNT, error=invalid)
     delta = payload["delta"]
     curved = isinstance(delta, dict) and "intercept_curvature" in delta
     if arrays is None:
         _require_object("delta", delta, DELTA_FIELDS | CURVATURE_FIELDS if curved else DELTA_FIELDS)
     else:
         _require_object("delta", delta, COMPACT_DELTA_FIELDS | {"intercept_curvature"} if curved else COMPACT_DELTA_FIELDS)
-    intercept = _finite("delta.intercept", delta["intercept"])
+    intercept = finite("delta.intercept", delta["intercept"], error=invalid)
     intercept_curvature = _curvature("delta.intercept_curvature", delta["intercept_curvature"]) if curved else 0.0
     if arrays is None:
         idx, val = _json_arrays(delta["idx"], delta["val"], buckets)
@@ -134,13 +134,13 @@ def _json_arrays(idx: object, val: object, buckets: int) -> tuple[list[int], lis
     # the slow loops only run to name the first bad entry.
     if not set(map(type, idx)) <= {int} or (idx and (min(idx) < 0 or max(idx) >= buckets)):
         for i, bucket in enumerate(idx):
-            _whole(f"delta.idx[{i}]", bucket, 0, buckets - 1)
+            whole(f"delta.idx[{i}]", bucket, 0, buckets - 1, error=invalid)
     if len(set(idx)) != len(idx):
         raise invalid("delta.idx has repeated buckets")
     # A sum that overflows sends huge but finite values the slow way, which lets them pass.
     if not set(map(type, val)) <= {float, int} or not math.isfinite(sum(val)):
         for i, value in enumerate(val):
-            _finite(f"delta.val[{i}]", value)
+            finite(f"delta.val[{i}]", value, error=invalid)
     return idx, val
 
 
@@ -179,7 +179,7 @@ def _json_curvature(curvature: object, n: int) -> list[float]:
 
 
 def _curvature(name: str, value: object) -> float:
-    value = _finite(name, value)
+    value = finite(name, value, error=invalid)
     if value < 0:
         raise invalid(f"{name} must be a finite number >= 0, got {value!r}")
     return value
@@ -204,9 +204,11 @@ def _counter(name: str, item: object) -> Counter:
             raise invalid(f"{name}.{field} must be a string of 1 to {MAX_NAME} characters")
     if item["arm"] not in ARMS:
         raise invalid(f"{name}.arm must be one of {list(ARMS)}, got {item['arm']!r}")
-    impressions = _whole(f"{name}.impressions", item["impressions"], 0, MAX_COUNT)
-    clicks = _whole(f"{name}.clicks", item["clicks"], 0, impressions)
-    conversions = _whole(f"{name}.conversions", item["conversions"], 0, impressions) if "conversions" in item else None
+    impressions = whole(f"{name}.impressions", item["impressions"], 0, MAX_COUNT, error=invalid)
+    clicks = whole(f"{name}.clicks", item["clicks"], 0, impressions, error=invalid)
+    conversions = None
+    if "conversions" in item:
+        conversions = whole(f"{name}.conversions", item["conversions"], 0, impressions, error=invalid)
     return Counter(item["slot"], item["variant"], item["arm"], impressions, clicks, conversions)
 
 
@@ -220,15 +222,3 @@ def _require_object(name: str, value: object, fields: set[str], optional: set[st
         raise invalid(f"{name} is missing {sorted(missing)}")
     if unknown:
         raise invalid(f"{name} has unknown fields {sorted(unknown)}")
-
-
-def _whole(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise invalid(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    return value
-
-
-def _finite(name: str, value: object) -> float:
-    if not is_number(value):
-        raise invalid(f"{name} must be a finite number, got {value!r}")
-    return float(value)

@@ -8,7 +8,7 @@ import types
 from collections.abc import Hashable, Mapping
 
 from edge import optim
-from edge.base import Classifier, Features, State, Stateful, check_state_name, to_pairs
+from edge.base import Features, LinearClassifier, State, Stateful, check_state_name, to_pairs
 
 
 def sigmoid(z: float) -> float:
@@ -40,7 +40,7 @@ def invalid_features(x: Features) -> ValueError:
     return ValueError(f"the features' weighted sum is not a finite number: {x!r}")
 
 
-class LogisticRegression(Classifier, Stateful):
+class LogisticRegression(LinearClassifier, Stateful):
     """Logistic regression trained by an online optimizer, one example at a time.
 
     The probability of a click is `sigmoid(intercept + sum(weights[i] * x[i]))`. Each
@@ -85,6 +85,8 @@ class LogisticRegression(Classifier, Stateful):
     ...
     ValueError: feature 'topic:sports' has value nan; feature values must be finite numbers
     """
+
+    takes_weights = True
 
     def __init__(
         self,
@@ -147,6 +149,26 @@ class LogisticRegression(Classifier, Stateful):
     def predict_proba_one(self, x: Features) -> dict[bool, float]:
         p = sigmoid(self._raw_dot_one(x))
         return {False: 1.0 - p, True: p}
+
+    def settle(self, x: Features) -> None:
+        """Let the optimizer bring the weights of `x` up to date (`Optimizer.settle`): River's
+        FTRL leaves each one a step behind, and `learn_one` steps as River's does."""
+        self.optimizer.settle(self._weights, x)
+
+    def take_weights(self, intercept: float, weights: Mapping[Hashable, float]) -> None:
+        """Take weights set from outside as the model's own; the optimizer follows them, so the
+        next step starts from these (`Optimizer.follow`).
+
+        >>> from edge import linear_model, optim
+        >>> model = linear_model.LogisticRegression(optimizer=optim.FTRLProximal(alpha=0.1))
+        >>> model.take_weights(0.5, {"topic:news": 1.0})
+        >>> model.learn_one({"topic:news": 1.0}, True)
+        >>> model.intercept, dict(model.weights)
+        (0.5018242552380635, {'topic:news': 1.0})
+        """
+        self.intercept = intercept
+        self._weights = dict(weights)
+        self.optimizer.follow(self._weights)
 
     def to_dict(self) -> State:
         return {

@@ -4,6 +4,8 @@ A policy sees a slot's candidates as sparse feature dicts, in the page's order, 
 learner that scores them. `rank` orders them best first; `pull` is River's name for
 picking one arm, the first of that order; `update` tells the policy that the learner
 just learned from `x`, so policies that track their uncertainty can shrink it.
+The engine reaches a policy's uncertainty through hooks every policy has, which do
+nothing in a policy without one: `weight_variances`, `learned` and `merge_precisions`.
 Randomness comes from the `random.Random` the caller passes in: a seeded caller makes
 the same decisions every time, and keeps that generator's state with its own.
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import math
 import operator
 import random
 from collections.abc import Hashable, Iterable, Iterator, Mapping
@@ -27,7 +28,9 @@ from itertools import repeat
 from typing import ClassVar, Protocol
 
 from edge.base import Features, State, Stateful, to_pairs
+from edge.federated import merge
 from edge.linear_model.log_reg import LogisticRegression, sigmoid
+from edge.validation import is_number
 
 
 class LinearLearner(Protocol):
@@ -90,6 +93,18 @@ class Policy(Stateful):
     def update(self, x: Features, p: float) -> None:
         """Note that the learner learned from `x` and now predicts `p` for it."""
 
+    def learned(self, x: Features, learner: LinearLearner) -> None:
+        """Note that `learner` just learned from `x`: `update` with what it now predicts,
+        for a policy that needs that (the prediction costs a lookup per feature)."""
+
+    def weight_variances(self, keys: Iterable[Hashable]) -> Iterator[float] | None:
+        """The variance of each weight of `keys`, in their order; None for a policy that keeps none."""
+        return None
+
+    def merge_precisions(self, old: Mapping[Hashable, float], new: Mapping[Hashable, float]) -> None:
+        """A federated merge replaced the global precisions `old` by `new`: take them, keeping
+        what this device learned on top (`edge.federated.merge`). Nothing to a policy that keeps none."""
+
     @abc.abstractmethod
     def _scores(self, logits: dict[str, float], variances: dict[str, float] | None, rng: random.Random) -> dict[str, float]:
         """The finite number to rank each arm by, given the learner's logit for it."""
@@ -127,7 +142,7 @@ class ConfidencePolicy(Policy):
     """
 
     def __init__(self, prior_precision: float = 10.0) -> None:
-        if not (math.isfinite(prior_precision) and prior_precision > 0):
+        if not (is_number(prior_precision) and prior_precision > 0):
             raise ValueError(f"prior_precision must be a positive number, got {prior_precision!r}")
         self.prior_precision = prior_precision
         self.precisions = {}
@@ -154,6 +169,13 @@ class ConfidencePolicy(Policy):
 
     def variances(self, candidates: dict[str, Features]) -> dict[str, float]:
         return {arm: self.variance(x) for arm, x in candidates.items()}
+
+    def learned(self, x: Features, learner: LinearLearner) -> None:
+        # The Laplace posterior's precision is taken at the updated mean (Chapelle & Li, Alg. 3).
+        self.update(x, sigmoid(learner.intercept + dot(readable_weights(learner), x)))
+
+    def merge_precisions(self, old: Mapping[Hashable, float], new: Mapping[Hashable, float]) -> None:
+        self.precisions = merge(self.precisions, old, new, default=self.prior_precision)
 
     def update(self, x: Features, p: float) -> None:
         information = self._information(p)

@@ -6,6 +6,7 @@ import math
 import random
 
 from edge.policies.base import ConfidencePolicy
+from edge.validation import is_number
 
 
 class LinUCB(ConfidencePolicy):
@@ -49,7 +50,7 @@ class LinUCB(ConfidencePolicy):
     name = "lin-ucb"
 
     def __init__(self, alpha: float = 1.0, prior_precision: float = 10.0) -> None:
-        if not (math.isfinite(alpha) and alpha >= 0):
+        if not (is_number(alpha) and alpha >= 0):
             raise ValueError(f"alpha must be a non-negative number, got {alpha!r}")
         super().__init__(prior_precision)
         self.alpha = alpha

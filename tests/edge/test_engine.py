@@ -15,7 +15,7 @@ from river import linear_model as river_linear_model
 from river import optim as river_optim
 
 from edge import HOLDOUT, OFF, PERSONALIZED, Config, Personalizer
-from edge.engine import SCHEMA
+from edge.engine import INTEREST_WEIGHT, SCHEMA
 from edge.features import Hasher
 from edge.federated import norm
 from edge.rules import SITE_WIDE, draw
@@ -296,6 +296,44 @@ def test_declared_interests_change_the_ranking_at_once(make):
     assert "You told us you like hiking" in decision.why["bottle"]
 
 
+def test_a_declared_interest_leads_at_once_and_is_the_visitors_say_not_learning():
+    engine = Personalizer(GREEDY)
+    engine.merge_global({"version": 1, "intercept": 0.0, "weights": []})
+    engine.declare(["topic:hiking"])
+    steered = hashed("interest:topic:hiking & topic:hiking")
+    assert engine.model.weights[steered] == INTEREST_WEIGHT
+    decision = engine.decide("picks", PICKS, {}, at=NOW)
+    assert decision.ranking[0] == "bottle"
+    engine.learn({"type": "click", "decision": decision.id, "variant": "bottle", "at": NOW})
+    learned = engine.model.weights[steered] - INTEREST_WEIGHT
+    delta = engine.delta()["delta"]
+    assert learned > 0 and abs(delta["val"][delta["idx"].index(steered)]) < INTEREST_WEIGHT / 2  # the click, not the say
+    engine.declare([])
+    assert engine.model.weights[steered] == pytest.approx(learned)  # what the click taught stays
+
+
+def test_a_profile_from_another_device_replaces_this_one_and_its_interests_steer():
+    other = Personalizer(GREEDY)
+    other.declare(["topic:camping"])
+    other.learn({"type": "view", "features": ["topic:hiking"], "at": NOW})
+    engine = trained_from_global()
+    engine.declare(["topic:cycling"])
+    engine.restore_profile(other.profile.to_dict())
+    assert engine.profile.to_dict() == other.profile.to_dict()
+    weights = engine.model.weights
+    assert weights[hashed("interest:topic:camping & topic:camping")] == INTEREST_WEIGHT
+    assert hashed("interest:topic:cycling & topic:cycling") not in weights  # this device's interest went with its profile
+
+
+def test_a_visitor_id_given_replaces_the_drawn_one_and_the_engine_explores_alike():
+    given, drawn = Personalizer(Config(seed=3), visitor="v-1"), Personalizer(Config(seed=3))
+    assert given.visitor == "v-1" != drawn.visitor
+    assert given.decide("picks", PICKS, {}, at=NOW).ranking == drawn.decide("picks", PICKS, {}, at=NOW).ranking
+    assert given.rng.getstate() == drawn.rng.getstate()
+    with pytest.raises(ValueError, match="visitor must be a non-empty string id"):
+        Personalizer(visitor="")
+
+
 def test_what_the_visitor_views_and_clicks_becomes_context_that_fades():
     engine = Personalizer(GREEDY)
     engine.learn({"type": "view", "features": ["topic:hiking"], "at": NOW})
@@ -560,6 +598,40 @@ def test_state_saved_by_schema_6_is_migrated_without_a_wish_for_variety():
     assert migrated.variety is False and without_evidence(migrated.to_dict()) == without_evidence(engine.to_dict())
 
 
+def saved_by_schema(schema: int, engine: Personalizer) -> dict:
+    """The engine's state as an engine of `schema` (3 or later) saved it: without what it did not keep yet."""
+    state = json.loads(json.dumps(engine.to_dict()))
+    if schema < 8:
+        del state["evidence"]
+    if schema < 7:
+        del state["variety"]
+    if schema < 6:
+        del state["awaiting"]
+        for decision in state["open_decisions"].values():
+            del decision["objective"]
+    if schema < 5:
+        del state["clicks_learned"]
+    if schema < 4:
+        del state["config"]["optimizer"]
+    return {**state, "schema": schema}
+
+
+@pytest.mark.parametrize("schema", [3, 4, 5, 6, 7])
+def test_state_saved_by_every_schema_since_3_is_migrated_to_the_same_engine(schema):
+    """Each step fills in what its schema did not keep as an engine of then would have had it: SGD (schema 3),
+    no click ids (4), decisions that optimize clicks and no click awaiting a goal (5), no wish for variety (6);
+    only the evidence for the next update starts afresh (7)."""
+    engine = trained_from_global(Config(policy="greedy", optimizer="sgd", seed=5))
+    migrated = Personalizer.from_dict(saved_by_schema(schema, engine))
+    def without_evidence(state: dict) -> dict:
+        return {k: v for k, v in state.items() if k != "evidence"}
+    assert without_evidence(migrated.to_dict()) == without_evidence(engine.to_dict())
+    assert migrated.evidence.to_dict() == {"intercept": [0.0, 0.0], "buckets": []} != engine.evidence.to_dict()
+    last = next(iter(migrated.open_decisions))
+    assert migrated.learn({"type": "click", "decision": last, "variant": "tent", "at": NOW, "id": "c"}) == [last]
+    assert migrated.has_learned("c") and migrated.delta()["samples"] == engine.delta()["samples"] + 1
+
+
 @pytest.mark.parametrize("schema, problem", [(99, "schema 99, newer than this engine's 8"), ("2", "no valid schema"),
                                              (None, "no valid schema")])
 def test_state_from_an_unknown_schema_is_refused_clearly(schema, problem):
@@ -685,12 +757,17 @@ def test_bad_site_settings_are_refused_and_change_nothing(settings, problem):
     assert engine.to_dict() == before
 
 
-@pytest.mark.parametrize("interests, problem", [("hiking", "interests must be a list"), (["two words"], "non-empty word")])
-def test_bad_interests_are_refused_and_change_nothing(interests, problem):
+@pytest.mark.parametrize("say, value, problem", [
+    ("declare", "hiking", "interests must be a list"),
+    ("declare", ["two words"], "non-empty word"),
+    ("restore_profile", ["topic:x"], "a profile must be an object"),
+    ("restore_profile", {"schema": 7}, "schema 7"),
+])
+def test_bad_interests_and_profiles_are_refused_and_change_nothing(say, value, problem):
     engine = used_engine()
     before = engine.to_dict()
     with pytest.raises(ValueError, match=problem):
-        engine.declare(interests)
+        getattr(engine, say)(value)
     assert engine.to_dict() == before
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from edge import model_form, worker_api
+from edge.engine import INTEREST_WEIGHT
 from edge.features import Hasher
 
 PICKS = [{"id": "a", "features": ["topic:x"]}, {"id": "b", "features": ["topic:y"]}]
@@ -127,11 +128,11 @@ def test_a_declared_interest_steers_the_next_decision_and_never_goes_into_a_delt
     ask({"type": "track", "event": {"type": "click", "decision": decision["id"], "variant": "a", "at": NOW}})
     interest = Hasher(18)("interest:topic:x & topic:x")
     change = ask({"type": "delta"})["delta"]
-    assert interest not in change["idx"] or abs(change["val"][change["idx"].index(interest)]) < worker_api.INTEREST_WEIGHT / 2
+    assert interest not in change["idx"] or abs(change["val"][change["idx"].index(interest)]) < INTEREST_WEIGHT / 2
 
     ask({"type": "preferences", "interests": []})
     weights = dict(ask({"type": "state"})["model"]["weights"])
-    assert abs(weights.get(interest, 0.0)) < worker_api.INTEREST_WEIGHT / 2  # what the click taught stays
+    assert abs(weights.get(interest, 0.0)) < INTEREST_WEIGHT / 2  # what the click taught stays
 
 
 def test_a_profile_from_another_device_replaces_this_one_and_its_interests_steer():
