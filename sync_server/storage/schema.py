@@ -104,6 +104,16 @@ MIGRATIONS: list[str | dict[str, str]] = [
     -- them to a side table past 2 KiB, which costs more than the rest of storing it
     ALTER TABLE updates SET (toast_tuple_target = 8160);
     """, "sqlite": ""},
+    {"sqlite": """-- 7: a round's deadline was an hour by default, which also set how often devices look for a
+    -- model (now `check_seconds`): every site under 1,000 visitors an hour closed rounds of 250. A
+    -- config saved with that default takes today's month (records.RoundConfig.round_seconds)
+    UPDATE round_configs SET config = json_set(config, '$.round_seconds', 2592000.0)
+    WHERE CASE WHEN json_valid(config) THEN json_extract(config, '$.round_seconds') = 3600 END;
+    """, "postgresql": """-- 7: as SQLite's; the pattern picks the rows, as a JSON cast would fail on a malformed one
+    -- (and it has no question mark: that is the placeholder)
+    UPDATE round_configs SET config = jsonb_set(config::jsonb, '{{round_seconds}}', '2592000.0')::text
+    WHERE config ~ '"round_seconds": 3600(\\.0)*[,}}]';
+    """},
 ]
 
 

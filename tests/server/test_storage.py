@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from sync_server.records import Consent, RoundConfig, Update
 from sync_server.rounds import close_round
-from sync_server.storage import Store, schema
+from sync_server.storage import Store, connect, schema
 from sync_server.tokens import TokenKeys, parse_token
 from tests.conftest import CLI, ROOT
 
@@ -89,6 +90,21 @@ def test_a_database_records_its_schema_version_and_migrates_once(db):
     if store.db.dialect == "postgresql":  # migration 6: an update's row stays whole in its page
         assert store.db.value("SELECT reloptions FROM pg_class WHERE oid = 'updates'::regclass") == \
             ["toast_tuple_target=8160"]
+
+
+def test_a_config_saved_with_the_old_hourly_deadline_takes_the_month_and_a_chosen_one_stays(db):
+    """Migration 7: `round_seconds` was an hour by default, which closed small sites' rounds at
+    `min_devices`; configs saved with it move to today's default, other deadlines stay."""
+    old = connect(db)
+    schema.migrate(old, to=6)
+    for site, deadline in (("hourly", 3600.0), ("daily", 86_400.0)):
+        old.execute("INSERT INTO sites (site, hash_bits) VALUES (?, 4)", [site])
+        saved = dataclasses.asdict(RoundConfig(round_seconds=deadline, min_devices=5, target_devices=50))
+        del saved["check_seconds"]  # the field came with the migration
+        old.execute("INSERT INTO round_configs (site, config) VALUES (?, ?)", [site, json.dumps(saved)])
+    store = Store(db)
+    assert store.round_config("hourly") == RoundConfig(min_devices=5, target_devices=50)
+    assert store.round_config("daily") == RoundConfig(round_seconds=86_400.0, min_devices=5, target_devices=50)
 
 
 def test_a_transaction_that_fails_leaves_nothing_behind_and_nested_ones_join_it(db):
