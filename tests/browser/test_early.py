@@ -172,3 +172,25 @@ def test_a_returning_visitor_is_decided_from_their_own_model_and_its_clicks_are_
     counters = {c["variant"]: c["clicks"] for c in saved_state(page)["counters"] if c["slot"] == "shelf"}
     assert counters[first["ranking"][0]] == 1  # learned against the decision that kept the early order
     assert errors(page) == []
+
+
+# The global model's requests this realm made and the bytes each one took off the network: 0 when
+# the HTTP cache answered it (Resource Timing's transferSize).
+MODEL_TRANSFERS = """performance.getEntriesByType("resource")
+    .filter((e) => new URL(e.name).pathname.endsWith("/model")).map((e) => e.transferSize)"""
+
+
+def test_a_first_visit_downloads_the_global_model_once(page, server):
+    """The early ranker and the booting worker both need the site's model on a first visit: the
+    one that asks second takes the copy the other's request left in the HTTP cache (mostly the
+    worker, which asks as Pyodide boots). No route here: Playwright's routing turns the HTTP
+    cache off."""
+    page.goto(f"{server.url}/demo/")
+    page.wait_for_function("window.p13n?.stats?.unsaved === 0", timeout=BOOT_TIMEOUT_MS)  # the worker booted
+    worker, = page.workers
+    deadline = time.monotonic() + BOOT_TIMEOUT_MS / 1000
+    while not (taken := worker.evaluate(MODEL_TRANSFERS)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the worker asks for the model as it boots, and may have answered the page first
+    early, = page.evaluate(MODEL_TRANSFERS)
+    assert len(taken) == 1 and sorted([early, *taken])[0] == 0 < max(early, *taken)  # downloaded once, by either
+    assert errors(page) == []

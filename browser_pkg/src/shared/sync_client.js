@@ -70,7 +70,9 @@ export function syncClient(base, site) {
       const response = await fetch(siteUrl("model"), {
         headers: { accept: MODEL_TYPE, ...(etag ? { "if-none-match": etag } : {}) },
         credentials: "omit",
-        cache: "no-store", // our own If-None-Match decides; the HTTP cache would answer 200 from disk
+        // With an etag our own If-None-Match decides (the HTTP cache would answer 200 from disk).
+        // Without one (a first visit) the HTTP cache may answer: the early ranker has just fetched it.
+        cache: etag ? "no-store" : "default",
       });
       if (response.status === 304) return null;
       if (!response.ok) throw await refusal(response);
