@@ -270,7 +270,7 @@ def _warn_once(message: str) -> None:
     logging.getLogger("sync_server").warning(message)
 
 
-def _packed(values: Sequence[float], dtype: np.dtype) -> bytes:
+def _packed(values: Sequence[float] | np.ndarray, dtype: np.dtype) -> bytes:
     """`values` packed as `dtype` (IDX or VAL): a NumPy array (the compact form) converted, a
     list (JSON) through struct, which packs one twice as fast as making an array of it."""
     if isinstance(values, np.ndarray):
