@@ -38,6 +38,7 @@ shipped 2^14.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import math
 import tempfile
@@ -63,6 +64,7 @@ SECONDS_BETWEEN_VISITS = 86_400.0
 TARGET_EPSILON, DELTA = 2.0, 1e-6
 GOAL_SHARE = 0.8
 SEEDS = (1, 2)
+WORKERS = 2  # years at once, each in a process of its own: the machine's cores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,15 +111,19 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     shipped = RoundConfig()
     configs = {"local": None, "shared": None, "federated": dataclasses.replace(
         shipped, noise_multiplier=0.0, epsilon_budget=None), "private": shipped}
+    # Years are independent: WORKERS of them at once, each in a process of its own, the longest first.
+    years = [(name, seed) for name, shape in shapes.items() for seed in seeds[:shape.seeds]]
+    years.sort(key=lambda year: -shapes[year[0]].devices)
+    with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ProcessPoolExecutor(max_workers=WORKERS) as pool:
+        jobs = {(name, seed): pool.submit(_year, name, quick, configs, seed, Path(tmp) / f"{name}-{seed}")
+                for name, seed in years}
+        list(progress(concurrent.futures.as_completed(jobs.values()), total=len(jobs), desc="years of a site and seed"))
     figures, plans = {}, {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, shape in shapes.items():
-            years = [_year(shape, configs, seed, Path(tmp) / f"{name}-{seed}", progress, f"{name}, seed {seed}")
-                     for seed in seeds[:shape.seeds]]
-            figures[name] = _summary(years)
-            plans[name] = {"rounds": shape.rounds, "devices_per_round": shape.devices, "visits_per_device": shape.visits,
-                           "items": len(shape.site.items), "live_items": shape.live or len(shape.site.items),
-                           "visitors_per_year": shape.rounds * shape.devices, "seeds": list(seeds[:shape.seeds])}
+    for name, shape in shapes.items():
+        figures[name] = _summary([jobs[name, seed].result() for seed in seeds[:shape.seeds]])
+        plans[name] = {"rounds": shape.rounds, "devices_per_round": shape.devices, "visits_per_device": shape.visits,
+                       "items": len(shape.site.items), "live_items": shape.live or len(shape.site.items),
+                       "visitors_per_year": shape.rounds * shape.devices, "seeds": list(seeds[:shape.seeds])}
     figures["meets_goal"] = all(figures[n]["transfer_share"] >= GOAL_SHARE for n in shapes) and all(
         figures[n]["worst_round_private_minus_local"] >= 0 and figures[n]["private"]["epsilon"] <= TARGET_EPSILON
         for n in shapes)
@@ -127,10 +133,11 @@ def run(quick: bool, progress: Progress) -> tuple[dict, dict]:
     return figures, params
 
 
-def _year(shape: Shape, configs: dict, seed: int, db: Path, progress: Progress, desc: str) -> dict:
-    """Each run's results over the year of `seed`."""
+def _year(site: str, quick: bool, configs: dict, seed: int, db: Path) -> dict:
+    """Each run's results over the year of `seed` on `site` (by name: a Site does not pickle)."""
+    shape = sites(quick)[site]
     runs = {run: Run(run, shape, config, db.with_name(f"{db.name}-{run}.db"), seed=seed) for run, config in configs.items()}
-    for round_ in progress(range(shape.rounds), total=shape.rounds, desc=desc):
+    for round_ in range(shape.rounds):
         candidates, visitors = shape.candidates(round_), shape.visitors(round_, seed)
         for one in runs.values():
             one.round(round_, visitors, candidates)
