@@ -153,17 +153,19 @@ def _compact_arrays(arrays: bytes, buckets: int, curved: bool) -> tuple[np.ndarr
     idx = np.frombuffer(arrays, COMPACT_IDX, n)
     val = np.frombuffer(arrays, COMPACT_VAL, n, offset=n * COMPACT_IDX.itemsize)
     curvature = np.frombuffer(arrays, COMPACT_VAL, n, offset=n * (COMPACT_IDX.itemsize + COMPACT_VAL.itemsize)) if curved else ()
-    outside = (idx < 0) | (idx >= buckets)
-    if outside.any():
-        first = int(outside.argmax())
+    # One reduction per check (each NumPy call costs about a microsecond, whatever its size); the
+    # slower expressions below them only run to name the first bad entry. A negative int32 seen
+    # as unsigned is 2^31 or more, so one maximum bounds both ends.
+    if n and idx.view("<u4").max() >= buckets:
+        first = int(((idx < 0) | (idx >= buckets)).argmax())
         raise invalid(f"delta.idx[{first}] must be a whole number from 0 to {buckets - 1}, got {idx[first]}")
     if len(set(idx.tolist())) != n:  # not np.unique: NumPy's sort lets go of the GIL, and the writer takes it
         raise invalid("delta.idx has repeated buckets")
-    finite = np.isfinite(val)
-    if not finite.all():
-        first = int(finite.argmin())
+    # Summed in float64, float32 values cannot overflow: the sum is finite exactly when they all are.
+    if not math.isfinite(val.sum(dtype=np.float64)):
+        first = int(np.isfinite(val).argmin())
         raise invalid(f"delta.val[{first}] must be a finite number, got {val[first]}")
-    if curved and not (np.isfinite(curvature).all() and (curvature >= 0).all()):
+    if curved and n and not (math.isfinite(curvature.sum(dtype=np.float64)) and curvature.min() >= 0):
         first = int((~(np.isfinite(curvature) & (curvature >= 0))).argmax())
         raise invalid(f"delta.curvature[{first}] must be a finite number >= 0, got {curvature[first]}")
     return idx, val, curvature

@@ -27,6 +27,7 @@ ValueError: an origin is scheme://host[:port] with http or https and no path, go
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from urllib.parse import urlsplit
@@ -79,14 +80,12 @@ class SiteOrigins:
         refusal = self._refusal(scope, origin)
         if refusal is not None:
             return await error_response(scope, refusal)(scope, receive, send)
-        headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
         if scope["method"] == "OPTIONS" and header(scope, b"access-control-request-method") is not None:
-            headers.update({"Access-Control-Allow-Methods": ALLOW_METHODS,
-                            "Access-Control-Allow-Headers": ALLOW_HEADERS,
-                            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE})
+            headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+                       "Access-Control-Allow-Methods": ALLOW_METHODS, "Access-Control-Allow-Headers": ALLOW_HEADERS,
+                       "Access-Control-Max-Age": PREFLIGHT_MAX_AGE}
             return await Response(status_code=204, headers=headers)(scope, receive, send)
-        headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
-        raw_headers = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+        raw_headers = _cors_headers(origin)
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -115,6 +114,14 @@ class SiteOrigins:
         if site not in self._origins or now - self._origins[site][0] > ORIGINS_TTL_SECONDS:
             self._origins[site] = now, self.store.site_origins(site)
         return self._origins[site][1]
+
+
+@functools.lru_cache(maxsize=1024)  # only origins some site allows get here: few of them
+def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    """The CORS headers of an answer to `origin` (allowed), as ASGI sends them: made once per origin,
+    as every update a browser sends needs them."""
+    return [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin"),
+            (b"access-control-expose-headers", EXPOSE_HEADERS.encode())]
 
 
 def _own_origin(scope: Scope) -> str:

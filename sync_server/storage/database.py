@@ -40,6 +40,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
+import orjson
+
 URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -320,7 +322,9 @@ class PostgresDatabase(Database):
 
     def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
         rows = list(rows)
-        if rows:
+        if len(rows) == 1:  # e.g. the one site of a batch of updates: psycopg's executemany costs twice as much
+            self.execute(sql, rows[0])
+        elif rows:
             with self._connection() as conn:
                 conn.cursor().executemany(_placeholders(sql), rows)
 
@@ -338,16 +342,19 @@ class PostgresDatabase(Database):
     def existing(self, table: str, columns: Sequence[str], keys: Iterable[Sequence]) -> set[tuple]:
         # One probe of the unique index per key, whatever the planner thinks of the table's size
         # (an IN list is planned from statistics, which a table filling fast has not got yet, and
-        # may then be checked against every row of the site).
-        types = self._column_types(table)
-        names = ", ".join(columns)
-        match = " AND ".join(f't."{c}" = k."{c}"' for c in columns)
-        arrays = [list(values) for values in zip(*keys)]
-        if not arrays:
+        # may then be checked against every row of the site). The keys go as one JSON text, which
+        # costs the client a fraction of what dumping them as arrays element by element does.
+        keys = list(keys)
+        if not keys:
             return set()
-        unnest = ", ".join(f"?::{types[c]}[]" for c in columns)
-        return set(self.execute(f"SELECT k.* FROM unnest({unnest}) AS k({names}) CROSS JOIN LATERAL"
-                                f' (SELECT 1 FROM "{table}" t WHERE {match} LIMIT 1) AS found', arrays).rows)
+        types = self._column_types(table)
+        names = ", ".join(f'k."{c}"' for c in columns)
+        match = " AND ".join(f't."{c}" = k."{c}"' for c in columns)
+        record = ", ".join(f'"{c}" {types[c]}' for c in columns)
+        rows = [dict(zip(columns, key)) for key in keys]
+        return set(self.execute(f"SELECT {names} FROM json_to_recordset(?::json) AS k({record}) CROSS JOIN LATERAL"
+                                f' (SELECT 1 FROM "{table}" t WHERE {match} LIMIT 1) AS found',
+                                [orjson.dumps(rows).decode()]).rows)
 
     def _column_types(self, table: str) -> dict[str, str]:
         if table not in self._types:  # read once: a table's columns do not change while the server runs

@@ -21,7 +21,9 @@ import dataclasses
 import functools
 import json
 import logging
+import struct
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import orjson
@@ -135,9 +137,9 @@ class RoundStore:
                 # A click slot's row has no conversions: five fields, as rows were before conversions.
                 rows_of = [tuple(c)[: 5 if c.conversions is None else 6] for c in u.counters]
                 counters = orjson.dumps(rows_of).decode() if u.counters else None
-                rows.append((site, rounds[site], u.base_version, u.samples, u.intercept,
-                             np.asarray(u.idx, IDX).tobytes(), np.asarray(u.val, VAL).tobytes(), counters,
-                             u.update_id, now, u.intercept_curvature, np.asarray(u.curvature, VAL).tobytes()))
+                rows.append((site, rounds[site], u.base_version, u.samples, u.intercept, _packed(u.idx, IDX),
+                             _packed(u.val, VAL), counters, u.update_id, now, u.intercept_curvature,
+                             _packed(u.curvature, VAL)))
                 ids.append(len(rows) - 1)  # its row, until the rows have their ids
             new_ids = self.db.next_ids("updates", len(rows)) if rows else []
             ids = [new_ids[i] if isinstance(i, int) else i for i in ids]
@@ -266,6 +268,14 @@ class RoundStore:
 @functools.cache  # a round config is read several times a second: say what is wrong once
 def _warn_once(message: str) -> None:
     logging.getLogger("sync_server").warning(message)
+
+
+def _packed(values: Sequence[float] | np.ndarray, dtype: np.dtype) -> bytes:
+    """`values` packed as `dtype` (IDX or VAL): a NumPy array (the compact form) converted, a
+    list (JSON) through struct, which packs one twice as fast as making an array of it."""
+    if isinstance(values, np.ndarray):
+        return values.astype(dtype, copy=False).tobytes()
+    return struct.pack(f"={len(values)}{dtype.char}", *values)
 
 
 def _unpack_weights(weights: bytes | str) -> tuple[np.ndarray, np.ndarray]:
