@@ -18,8 +18,9 @@ space that sets both.
   (`federated_quality.Run`; every item a candidate on every visit); its model fetched through
   the real app in each form and coding, the bytes of each answer's body as sent; the buckets
   each version publishes; per device and month for a visitor who comes every day (one
-  download a day at most) and for one online all month (a download per round, rounds hourly
-  at the defaults).
+  download a day at most) and for one online all month (a download per check, hourly at the
+  defaults: the most it can take, were a new version published every hour; at the defaults one
+  is published per 1,000 devices, or a month).
 - `build_ms` and `bytes_every_bucket_published`: a model with a weight and a precision in every
   bucket, the most a version can hold, at the default hash space and at 2^18, the old default:
   the time to build each answer (what a request waits for once per version, in a worker
