@@ -10,8 +10,10 @@ asked for it to follow them. `decide` ranks the candidates (an email's articles,
 products) with the same `edge` engine the browser runs, from the site's global model, its
 editor rules and the visitor's synced profile, greedily: a channel shows its pick once and
 cannot learn from a draw. `events` reports what the visitor did there (a click in an email,
-a purchase in the app) into the synced profile, which the visitor's devices take on their
-next sync. Raw events are kept nowhere: they only change the profile's decayed counts.
+a purchase in the app) into the synced profile, which a device takes when it restores the
+profile with the visitor's sync code (a device that keeps uploading its own profile replaces
+it, events and all: README, "Other channels"). Raw events are kept nowhere: they only change
+the profile's decayed counts.
 """
 
 from __future__ import annotations
